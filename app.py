@@ -1,0 +1,58 @@
+"""Imagination & Potentiality: a Gradio demo of conditioning vs. disentanglement.
+
+    python app.py                                          # embedded toy-world models, no network
+    python app.py --diffusion-model stabilityai/sd-turbo   # any SD-family pipeline (Hub id or folder)
+
+Settings can also come from environment variables: DIFFUSION_MODEL, GRADIO_SERVER_NAME,
+GRADIO_SERVER_PORT, DEVICE.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from edits.pipeline import ModelLoadError, load_diffusion
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--diffusion-model", default=os.environ.get("DIFFUSION_MODEL"),
+                   help="Hub id or local folder of an SD-family pipeline (default: the embedded toy model)")
+    p.add_argument("--device", default=os.environ.get("DEVICE"), help="cuda, cpu, ... (default: automatic)")
+    p.add_argument("--server-name", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    return p.parse_args(argv)
+
+
+def load_models(args: argparse.Namespace):
+    from demo import Models
+
+    return Models(diffusion=load_diffusion(args.diffusion_model, device=args.device))
+
+
+def create_app(argv=None):
+    """Load the models and build the Blocks (tests call this and launch it in-process)."""
+    import demo
+
+    return demo.build(load_models(parse_args(argv)))
+
+
+def main(argv=None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    try:
+        models = load_models(args)
+    except ModelLoadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    import demo
+
+    demo.build(models).launch(server_name=args.server_name, server_port=args.port, share=args.share,
+                              **demo.launch_kwargs())
+
+
+if __name__ == "__main__":
+    main()

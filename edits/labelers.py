@@ -1,0 +1,245 @@
+"""Attribute labellers behind one interface: images in, one label per image out.
+
+- `ColourLabeler`: the object's colour from pixels alone (no model).
+- `ToyClassifierLabeler`: a small CNN trained on toy-world scenes (weights in assets/classifier).
+- `CLIPLabeler`: zero-shot labels for real models, from class texts the user gives.
+- `CSVLabeler`: labels the user supplies, one `seed,label` row each.
+
+Every labeller exposes `classes` and `__call__(images, seeds=None) -> list[str]`, where
+images are uint8 arrays (N, H, W, 3) or a list of PIL images.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+COLOUR_NAMES = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink")
+FACTORS = {
+    "colour": COLOUR_NAMES,
+    "shape": ("circle", "square", "triangle", "star"),
+    "size": ("small", "medium", "large"),
+    "background": ("white", "black", "gray", "beige"),
+}
+DEFAULT_CLASSIFIER = Path(__file__).resolve().parent.parent / "assets" / "classifier"
+
+
+def as_uint8_batch(images) -> np.ndarray:
+    """(N, H, W, 3) uint8 from a list of PIL images / arrays, or an array."""
+    if isinstance(images, np.ndarray) and images.ndim == 4:
+        arr = images
+    else:
+        arr = np.stack([np.asarray(im.convert("RGB") if hasattr(im, "convert") else im) for im in images])
+    if arr.dtype != np.uint8:
+        arr = np.clip(np.round(arr * 255.0 if arr.max() <= 1.0 else arr), 0, 255).astype(np.uint8)
+    return arr
+
+
+# ------------------------------------------------------------ colour from pixels
+def _rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.float64) / 255.0
+    mx, mn = rgb.max(-1), rgb.min(-1)
+    d = mx - mn
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    h = np.zeros_like(mx)
+    nz = d > 1e-9
+    rm = nz & (mx == r)
+    gm = nz & (mx == g) & ~rm
+    bm = nz & ~rm & ~gm
+    h[rm] = ((g - b)[rm] / d[rm]) % 6
+    h[gm] = (b - r)[gm] / d[gm] + 2
+    h[bm] = (r - g)[bm] / d[bm] + 4
+    s = np.where(mx > 1e-9, d / np.maximum(mx, 1e-9), 0.0)
+    return np.stack([h * 60.0, s, mx], -1)
+
+
+def colour_name(rgb) -> str:
+    """The nearest of the 8 toy-world colour names for one RGB triple (0..255)."""
+    h, s, v = _rgb_to_hsv(np.asarray(rgb, dtype=np.float64)[None])[0]
+    if 290 <= h < 345 and (s < 0.62 or v > 0.9 and s < 0.7):
+        return "pink"
+    if h >= 345 or h < 18:
+        return "pink" if s < 0.55 else "red"
+    if h < 40:
+        return "orange"
+    if h < 70:
+        return "yellow"
+    if h < 160:
+        return "green"
+    if h < 205:
+        return "cyan"
+    if h < 255:
+        return "blue"
+    if h < 290:
+        return "purple"
+    return "pink" if s < 0.62 else "purple"
+
+
+@dataclass
+class ColourLabeler:
+    """The object's colour from pixels: the background is the border's median colour; the
+    object is what differs from it most; its median colour is mapped to a hue name."""
+
+    name: str = "colour"
+    attribute: str = "colour"
+    classes: tuple[str, ...] = COLOUR_NAMES
+
+    def object_rgb(self, img: np.ndarray) -> np.ndarray:
+        img = img.astype(np.float64)
+        border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+        bg = np.median(border, axis=0)
+        dist = np.linalg.norm(img - bg, axis=-1)  # (H, W)
+        thresh = max(40.0, np.percentile(dist, 99) * 0.5)
+        mask = dist > thresh
+        if mask.sum() < 4:
+            mask = dist >= np.percentile(dist, 98)
+        return np.median(img[mask], axis=0)
+
+    def __call__(self, images, seeds=None) -> list[str]:
+        return [colour_name(self.object_rgb(im)) for im in as_uint8_batch(images)]
+
+
+# ------------------------------------------------------------ toy-world CNN
+class ToyClassifier(nn.Module):
+    """A small CNN with one head per toy-world factor; input (N, 3, 64, 64) in [-1, 1]."""
+
+    def __init__(self, factors: dict[str, tuple[str, ...]] = FACTORS, width: int = 32):
+        super().__init__()
+        self.factors = {k: tuple(v) for k, v in factors.items()}
+        w = width
+        self.features = nn.Sequential(
+            nn.Conv2d(3, w, 3, 1, 1), nn.SiLU(),
+            nn.Conv2d(w, w, 3, 2, 1), nn.SiLU(),  # 32x32
+            nn.Conv2d(w, 2 * w, 3, 2, 1), nn.SiLU(),  # 16x16
+            nn.Conv2d(2 * w, 4 * w, 3, 2, 1), nn.SiLU(),  # 8x8
+            nn.Conv2d(4 * w, 4 * w, 3, 2, 1), nn.SiLU(),  # 4x4
+            nn.Flatten(), nn.Linear(4 * w * 16, 256), nn.SiLU(),
+        )
+        self.heads = nn.ModuleDict({k: nn.Linear(256, len(v)) for k, v in self.factors.items()})
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        f = self.features(x)  # (N, 256)
+        return {k: head(f) for k, head in self.heads.items()}
+
+
+def to_model_input(images) -> torch.Tensor:
+    arr = as_uint8_batch(images)
+    x = torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1.0  # (N, 3, H, W)
+    if x.shape[-1] != 64 or x.shape[-2] != 64:
+        x = nn.functional.interpolate(x, size=(64, 64), mode="bilinear", antialias=True, align_corners=False)
+    return x
+
+
+class ToyClassifierLabeler:
+    """Labels one factor (or all, through `predict`) with the toy-world classifier."""
+
+    name = "classifier"
+
+    def __init__(self, attribute: str = "colour", folder: str | Path = DEFAULT_CLASSIFIER,
+                 model: ToyClassifier | None = None):
+        self.model = model if model is not None else load_classifier(folder)
+        if attribute not in self.model.factors:
+            raise ValueError(f"the classifier knows {', '.join(self.model.factors)}, not {attribute!r}")
+        self.attribute = attribute
+        self.classes = self.model.factors[attribute]
+
+    @torch.no_grad()
+    def predict(self, images, batch_size: int = 256) -> dict[str, tuple[list[str], np.ndarray]]:
+        """For every factor: (labels, confidence of each label)."""
+        x = to_model_input(images)
+        out: dict[str, list] = {k: [] for k in self.model.factors}
+        for i in range(0, len(x), batch_size):
+            logits = self.model(x[i:i + batch_size])
+            for k, v in logits.items():
+                out[k].append(v.softmax(-1))
+        res = {}
+        for k, chunks in out.items():
+            p = torch.cat(chunks)
+            conf, idx = p.max(-1)
+            res[k] = ([self.model.factors[k][j] for j in idx.tolist()], conf.numpy())
+        return res
+
+    def __call__(self, images, seeds=None) -> list[str]:
+        return self.predict(images)[self.attribute][0]
+
+
+def load_classifier(folder: str | Path = DEFAULT_CLASSIFIER) -> ToyClassifier:
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    model = ToyClassifier({k: tuple(v) for k, v in cfg["factors"].items()}, cfg.get("width", 32))
+    model.load_state_dict({k: v.float() for k, v in load_file(folder / "model.safetensors").items()})
+    return model.eval()
+
+
+# ------------------------------------------------------------ CLIP zero-shot
+class CLIPLabeler:
+    """Zero-shot labels with a transformers `CLIPModel`: the class whose text matches best."""
+
+    name = "clip"
+
+    def __init__(self, model, processor, classes: list[str], attribute: str = "custom",
+                 template: str = "a photo of a {} object"):
+        classes = [c.strip() for c in classes if c and c.strip()]
+        if len(classes) < 2:
+            raise ValueError("give at least two class names for CLIP to choose between")
+        self.model, self.processor = model.eval(), processor
+        self.classes, self.attribute, self.template = tuple(classes), attribute, template
+
+    @torch.no_grad()
+    def __call__(self, images, seeds=None) -> list[str]:
+        from PIL import Image
+
+        pil = [Image.fromarray(a) for a in as_uint8_batch(images)]
+        texts = [self.template.format(c) for c in self.classes]
+        inputs = self.processor(text=texts, images=pil, return_tensors="pt", padding=True)
+        logits = self.model(**inputs).logits_per_image  # (N, C)
+        return [self.classes[i] for i in logits.argmax(-1).tolist()]
+
+
+# ------------------------------------------------------------ user-supplied labels
+class CSVLabeler:
+    """Labels the user supplies: a CSV with rows `seed,label` (a header row is allowed)."""
+
+    name = "csv"
+
+    def __init__(self, text: str, attribute: str = "custom", max_rows: int = 100_000):
+        table: dict[int, str] = {}
+        for i, row in enumerate(csv.reader(io.StringIO(text))):
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) < 2:
+                raise ValueError(f"row {i + 1} of the CSV needs two columns: seed,label")
+            seed, label = row[0].strip(), row[1].strip()
+            if not seed.lstrip("-").isdigit():
+                if i == 0:
+                    continue  # header
+                raise ValueError(f"row {i + 1}: {seed!r} is not a whole-number seed")
+            if not label:
+                raise ValueError(f"row {i + 1}: the label is empty")
+            table[int(seed)] = label
+            if len(table) > max_rows:
+                raise ValueError(f"the CSV has more than {max_rows} rows")
+        if not table:
+            raise ValueError("the CSV holds no seed,label rows")
+        self.table, self.attribute = table, attribute
+        self.classes = tuple(sorted(set(table.values())))
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted(self.table)
+
+    def __call__(self, images, seeds=None) -> list[str]:
+        if seeds is None:
+            raise ValueError("CSV labels need the seeds of the images")
+        missing = [s for s in seeds if s not in self.table]
+        if missing:
+            raise ValueError(f"the CSV has no label for seed {missing[0]}")
+        return [self.table[s] for s in seeds]

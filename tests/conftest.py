@@ -1,0 +1,83 @@
+"""Shared fixtures: a tiny random Stable Diffusion pipeline (built here, no network) and the app."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+torch.set_num_threads(2)
+
+EMBEDDED = ROOT / "assets" / "toy-diffusion"
+needs_embedded = pytest.mark.skipif(not (EMBEDDED / "model_index.json").exists(),
+                                    reason="the embedded model is not in assets/ yet")
+
+
+def get_dummy_components(tmp: Path) -> dict:
+    """Tiny random SD components, like diffusers' own pipeline tests (16x16 images)."""
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    from toyworld.tokenizer import save_tokenizer
+    from toyworld.world import VOCAB_WORDS
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=8, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32, norm_num_groups=32,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(32, 64), in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=32,
+        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+    )
+    save_tokenizer(VOCAB_WORDS, tmp / "tok", max_length=16)
+    tokenizer = CLIPTokenizer.from_pretrained(tmp / "tok")
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37,
+        num_attention_heads=4, num_hidden_layers=2, vocab_size=len(tokenizer), max_position_embeddings=16,
+    ))
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    return dict(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler,
+                safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline_dir(tmp_path_factory) -> Path:
+    from diffusers import StableDiffusionPipeline
+
+    tmp = tmp_path_factory.mktemp("tiny_sd")
+    StableDiffusionPipeline(**get_dummy_components(tmp)).save_pretrained(tmp / "pipe")
+    return tmp / "pipe"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_pipeline_dir):
+    from edits.pipeline import load_diffusion
+
+    return load_diffusion(tiny_pipeline_dir, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def app_client():
+    """The real app (embedded models), launched in-process, reached through gradio_client."""
+    if not (EMBEDDED / "model_index.json").exists():
+        pytest.skip("the embedded model is not in assets/ yet")
+    from gradio_client import Client
+
+    import app
+    import demo
+
+    blocks = app.create_app([])
+    blocks.launch(prevent_thread_lock=True, quiet=True, server_port=None, **demo.launch_kwargs())
+    try:
+        yield Client(blocks.local_url, verbose=False)
+    finally:
+        blocks.close()

@@ -1,0 +1,47 @@
+"""The app launched in-process and called through gradio_client, as a workshop script would."""
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def _generate(client, prompt="a large red circle on a white background", seed=3, steps=8, guidance=5.0):
+    path = client.predict(prompt, "", seed, steps, guidance, api_name="/generate")
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_generate_endpoint_is_deterministic(app_client):
+    a = _generate(app_client)
+    b = _generate(app_client)
+    assert a.shape == (64, 64, 3)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, _generate(app_client, seed=4))
+
+
+def test_empty_prompt_is_allowed(app_client):
+    assert _generate(app_client, prompt="").shape == (64, 64, 3)
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(prompt="x" * 10_000), "characters long"),
+    (dict(seed=-1), "seed"),
+    (dict(seed=2**40), "seed"),
+    (dict(seed="not a number"), ""),
+    (dict(steps=-5), ""),
+    (dict(steps=10_000), ""),
+    (dict(guidance=-3.0), ""),
+    (dict(guidance=1e6), ""),
+])
+def test_bad_input_gets_a_clear_message_and_the_app_keeps_serving(app_client, args, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as e:
+        _generate(app_client, **args)
+    text = str(e.value)
+    assert "Traceback" not in text and "has not enabled verbose error reporting" not in text
+    assert message.lower() in text.lower()
+    assert _generate(app_client).shape == (64, 64, 3)  # still serving
+
+
+def test_public_endpoints_are_named(app_client):
+    names = set(app_client.view_api(return_format="dict", print_info=False)["named_endpoints"])
+    assert "/generate" in names

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+import torch
+
+from edits.labelers import CLIPLabeler, ColourLabeler, CSVLabeler, ToyClassifierLabeler, colour_name
+from toyworld.world import COLOURS, render, sample_scene
+
+from .conftest import ROOT
+
+CLASSIFIER = ROOT / "assets" / "classifier" / "model.safetensors"
+
+
+def _renders(n, seed=11):
+    rng = np.random.default_rng(seed)
+    scenes = [sample_scene(rng, include_heldout=True) for _ in range(n)]
+    return scenes, np.stack([render(s, i) for i, s in enumerate(scenes)])
+
+
+def test_colour_names_of_the_palette():
+    for name, rgb in COLOURS.items():
+        assert colour_name(rgb) == name
+
+
+def test_colour_labeler_reads_renders():
+    scenes, imgs = _renders(300)
+    pred = ColourLabeler()(imgs)
+    acc = np.mean([p == s.colour for p, s in zip(pred, scenes)])
+    assert acc >= 0.99
+
+
+@pytest.mark.skipif(not CLASSIFIER.exists(), reason="classifier weights not in assets/ yet")
+def test_classifier_reads_every_factor():
+    scenes, imgs = _renders(400, seed=12)
+    lab = ToyClassifierLabeler("shape")
+    out = lab.predict(imgs)
+    for factor in ("colour", "shape", "size", "background"):
+        acc = np.mean([p == getattr(s, factor) for p, s in zip(out[factor][0], scenes)])
+        assert acc >= 0.97, (factor, acc)
+    assert lab(imgs[:3]) == out["shape"][0][:3]
+    with pytest.raises(ValueError):
+        ToyClassifierLabeler("mood")
+
+
+def test_csv_labeler():
+    lab = CSVLabeler("seed,label\n1,red\n2, blue\n\n3,red\n")
+    assert lab.classes == ("blue", "red") and lab.seeds == [1, 2, 3]
+    assert lab(None, seeds=[3, 2]) == ["red", "blue"]
+    for bad in ["", "seed,label\n", "1\n", "1,red\nx,blue\n", "1,\n"]:
+        with pytest.raises(ValueError):
+            CSVLabeler(bad)
+    with pytest.raises(ValueError):
+        lab(None, seeds=[99])
+
+
+def test_clip_labeler_with_tiny_random_clip(tmp_path):
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    from toyworld.tokenizer import save_tokenizer
+    from toyworld.world import VOCAB_WORDS
+
+    save_tokenizer(VOCAB_WORDS, tmp_path, max_length=16)
+    tok = CLIPTokenizer.from_pretrained(tmp_path)
+    torch.manual_seed(0)
+    cfg = CLIPConfig(
+        text_config=dict(vocab_size=len(tok), hidden_size=32, intermediate_size=37, num_hidden_layers=1,
+                         num_attention_heads=4, max_position_embeddings=16, bos_token_id=0, eos_token_id=1,
+                         pad_token_id=1),
+        vision_config=dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=37,
+                           num_hidden_layers=1, num_attention_heads=4),
+        projection_dim=16,
+    )
+    proc = CLIPProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
+                                                            crop_size={"height": 32, "width": 32}), tokenizer=tok)
+    lab = CLIPLabeler(CLIPModel(cfg), proc, ["red", "blue", "green"], template="a {} shape")
+    _, imgs = _renders(4)
+    out = lab(imgs)
+    assert len(out) == 4 and set(out) <= {"red", "blue", "green"}
+    with pytest.raises(ValueError):
+        CLIPLabeler(CLIPModel(cfg), proc, ["only-one"])

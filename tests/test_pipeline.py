@@ -1,0 +1,105 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from edits.pipeline import (MAX_SEED, InputError, ModelLoadError, check_number, check_prompt, check_seed,
+                            load_diffusion, make_generator)
+
+from .conftest import EMBEDDED, needs_embedded
+
+
+def test_tiny_pipeline_loads_through_the_common_path(tiny_model):
+    from diffusers import DDIMScheduler
+
+    assert isinstance(tiny_model.pipe.scheduler, DDIMScheduler)
+    assert tiny_model.device.type == "cpu"
+    assert tiny_model.resolution == 16
+
+
+def test_same_seed_same_pixels_and_other_seed_differs(tiny_model):
+    a = np.asarray(tiny_model.generate("a red circle", seed=5, num_inference_steps=3))
+    b = np.asarray(tiny_model.generate("a red circle", seed=5, num_inference_steps=3))
+    c = np.asarray(tiny_model.generate("a red circle", seed=6, num_inference_steps=3))
+    assert a.shape == (16, 16, 3)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_batch_equals_single_images(tiny_model):
+    batch = tiny_model.generate_batch(["a red circle", "a blue star"], [5, 9], num_inference_steps=3)
+    single = tiny_model.generate("a blue star", seed=9, num_inference_steps=3, output_type="np")
+    assert np.allclose(batch[1], single, atol=1e-5)
+
+
+def test_empty_prompt_is_unconditional(tiny_model):
+    img = tiny_model.generate("", seed=1, num_inference_steps=2)
+    assert img.size == (16, 16)
+
+
+def test_generator_is_on_cpu():
+    g = make_generator(3)
+    assert g.device.type == "cpu" and g.initial_seed() == 3
+
+
+@pytest.mark.parametrize("seed", [-1, MAX_SEED + 1, 1.5, "abc", None, float("nan"), float("inf")])
+def test_bad_seeds(seed):
+    with pytest.raises(InputError):
+        check_seed(seed)
+
+
+def test_good_inputs_are_normalised():
+    assert check_seed("12") == 12 and check_seed(12.0) == 12
+    assert check_prompt("  hi ") == "hi" and check_prompt(None) == ""
+    assert check_number("3", "Steps", 1, 10, integer=True) == 3
+
+
+@pytest.mark.parametrize("value", [float("nan"), -1, 1e9, "x", math.inf])
+def test_bad_numbers(value):
+    with pytest.raises(InputError):
+        check_number(value, "Guidance scale", 0, 30)
+
+
+def test_bad_inputs_to_generate_raise_input_error(tiny_model):
+    for kwargs in [dict(prompt="x" * 10_000), dict(seed=-3), dict(num_inference_steps=float("nan")),
+                   dict(num_inference_steps=-2), dict(guidance_scale=float("nan")), dict(prompt=123)]:
+        with pytest.raises(InputError):
+            tiny_model.generate(**{"prompt": "a", "seed": 1, **kwargs})
+
+
+def test_unloadable_models_give_one_sentence(tmp_path, tiny_pipeline_dir):
+    with pytest.raises(ModelLoadError, match="no folder"):
+        load_diffusion(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match="model_index.json"):
+        load_diffusion(tmp_path / "empty")
+    with pytest.raises(ModelLoadError, match="Could not load the Hub model"):
+        load_diffusion("nobody-here/no-such-model-xyz")  # offline in tests: fails fast
+    # a corrupt folder: the UNet weights replaced by garbage
+    import shutil
+
+    bad = tmp_path / "corrupt"
+    shutil.copytree(tiny_pipeline_dir, bad)
+    for f in (bad / "unet").glob("*.safetensors"):
+        f.write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelLoadError) as e:
+        load_diffusion(bad)
+    assert "\n" not in str(e.value)
+    # a pipeline folder that is not text-to-image SD
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "model_index.json").write_text(json.dumps({"_class_name": "NoSuchPipeline"}))
+    with pytest.raises(ModelLoadError):
+        load_diffusion(other)
+
+
+@needs_embedded
+def test_embedded_model_loads_and_generates():
+    model = load_diffusion(EMBEDDED, device="cpu")
+    assert model.is_embedded and model.resolution == 64
+    total = sum(f.stat().st_size for f in EMBEDDED.rglob("*") if f.is_file())
+    assert total <= 60 * 2**20
+    a = np.asarray(model.generate("a large red circle on a white background", seed=1, num_inference_steps=10))
+    b = np.asarray(model.generate("a large red circle on a white background", seed=1, num_inference_steps=10))
+    assert a.shape == (64, 64, 3) and np.array_equal(a, b)

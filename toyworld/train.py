@@ -1,0 +1,302 @@
+"""Train the embedded models on the toy world.
+
+    python -m toyworld.train classifier   # attribute classifier -> assets/classifier
+    python -m toyworld.train vae          # autoencoder (first stage of the diffusion model)
+    python -m toyworld.train diffusion    # text encoder + UNet on VAE latents -> assets/toy-diffusion
+    python -m toyworld.train all          # the three, in order
+
+Each run checkpoints to runs/ every few hundred steps and resumes from there when restarted.
+Only final (EMA) weights go to assets/, as fp16 safetensors.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from edits.labelers import FACTORS, ToyClassifier
+from .data import arrays_to_scene, make_dataset
+from .models import DiffusionConfig, make_schedulers, make_text_encoder, make_unet, make_vae
+from .tokenizer import save_tokenizer
+from .world import VOCAB_WORDS, caption
+
+RUNS = Path("runs")
+ASSETS = Path("assets")
+torch.set_num_threads(max(1, torch.get_num_threads()))
+
+
+def log(msg: str) -> None:
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0  # (N, 3, H, W)
+
+
+def lr_at(step: int, total: int, base: float, warmup: int = 200) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+
+def save_ckpt(path: Path, **state) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_ckpt(path: Path):
+    return torch.load(path, weights_only=True) if path.exists() else None
+
+
+def _fp16_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+
+
+# ------------------------------------------------------------ classifier
+def degrade(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Augment clean renders towards what generators produce: blur, noise, slight tint."""
+    n = x.shape[0]
+    blur = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="bilinear", align_corners=False)
+    k = torch.rand(n, 1, 1, 1, generator=g)
+    x = k * blur + (1 - k) * x
+    x = x + torch.randn(x.shape, generator=g) * torch.rand(n, 1, 1, 1, generator=g) * 0.08
+    x = x + (torch.rand(n, 3, 1, 1, generator=g) - 0.5) * 0.06
+    return x.clamp(-1, 1)
+
+
+def train_classifier(steps: int = 1500, batch: int = 128) -> dict:
+    data = make_dataset(40_000, seed=1, include_heldout=True)  # the measuring tool sees every combination
+    test = make_dataset(4_000, seed=2, include_heldout=True)
+    model = ToyClassifier()
+    opt = torch.optim.AdamW(model.parameters(), 2e-3, weight_decay=1e-4)
+    g = torch.Generator().manual_seed(0)
+    x_all = data["images"]
+    t0 = time.time()
+    for step in range(steps):
+        for pg in opt.param_groups:
+            pg["lr"] = lr_at(step, steps, 2e-3, 100)
+        idx = torch.randint(0, len(x_all), (batch,), generator=g).numpy()
+        x = degrade(to_tensor(x_all[idx]), g)
+        out = model(x)
+        loss = sum(F.cross_entropy(out[k], torch.from_numpy(data[k][idx])) for k in FACTORS)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 100 == 0:
+            log(f"classifier step {step} loss {loss.item():.4f}")
+    model.eval()
+    acc = {}
+    with torch.no_grad():
+        for k in FACTORS:
+            acc[k] = 0.0
+        for name, tx in (("clean", to_tensor(test["images"])), ("degraded", degrade(to_tensor(test["images"]), g))):
+            preds = {k: [] for k in FACTORS}
+            for i in range(0, len(tx), 500):
+                o = model(tx[i:i + 500])
+                for k in FACTORS:
+                    preds[k].append(o[k].argmax(-1))
+            for k in FACTORS:
+                a = float((torch.cat(preds[k]).numpy() == test[k]).mean())
+                acc[f"{k}_{name}"] = a
+        acc = {k: v for k, v in acc.items() if "_" in k}
+    out_dir = ASSETS / "classifier"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from safetensors.torch import save_file
+
+    save_file(_fp16_state(model), out_dir / "model.safetensors")
+    (out_dir / "config.json").write_text(json.dumps({"factors": FACTORS, "width": 32}, indent=1))
+    metrics = {"steps": steps, "batch": batch, "train_images": len(x_all), "test_images": len(tx),
+               "wall_s": round(time.time() - t0, 1), "held_out_accuracy": acc}
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    log(f"classifier done {metrics}")
+    return metrics
+
+
+# ------------------------------------------------------------ VAE
+def train_vae(cfg: DiffusionConfig, steps: int = 900, batch: int = 32, kl_weight: float = 1e-6) -> dict:
+    data = make_dataset(40_000, seed=3)
+    vae = make_vae(cfg)
+    opt = torch.optim.AdamW(vae.parameters(), 1e-3)
+    ck = RUNS / "vae.ckpt"
+    state, start, t_prev = load_ckpt(ck), 0, 0.0
+    if state:
+        vae.load_state_dict(state["model"]); opt.load_state_dict(state["opt"])
+        start, t_prev = state["step"], state["wall"]
+        log(f"vae resumed at step {start}")
+    g = torch.Generator().manual_seed(start)
+    t0 = time.time()
+    for step in range(start, steps):
+        for pg in opt.param_groups:
+            pg["lr"] = lr_at(step, steps, 1e-3, 50)
+        idx = torch.randint(0, len(data["images"]), (batch,), generator=g).numpy()
+        x = to_tensor(data["images"][idx])
+        post = vae.encode(x).latent_dist
+        y = vae.decode(post.sample(generator=g)).sample
+        rec = (y - x).abs().mean() + F.mse_loss(y, x)
+        loss = rec + kl_weight * post.kl().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 50 == 0 or step == steps - 1:
+            log(f"vae step {step} rec {rec.item():.4f}")
+        if (step + 1) % 150 == 0 or step == steps - 1:
+            save_ckpt(ck, model=vae.state_dict(), opt=opt.state_dict(), step=step + 1,
+                      wall=t_prev + time.time() - t0)
+    vae.eval()
+    test = to_tensor(make_dataset(1000, seed=4)["images"])
+    with torch.no_grad():
+        z = torch.cat([vae.encode(test[i:i + 250]).latent_dist.mean for i in range(0, 1000, 250)])
+        rec = torch.cat([vae.decode(z[i:i + 250]).sample for i in range(0, 1000, 250)])
+    vae.register_to_config(scaling_factor=float(1.0 / z.std()))
+    wall = (load_ckpt(ck) or {}).get("wall", 0.0)
+    metrics = {"steps": steps, "batch": batch, "wall_s": round(wall, 1),
+               "test_l1_255": round(float((rec - test).abs().mean() * 127.5), 2),
+               "latent_std": round(float(z.std()), 4)}
+    vae.save_pretrained(RUNS / "vae")
+    (RUNS / "vae" / "metrics.json").write_text(json.dumps(metrics))
+    log(f"vae done {metrics}")
+    return metrics
+
+
+@torch.no_grad()
+def encode_latents(vae, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    means, stds = [], []
+    for i in range(0, len(images), 500):
+        d = vae.encode(to_tensor(images[i:i + 500])).latent_dist
+        means.append(d.mean.numpy()); stds.append(d.std.numpy())
+    return np.concatenate(means), np.concatenate(stds)
+
+
+# ------------------------------------------------------------ diffusion
+def export_pipeline(cfg: DiffusionConfig, vae, text_encoder, unet, out: Path, metrics: dict) -> None:
+    from diffusers import StableDiffusionPipeline
+    from transformers import CLIPTokenizer
+
+    _, ddim = make_schedulers(cfg)
+    tok = CLIPTokenizer.from_pretrained(RUNS / "tokenizer")
+    pipe = StableDiffusionPipeline(
+        vae=copy.deepcopy(vae).half(), text_encoder=copy.deepcopy(text_encoder).half(),
+        tokenizer=tok, unet=copy.deepcopy(unet).half(), scheduler=ddim, safety_checker=None,
+        feature_extractor=None, requires_safety_checker=False,
+    )
+    tmp = out.with_name(out.name + ".tmp")
+    pipe.save_pretrained(tmp, safe_serialization=True)
+    (tmp / "training.json").write_text(json.dumps(metrics, indent=1))
+    if (out / "README.md").exists():
+        (tmp / "README.md").write_text((out / "README.md").read_text())
+    import shutil
+
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+
+
+def train_diffusion(cfg: DiffusionConfig, steps: int = 6000, batch: int = 64, lr: float = 5e-4,
+                    out: Path = ASSETS / "toy-diffusion", export_every: int = 500) -> dict:
+    from diffusers import AutoencoderKL
+
+    vae = AutoencoderKL.from_pretrained(RUNS / "vae").eval()
+    data = make_dataset(40_000, seed=3)
+    lat_path = RUNS / "latents.npz"
+    if lat_path.exists():
+        with np.load(lat_path) as f:
+            lat_mean, lat_std = f["mean"], f["std"]
+    else:
+        log("encoding the training set to latents")
+        lat_mean, lat_std = encode_latents(vae, data["images"])
+        np.savez(lat_path, mean=lat_mean, std=lat_std)
+    sf = vae.config.scaling_factor
+    tok = save_tokenizer(VOCAB_WORDS, RUNS / "tokenizer", cfg.max_length)
+    te = make_text_encoder(cfg, len(tok))
+    unet = make_unet(cfg)
+    ema_te, ema_unet = copy.deepcopy(te).eval(), copy.deepcopy(unet).eval()
+    params = list(unet.parameters()) + list(te.parameters())
+    opt = torch.optim.AdamW(params, lr, weight_decay=1e-2)
+    ddpm, _ = make_schedulers(cfg)
+    acp = ddpm.alphas_cumprod  # (1000,)
+    ck = RUNS / "diffusion.ckpt"
+    state, start, t_prev = load_ckpt(ck), 0, 0.0
+    if state:
+        unet.load_state_dict(state["unet"]); te.load_state_dict(state["te"])
+        ema_unet.load_state_dict(state["ema_unet"]); ema_te.load_state_dict(state["ema_te"])
+        opt.load_state_dict(state["opt"])
+        start, t_prev = state["step"], state["wall"]
+        log(f"diffusion resumed at step {start}")
+    rng = np.random.default_rng(1000 + start)
+    g = torch.Generator().manual_seed(1000 + start)
+    n_params = sum(p.numel() for p in unet.parameters())
+    log(f"unet {n_params / 1e6:.2f} M params, text encoder {sum(p.numel() for p in te.parameters()) / 1e6:.2f} M")
+    t0 = time.time()
+    losses = []
+    for step in range(start, steps):
+        for pg in opt.param_groups:
+            pg["lr"] = lr_at(step, steps, lr)
+        idx = rng.integers(0, len(lat_mean), batch)
+        caps = [caption(arrays_to_scene(data, int(i)), rng) for i in idx]
+        ids = tok(caps, padding="max_length", max_length=cfg.max_length, truncation=True,
+                  return_tensors="pt").input_ids
+        mean, std = torch.from_numpy(lat_mean[idx]), torch.from_numpy(lat_std[idx])
+        z0 = (mean + std * torch.randn(mean.shape, generator=g)) * sf  # (B, 4, 16, 16)
+        noise = torch.randn(z0.shape, generator=g)
+        t = torch.randint(0, 1000, (batch,), generator=g)
+        zt = ddpm.add_noise(z0, noise, t)
+        pred = unet(zt, t, te(ids)[0]).sample
+        snr = acp[t] / (1 - acp[t])
+        w = torch.clamp(snr, max=5.0) / snr  # min-SNR-5 weighting (epsilon prediction)
+        loss = (w * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        decay = min(0.999, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for ema, m in ((ema_unet, unet), (ema_te, te)):
+                for pe, pm in zip(ema.parameters(), m.parameters()):
+                    pe.lerp_(pm, 1 - decay)
+        losses.append(loss.item())
+        if step % 50 == 0:
+            log(f"diffusion step {step} loss {np.mean(losses[-50:]):.4f} "
+                f"({(time.time() - t0) / max(1, step - start + 1):.2f} s/step)")
+        done = step == steps - 1
+        if (step + 1) % 250 == 0 or done:
+            wall = t_prev + time.time() - t0
+            save_ckpt(ck, unet=unet.state_dict(), te=te.state_dict(), ema_unet=ema_unet.state_dict(),
+                      ema_te=ema_te.state_dict(), opt=opt.state_dict(), step=step + 1, wall=wall)
+            if (step + 1) % export_every == 0 or done:
+                vae_metrics = json.loads((RUNS / "vae" / "metrics.json").read_text())
+                export_pipeline(cfg, vae, ema_te, ema_unet, out, {
+                    "unet_params_M": round(n_params / 1e6, 2), "steps": step + 1, "batch": batch, "lr": lr,
+                    "train_images": len(lat_mean), "diffusion_wall_s": round(wall, 1),
+                    "final_loss_50": round(float(np.mean(losses[-50:])), 4), "vae": vae_metrics,
+                })
+                log(f"exported {out} at step {step + 1}")
+    return {"steps": steps}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=["classifier", "vae", "diffusion", "all"])
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: the shipped recipe)")
+    a = p.parse_args(argv)
+    cfg = DiffusionConfig()
+    kw = {} if a.steps is None else {"steps": a.steps}
+    if a.what in ("classifier", "all"):
+        train_classifier(**kw)
+    if a.what in ("vae", "all"):
+        if not (RUNS / "vae" / "metrics.json").exists() or a.what == "vae":
+            train_vae(cfg, **kw)
+    if a.what in ("diffusion", "all"):
+        train_diffusion(cfg, **kw)
+
+
+if __name__ == "__main__":
+    main()
