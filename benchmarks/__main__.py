@@ -1,0 +1,32 @@
+"""python -m benchmarks imagination|speed [--quick]  — the last line is one JSON object."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+
+from .common import emit, setup
+
+NAMES = ("imagination", "speed")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    p.add_argument("name", choices=NAMES)
+    p.add_argument("--quick", action="store_true", help="fewer samples, for a fast check")
+    p.add_argument("--model", default=None, help="diffusion pipeline folder or Hub id (default: embedded)")
+    p.add_argument("--guidance", type=float, default=None, help="imagination only: guidance scale to measure")
+    a = p.parse_args(argv)
+    setup()
+    t0 = time.perf_counter()
+    kwargs = {"quick": a.quick, "model_path": a.model}
+    if a.guidance is not None:
+        kwargs["guidance"] = a.guidance
+    result = importlib.import_module(f"benchmarks.{a.name}").run(**kwargs)
+    result["benchmark"] = a.name
+    result["wall_s"] = round(time.perf_counter() - t0, 1)
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Linear boundaries fitted from labelled samples (InterFaceGAN), shared by h-space and W-space.
+
+    boundary = fit_boundary(X, y)                  # X: (N, D) codes, y: (N,) bool
+    d = Direction.from_boundaries([boundary], shape=(512,), meta={...})
+    d.save("assets/directions/w_colour_blue")      # .safetensors (+ a readable .json beside it)
+    d = Direction.load("assets/directions/w_colour_blue.safetensors")
+
+A boundary is a logistic regression on standardised features with balanced classes, fitted on a
+training split and scored on a held-out split. Its unit normal, taken back to the original
+space, is the direction; `scale` is the spread (standard deviation) of the samples along it, so
+an edit's strength is counted in standard deviations. In h-space there is one boundary per
+timestep (the direction changes as denoising goes on).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FORMAT = "imagination-potentiality/direction@1"
+MIN_PER_CLASS = 4
+
+
+class DirectionError(ValueError):
+    """A direction cannot be fitted, loaded or applied; the message says why in plain words."""
+
+
+@dataclass
+class Boundary:
+    normal: np.ndarray  # (D,) unit vector in the original feature space
+    bias: float  # signed distance of a point x from the boundary: normal @ x + bias
+    accuracy: float  # held-out accuracy
+    scale: float  # std of the samples' projections on the normal
+    n_train: int
+    n_test: int
+
+
+def fit_boundary(X: np.ndarray, y: np.ndarray, seed: int = 0, test_fraction: float = 0.25,
+                 C: float = 0.1) -> Boundary:
+    """Fit one linear boundary separating y=True from y=False."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    y = np.asarray(y).astype(bool)
+    if not np.isfinite(X).all():
+        raise DirectionError("The samples contain NaN or infinite values.")
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if min(n_pos, n_neg) < MIN_PER_CLASS:
+        raise DirectionError(
+            f"Too few samples on one side of the boundary ({n_pos} with the attribute, {n_neg} without); "
+            f"each side needs at least {MIN_PER_CLASS}. Draw more samples or choose another class.")
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
+    scaler = StandardScaler().fit(Xtr)
+    clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit(scaler.transform(Xtr), ytr)
+    acc = float(clf.score(scaler.transform(Xte), yte))
+    sigma = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    w = clf.coef_[0] / sigma  # back to the original space
+    norm = float(np.linalg.norm(w))
+    if norm == 0 or not np.isfinite(norm):
+        raise DirectionError("The boundary is degenerate: the samples carry no signal for this attribute.")
+    b = float(clf.intercept_[0] - (clf.coef_[0] * scaler.mean_ / sigma).sum())
+    normal = w / norm
+    proj = X @ normal
+    return Boundary(normal=normal.astype(np.float32), bias=b / norm, accuracy=acc,
+                    scale=float(proj.std()) or 1.0, n_train=len(ytr), n_test=len(yte))
+
+
+def fit_one_vs_rest(X: np.ndarray, labels: list[str], classes: list[str] | None = None,
+                    seed: int = 0) -> dict[str, Boundary]:
+    """One boundary per class (that class against all others); classes with too few samples are skipped."""
+    labels = np.asarray(labels)
+    present = sorted(set(labels.tolist()))
+    if len(present) < 2:
+        raise DirectionError(f"The labeller returned a single class ({present[0] if present else 'none'}) "
+                             "for every sample, so there is nothing to separate.")
+    out = {}
+    for c in classes or present:
+        y = labels == c
+        if min(y.sum(), (~y).sum()) >= MIN_PER_CLASS:
+            out[c] = fit_boundary(X, y, seed=seed)
+    if not out:
+        raise DirectionError("No class has enough samples on both sides of a boundary; draw more samples.")
+    return out
+
+
+def project_out(d: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
+    """InterFaceGAN's conditional direction: remove from d its components along the other
+    directions (Gram-Schmidt on the others first), then renormalise."""
+    d = np.asarray(d, dtype=np.float64).ravel()
+    basis: list[np.ndarray] = []
+    for o in others:
+        o = np.asarray(o, dtype=np.float64).ravel()
+        for q in basis:
+            o = o - (o @ q) * q
+        n = np.linalg.norm(o)
+        if n > 1e-8:
+            basis.append(o / n)
+    for q in basis:
+        d = d - (d @ q) * q
+    n = np.linalg.norm(d)
+    if n < 1e-8:
+        raise DirectionError("The direction lies entirely within the ones it should be independent of.")
+    return (d / n).astype(np.float32)
+
+
+@dataclass
+class Direction:
+    """Unit vectors (one per timestep in h-space, one in W), their scales and biases, and metadata."""
+
+    vectors: torch.Tensor  # (T, *shape)
+    scales: torch.Tensor  # (T,)
+    biases: torch.Tensor  # (T,)
+    meta: dict = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_boundaries(cls, boundaries: list[Boundary], shape: tuple[int, ...], meta: dict) -> "Direction":
+        vec = torch.from_numpy(np.stack([b.normal.reshape(shape) for b in boundaries]))
+        meta = {**meta, "accuracy": [round(b.accuracy, 4) for b in boundaries],
+                "samples": meta.get("samples", boundaries[0].n_train + boundaries[0].n_test)}
+        return cls(vec.float(), torch.tensor([b.scale for b in boundaries]), torch.tensor([b.bias for b in boundaries]),
+                   meta)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.vectors.shape[1:])
+
+    @property
+    def timesteps(self) -> list[int]:
+        return list(self.meta.get("timesteps") or [0])
+
+    @property
+    def label(self) -> str:
+        return f"{self.meta.get('attribute', '?')}: {self.meta.get('class', '?')}"
+
+    def index_for(self, t: int) -> int:
+        ts = np.asarray(self.timesteps)
+        return int(np.abs(ts - t).argmin())
+
+    def at_timestep(self, t: int) -> tuple[torch.Tensor, float]:
+        """The unit vector and the scale for the fitted timestep nearest to t."""
+        i = self.index_for(t)
+        return self.vectors[i], float(self.scales[i])
+
+    def check_compatible(self, shape: tuple[int, ...]) -> None:
+        s = self.shape
+        if s != tuple(shape) and not (len(s) == 1 and len(shape) == 3 and s[0] == shape[0]):
+            raise DirectionError(f"This direction was fitted for codes of shape {s}, but this model's are "
+                                 f"{tuple(shape)}: it belongs to another model.")
+
+    def with_vectors(self, vectors: torch.Tensor, **meta) -> "Direction":
+        return Direction(vectors.float(), self.scales.clone(), self.biases.clone(), {**self.meta, **meta})
+
+    # ---------------------------------------------------------------- files
+    def save(self, path: str | Path) -> Path:
+        from safetensors.torch import save_file
+
+        path = Path(path).with_suffix(".safetensors")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"format": FORMAT, **self.meta}
+        save_file({"vectors": self.vectors.contiguous().float(), "scales": self.scales.float(),
+                   "biases": self.biases.float()}, path, metadata={"direction": json.dumps(meta)})
+        path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, max_bytes: int = 64 * 2**20) -> "Direction":
+        """Load a direction file; anything else (corrupt, foreign, huge) raises DirectionError."""
+        from safetensors import safe_open
+
+        path = Path(path)
+        if not path.is_file():
+            raise DirectionError(f"There is no direction file at {path.name}.")
+        if path.stat().st_size > max_bytes:
+            raise DirectionError(f"{path.name} is too large to be a direction file.")
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                header = f.metadata() or {}
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception:
+            raise DirectionError(f"{path.name} is not a readable direction file (expected .safetensors).") from None
+        try:
+            meta = json.loads(header["direction"])
+            assert meta.pop("format") == FORMAT
+            vec, sc, bi = tensors["vectors"].float(), tensors["scales"].float(), tensors["biases"].float()
+        except Exception:
+            raise DirectionError(f"{path.name} is a safetensors file but not a direction made by this app.") from None
+        if vec.ndim < 2 or sc.shape != (vec.shape[0],) or bi.shape != (vec.shape[0],):
+            raise DirectionError(f"{path.name} has tensors of inconsistent shapes.")
+        if not (torch.isfinite(vec).all() and torch.isfinite(sc).all() and torch.isfinite(bi).all()):
+            raise DirectionError(f"{path.name} contains NaN or infinite values.")
+        if len(meta.get("timesteps") or [0]) != vec.shape[0]:
+            raise DirectionError(f"{path.name}: its metadata and its tensors disagree on the number of timesteps.")
+        return cls(vec, sc, bi, meta)
+
+
+def load_directions(folder: str | Path, space: str | None = None) -> dict[str, Direction]:
+    """All directions in a folder, keyed 'attribute: class' (optionally only one space)."""
+    out = {}
+    for p in sorted(Path(folder).glob("*.safetensors")):
+        d = Direction.load(p)
+        if space is None or d.meta.get("space") == space:
+            out[d.label] = d
+    return out

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+import torch
+
+from edits.directions import Direction, DirectionError
+from edits.hspace import HEdit, h_shape, sample
+from edits.pipeline import InputError
+
+PROMPT = "a large circle on a white background"
+
+
+def _random_direction(model, steps=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    shape = h_shape(model)
+    v = torch.randn((steps, *shape), generator=g)
+    v = v / v.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+    ts = [int(t) for t in sample(model, PROMPT, 0, num_inference_steps=steps, decode=False).timesteps]
+    return Direction(v, torch.ones(steps), torch.zeros(steps),
+                     {"space": "h", "attribute": "test", "class": "x", "timesteps": ts})
+
+
+def test_capture_shapes_and_cfg_halves(tiny_model):
+    out = sample(tiny_model, [PROMPT, "a red star"], [1, 2], num_inference_steps=3, guidance_scale=5.0,
+                 capture=True, capture_uncond=True)
+    c, hh, ww = h_shape(tiny_model)
+    assert len(out.h) == 3 and len(out.h_uncond) == 3
+    assert out.h[0].shape == (2, c, hh, ww)
+    # the halves differ (different conditioning) and the conditional half depends on the prompt
+    assert not torch.allclose(out.h[0], out.h_uncond[0])
+    assert not torch.allclose(out.h[-1][0], out.h[-1][1])
+    single = sample(tiny_model, "a red star", 2, num_inference_steps=3, guidance_scale=5.0, capture=True)
+    assert torch.allclose(single.h[1][0], out.h[1][1], atol=1e-5)
+    nocfg = sample(tiny_model, PROMPT, 1, num_inference_steps=3, guidance_scale=1.0, capture=True)
+    assert nocfg.h[0].shape == (1, c, hh, ww)
+
+
+def test_plain_sampling_equals_the_pipeline_exactly(tiny_model):
+    ref = tiny_model.generate(PROMPT, seed=4, num_inference_steps=4, guidance_scale=5.0, output_type="np")
+    ours = sample(tiny_model, PROMPT, 4, num_inference_steps=4, guidance_scale=5.0).images[0]
+    assert np.array_equal(ref, ours)
+
+
+@pytest.mark.parametrize("mode", ["symmetric", "asymmetric"])
+def test_zero_strength_is_the_plain_image_and_edits_change_it(tiny_model, mode):
+    d = _random_direction(tiny_model)
+    ref = tiny_model.generate(PROMPT, seed=4, num_inference_steps=3, guidance_scale=5.0, output_type="np")
+    zero = sample(tiny_model, PROMPT, 4, num_inference_steps=3, guidance_scale=5.0,
+                  edit=HEdit(d, 0.0, 0.0, 1.0, mode)).images[0]
+    assert np.array_equal(ref, zero)
+    edited = sample(tiny_model, PROMPT, 4, num_inference_steps=3, guidance_scale=5.0,
+                    edit=HEdit(d, 50.0, 0.0, 1.0, mode)).images[0]
+    assert np.abs(edited - ref).mean() > 1e-4
+
+
+def test_per_image_strengths_in_one_batch(tiny_model):
+    d = _random_direction(tiny_model)
+    both = sample(tiny_model, PROMPT, [4, 4], num_inference_steps=3, guidance_scale=5.0,
+                  edit=HEdit(d, [0.0, 30.0], 0.0, 1.0, "asymmetric")).images
+    alone = sample(tiny_model, PROMPT, 4, num_inference_steps=3, guidance_scale=5.0,
+                   edit=HEdit(d, 30.0, 0.0, 1.0, "asymmetric")).images[0]
+    ref = tiny_model.generate(PROMPT, seed=4, num_inference_steps=3, guidance_scale=5.0, output_type="np")
+    assert np.allclose(both[0], ref, atol=2e-3)
+    assert np.allclose(both[1], alone, atol=2e-3)
+
+
+def test_edit_outside_interval_changes_nothing(tiny_model):
+    d = _random_direction(tiny_model)
+    ref = tiny_model.generate(PROMPT, seed=4, num_inference_steps=3, guidance_scale=5.0, output_type="np")
+    # with 3 steps the step fractions are 0, 1/3, 2/3: [0.9, 1.0) holds none of them
+    out = sample(tiny_model, PROMPT, 4, num_inference_steps=3, guidance_scale=5.0,
+                 edit=HEdit(d, 40.0, 0.9, 1.0)).images[0]
+    assert np.array_equal(ref, out)
+
+
+@pytest.mark.parametrize("kwargs", [dict(strengths=float("nan")), dict(strengths=1e9), dict(mode="sideways"),
+                                    dict(start=0.7, end=0.2), dict(start=-1.0)])
+def test_bad_edits_are_refused(tiny_model, kwargs):
+    d = _random_direction(tiny_model)
+    with pytest.raises(InputError):
+        sample(tiny_model, PROMPT, 1, num_inference_steps=2, edit=HEdit(d, **{"strengths": 1.0, **kwargs}))
+
+
+def test_direction_of_another_model_is_refused(tiny_model):
+    wrong = Direction(torch.ones(1, 7, 3, 3), torch.ones(1), torch.zeros(1), {"timesteps": [0]})
+    with pytest.raises(DirectionError, match="another model"):
+        sample(tiny_model, PROMPT, 1, num_inference_steps=2, edit=HEdit(wrong, 1.0))
