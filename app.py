@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from edits.pipeline import ModelLoadError, load_diffusion
 
@@ -27,10 +28,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+DIRECTIONS = Path(__file__).resolve().parent / "assets" / "directions"
+
+
 def load_models(args: argparse.Namespace):
     from demo import Models
+    from edits.directions import load_directions
 
-    return Models(diffusion=load_diffusion(args.diffusion_model, device=args.device))
+    diffusion = load_diffusion(args.diffusion_model, device=args.device)
+    # The shipped h-space directions were fitted on the embedded model; other models fit their own.
+    h_dirs = load_directions(DIRECTIONS, space="h") if diffusion.is_embedded and DIRECTIONS.is_dir() else {}
+    return Models(diffusion=diffusion, h_directions=h_dirs)
 
 
 def create_app(argv=None):

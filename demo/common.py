@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gradio as gr
 
@@ -24,6 +24,12 @@ class Models:
     """Everything loaded once at start-up and only read afterwards (shared by all users)."""
 
     diffusion: DiffusionModel
+    h_directions: dict = field(default_factory=dict)  # "attribute: class" -> Direction (h-space)
+
+    def classifier_for(self, attribute: str):
+        from edits.labelers import ToyClassifierLabeler
+
+        return ToyClassifierLabeler(attribute)
 
 
 def friendly(fn):

@@ -20,11 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .pipeline import InputError
+
 FORMAT = "imagination-potentiality/direction@1"
 MIN_PER_CLASS = 4
 
 
-class DirectionError(ValueError):
+class DirectionError(InputError):
     """A direction cannot be fitted, loaded or applied; the message says why in plain words."""
 
 

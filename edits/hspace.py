@@ -209,3 +209,27 @@ def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | i
             img = pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False)[0]
             images = pipe.image_processor.postprocess(img, output_type="np", do_denormalize=[True] * batch)
     return SampleResult(images=images, timesteps=[int(t) for t in timesteps], h=hooks.h, h_uncond=hooks.h_uncond)
+
+
+# ------------------------------------------------------------------ the default edit
+# The strength, interval and mode that `python -m benchmarks hspace` measures and the tab starts at.
+DEFAULT_EDIT = {"strength": 8.0, "start": 0.0, "end": 0.6, "mode": "asymmetric"}
+
+
+def edit_pair(model: DiffusionModel, prompt: str, seed: int, direction, strength: float,
+              start: float = DEFAULT_EDIT["start"], end: float = DEFAULT_EDIT["end"],
+              mode: str = DEFAULT_EDIT["mode"], **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """(original, edited) for one seed; the original is exactly the plain pipeline's image."""
+    plain = sample(model, prompt, seed, **kwargs).images[0]
+    edited = sample(model, prompt, seed, edit=HEdit(direction, strength, start, end, mode), **kwargs).images[0]
+    return plain, edited
+
+
+def traversal(model: DiffusionModel, prompt: str, seed: int, direction, strength: float, frames: int = 7,
+              start: float = DEFAULT_EDIT["start"], end: float = DEFAULT_EDIT["end"],
+              mode: str = DEFAULT_EDIT["mode"], **kwargs) -> tuple[list[float], np.ndarray]:
+    """`frames` images from -strength to +strength (one batch, the same seed)."""
+    frames = int(check_number(frames, "Frames", 3, 15, integer=True))
+    alphas = np.linspace(-abs(strength), abs(strength), frames).round(3).tolist()
+    out = sample(model, prompt, [seed] * frames, edit=HEdit(direction, alphas, start, end, mode), **kwargs)
+    return alphas, out.images

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .pipeline import InputError
+
 COLOUR_NAMES = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink")
 FACTORS = {
     "colour": COLOUR_NAMES,
@@ -145,7 +147,7 @@ class ToyClassifierLabeler:
                  model: ToyClassifier | None = None):
         self.model = model if model is not None else load_classifier(folder)
         if attribute not in self.model.factors:
-            raise ValueError(f"the classifier knows {', '.join(self.model.factors)}, not {attribute!r}")
+            raise InputError(f"the classifier knows {', '.join(self.model.factors)}, not {attribute!r}")
         self.attribute = attribute
         self.classes = self.model.factors[attribute]
 
@@ -189,7 +191,7 @@ class CLIPLabeler:
                  template: str = "a photo of a {} object"):
         classes = [c.strip() for c in classes if c and c.strip()]
         if len(classes) < 2:
-            raise ValueError("give at least two class names for CLIP to choose between")
+            raise InputError("give at least two class names for CLIP to choose between")
         self.model, self.processor = model.eval(), processor
         self.classes, self.attribute, self.template = tuple(classes), attribute, template
 
@@ -216,19 +218,19 @@ class CSVLabeler:
             if not row or all(not c.strip() for c in row):
                 continue
             if len(row) < 2:
-                raise ValueError(f"row {i + 1} of the CSV needs two columns: seed,label")
+                raise InputError(f"row {i + 1} of the CSV needs two columns: seed,label")
             seed, label = row[0].strip(), row[1].strip()
             if not seed.lstrip("-").isdigit():
                 if i == 0:
                     continue  # header
-                raise ValueError(f"row {i + 1}: {seed!r} is not a whole-number seed")
+                raise InputError(f"row {i + 1}: {seed!r} is not a whole-number seed")
             if not label:
-                raise ValueError(f"row {i + 1}: the label is empty")
+                raise InputError(f"row {i + 1}: the label is empty")
             table[int(seed)] = label
             if len(table) > max_rows:
-                raise ValueError(f"the CSV has more than {max_rows} rows")
+                raise InputError(f"the CSV has more than {max_rows} rows")
         if not table:
-            raise ValueError("the CSV holds no seed,label rows")
+            raise InputError("the CSV holds no seed,label rows")
         self.table, self.attribute = table, attribute
         self.classes = tuple(sorted(set(table.values())))
 
@@ -238,8 +240,8 @@ class CSVLabeler:
 
     def __call__(self, images, seeds=None) -> list[str]:
         if seeds is None:
-            raise ValueError("CSV labels need the seeds of the images")
+            raise InputError("CSV labels need the seeds of the images")
         missing = [s for s in seeds if s not in self.table]
         if missing:
-            raise ValueError(f"the CSV has no label for seed {missing[0]}")
+            raise InputError(f"the CSV has no label for seed {missing[0]}")
         return [self.table[s] for s in seeds]

@@ -200,7 +200,7 @@ def export_pipeline(cfg: DiffusionConfig, vae, text_encoder, unet, out: Path, me
     tmp.rename(out)
 
 
-def train_diffusion(cfg: DiffusionConfig, steps: int = 6000, batch: int = 64, lr: float = 5e-4,
+def train_diffusion(cfg: DiffusionConfig, steps: int = 5000, batch: int = 64, lr: float = 5e-4,
                     out: Path = ASSETS / "toy-diffusion", export_every: int = 500) -> dict:
     from diffusers import AutoencoderKL
 
