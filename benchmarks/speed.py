@@ -45,5 +45,28 @@ def run(quick: bool = False, model_path: str | None = None) -> dict:
                                              guidance_scale=model.default_guidance), repeats)
     res = {"generate_s": round(gen, 4), "steps": 25, "guidance_scale": model.default_guidance,
            "resolution": model.resolution}
+    res.update(_hspace_speed(model, repeats))
     res["startup_s"] = round(startup_seconds(), 2)
     return res
+
+
+def _hspace_speed(model, repeats: int) -> dict:
+    """Edited vs. unedited sampling through the same loop, timed in one run (ratios of medians)."""
+    from edits.directions import load_directions
+    from edits.fit import collect_h, fit_h
+    from edits.hspace import HEdit, h_shape, sample
+    from edits.labelers import ColourLabeler
+
+    dirs = load_directions(ROOT / "assets" / "directions", space="h")
+    if "colour: blue" not in dirs:
+        return {}
+    d, prompt = dirs["colour: blue"], "a large circle on a white background"
+    plain = median_time(lambda: sample(model, prompt, 1), repeats)
+    sym = median_time(lambda: sample(model, prompt, 1, edit=HEdit(d, 8.0, 0.0, 0.6, "symmetric")), repeats)
+    asym = median_time(lambda: sample(model, prompt, 1, edit=HEdit(d, 8.0, 0.0, 0.6, "asymmetric")), repeats)
+    t = time.perf_counter()
+    s = collect_h(model, "a {size} {shape} on a {background} background", list(range(256)))
+    fit_h(s, ColourLabeler()(s.images), "colour", "embedded", "colour", h_shape(model))
+    fit_s = time.perf_counter() - t
+    return {"sample_s": round(plain, 4), "edit_h_overhead": round(sym / plain, 3),
+            "edit_h_overhead_asymmetric": round(asym / plain, 3), "fit_h_s": round(fit_s, 1)}

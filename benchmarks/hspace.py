@@ -1,0 +1,115 @@
+"""h-space edits on the embedded model, re-scored by the labellers (ColorwAI-style).
+
+- colour_edit_success: base prompts leave the colour unsaid; each seed is pushed towards a target
+  colour other than its own (targets cycle over all colours); success = the colour labeller reads
+  the target after the edit at the default strength.
+- conflict_edit_success: the same, with the prompt naming the seed's original colour.
+- preservation: fraction of those edits where the classifier finds shape, size and background unchanged.
+- mean_boundary_accuracy / best_step_accuracy: held-out accuracy of the shipped colour boundaries
+  (mean over colours and steps / best step of the mean over colours).
+- --sweep: success and preservation against strength, for both modes (written to assets/directions/sweep.json).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from edits.directions import load_directions
+from edits.hspace import DEFAULT_EDIT, HEdit, sample
+from edits.labelers import ColourLabeler, ToyClassifierLabeler
+from edits.pipeline import load_diffusion
+from toyworld.world import COLOURS, prompt_for, sample_scene
+
+from .common import batched, to_uint8
+
+ROOT = Path(__file__).resolve().parent.parent
+DIRECTIONS = ROOT / "assets" / "directions"
+COLOUR_LIST = list(COLOURS)
+
+
+def _plan(n: int, seed: int = 7):
+    rng = np.random.default_rng(seed)
+    scenes = [sample_scene(rng) for _ in range(n)]
+    seeds = [int(s) for s in rng.integers(0, 2**31, n)]
+    return scenes, seeds
+
+
+def _originals(model, prompts, seeds, batch=16):
+    return np.concatenate([sample(model, [prompts[i] for i in idx], [seeds[i] for i in idx]).images
+                           for idx in batched(list(range(len(seeds))), batch)])
+
+
+def _edits(model, prompts, seeds, targets, dirs, strength, mode, start, end, batch=16):
+    out = [None] * len(seeds)
+    for target in sorted(set(targets)):
+        idx_t = [i for i, t in enumerate(targets) if t == target]
+        for idx in batched(idx_t, batch):
+            imgs = sample(model, [prompts[i] for i in idx], [seeds[i] for i in idx],
+                          edit=HEdit(dirs[f"colour: {target}"], strength, start, end, mode)).images
+            for j, i in enumerate(idx):
+                out[i] = imgs[j]
+    return np.stack(out)
+
+
+def _score(labeller, classifier, originals, edited, targets):
+    got = labeller(to_uint8(edited))
+    po, pe = classifier.predict(to_uint8(originals)), classifier.predict(to_uint8(edited))
+    kept = [all(po[k][0][i] == pe[k][0][i] for k in ("shape", "size", "background")) for i in range(len(targets))]
+    return float(np.mean([g == t for g, t in zip(got, targets)])), float(np.mean(kept))
+
+
+def evaluate(model, dirs, n, strength, mode, start, end, conflict=True):
+    colour, clf = ColourLabeler(), ToyClassifierLabeler()
+    scenes, seeds = _plan(n)
+    base = [prompt_for(size=s.size, shape=s.shape, background=s.background) for s in scenes]
+    orig = _originals(model, base, seeds)
+    own = colour(to_uint8(orig))
+    # each seed gets a target other than its own colour, cycling over all colours
+    targets = []
+    for i, c in enumerate(own):
+        k = i % len(COLOUR_LIST)
+        while COLOUR_LIST[k] == c:
+            k = (k + 1) % len(COLOUR_LIST)
+        targets.append(COLOUR_LIST[k])
+    edited = _edits(model, base, seeds, targets, dirs, strength, mode, start, end)
+    res = {}
+    res["colour_edit_success"], res["preservation"] = _score(colour, clf, orig, edited, targets)
+    if conflict:
+        named = [prompt_for(s.size, c, s.shape, s.background) for s, c in zip(scenes, own)]
+        orig_c = _originals(model, named, seeds)
+        edited_c = _edits(model, named, seeds, targets, dirs, strength, mode, start, end)
+        res["conflict_edit_success"], res["conflict_preservation"] = _score(colour, clf, orig_c, edited_c, targets)
+    return res
+
+
+def run(quick: bool = False, model_path: str | None = None, strength: float | None = None,
+        mode: str | None = None, sweep: bool = False, directions: str | None = None) -> dict:
+    model = load_diffusion(model_path, device="cpu")
+    dirs = load_directions(directions or DIRECTIONS, space="h")
+    colour_dirs = {k: d for k, d in dirs.items() if d.meta.get("attribute") == "colour"}
+    missing = [c for c in COLOUR_LIST if f"colour: {c}" not in colour_dirs]
+    if missing:
+        raise SystemExit(f"no h-space colour direction for {', '.join(missing)} in {directions or DIRECTIONS}")
+    strength = DEFAULT_EDIT["strength"] if strength is None else strength
+    mode = mode or DEFAULT_EDIT["mode"]
+    n = 20 if quick else 100
+    res = evaluate(model, colour_dirs, n, strength, mode, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"])
+    acc = np.array([d.meta["accuracy"] for d in colour_dirs.values()])  # (colours, steps)
+    res.update(mean_boundary_accuracy=float(acc.mean()), best_step_accuracy=float(acc.mean(0).max()),
+               best_step=int(acc.mean(0).argmax()), mode=mode, strength=strength, n=n,
+               interval=[DEFAULT_EDIT["start"], DEFAULT_EDIT["end"]], edits="unet.mid_block output")
+    if sweep:
+        rows = []
+        print("| mode | strength | success | preservation |\n|---|---|---|---|")
+        for m in ("symmetric", "asymmetric"):
+            for s in (2.0, 4.0, 8.0, 12.0, 16.0, 24.0):
+                r = evaluate(model, colour_dirs, n // 2, s, m, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"],
+                             conflict=False)
+                rows.append({"mode": m, "strength": s, "success": r["colour_edit_success"],
+                             "preservation": r["preservation"]})
+                print(f"| {m} | {s:g} | {r['colour_edit_success']:.2f} | {r['preservation']:.2f} |", flush=True)
+        (DIRECTIONS / "sweep.json").write_text(json.dumps({"n": n // 2, "rows": rows}, indent=1))
+        res["sweep"] = rows
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in res.items()}
