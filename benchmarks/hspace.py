@@ -7,7 +7,8 @@
 - preservation: fraction of those edits where the classifier finds shape, size and background unchanged.
 - mean_boundary_accuracy / best_step_accuracy: held-out accuracy of the shipped colour boundaries
   (mean over colours and steps / best step of the mean over colours).
-- --sweep: success and preservation against strength, for both modes (written to assets/directions/sweep.json).
+- --sweep: success and preservation against strength, for both modes (written to sweep.json in the
+  directions folder).
 """
 from __future__ import annotations
 
@@ -110,6 +111,7 @@ def run(quick: bool = False, model_path: str | None = None, strength: float | No
                 rows.append({"mode": m, "strength": s, "success": r["colour_edit_success"],
                              "preservation": r["preservation"]})
                 print(f"| {m} | {s:g} | {r['colour_edit_success']:.2f} | {r['preservation']:.2f} |", flush=True)
-        (DIRECTIONS / "sweep.json").write_text(json.dumps({"n": n // 2, "rows": rows}, indent=1))
+        folder = Path(directions) if directions else DIRECTIONS
+        (folder / "sweep.json").write_text(json.dumps({"n": n // 2, "rows": rows}, indent=1))
         res["sweep"] = rows
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in res.items()}

@@ -53,6 +53,20 @@ def _find(models: Models, mine: dict | None, attribute: str, target: str) -> Dir
     return found
 
 
+SWEEP = Path(__file__).resolve().parent.parent / "assets" / "directions" / "sweep.json"
+FINDING = Path(__file__).resolve().parent.parent / "assets" / "directions" / "FINDINGS.md"
+
+
+def _load_sweep() -> dict | None:
+    import json
+
+    if not SWEEP.is_file():
+        return None
+    data = json.loads(SWEEP.read_text())
+    text = FINDING.read_text() if FINDING.is_file() else ""
+    return {"table": pd.DataFrame(data["rows"]), "n": data["n"], "text": text}
+
+
 def create_tab(models: Models, seed: gr.Number) -> dict:
     model = models.diffusion
     gr.Markdown(EXPLAIN, elem_classes=["explain"])
@@ -82,6 +96,13 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                 edited = image_out("Edited in h-space")
             strip = gr.Gallery(label="Traversal: from −strength to +strength", columns=7, height=160,
                                object_fit="contain", elem_classes=["pixelated"])
+
+    sweep = _load_sweep()
+    if sweep is not None:
+        with gr.Accordion("Measured: how far does h-space steer colour? (embedded model)", open=False):
+            gr.Markdown(sweep["text"])
+            gr.LinePlot(sweep["table"], x="strength", y="success", color="mode", y_lim=[0.0, 1.0], height=260,
+                        label=f"Colour edit success against strength ({sweep['n']} seeds per point)")
 
     with gr.Accordion("Fit your own direction", open=False):
         gr.Markdown("Sample *N* images from a prompt template, label them, and fit one boundary per denoising "

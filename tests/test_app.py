@@ -45,3 +45,14 @@ def test_bad_input_gets_a_clear_message_and_the_app_keeps_serving(app_client, ar
 def test_public_endpoints_are_named(app_client):
     names = set(app_client.view_api(return_format="dict", print_info=False)["named_endpoints"])
     assert "/generate" in names
+
+
+def test_edit_h_on_the_embedded_model(app_client):
+    from .conftest import ROOT
+
+    if not (ROOT / "assets" / "directions" / "h_colour_blue.safetensors").exists():
+        pytest.skip("no shipped h-space directions yet")
+    orig, edited = app_client.predict("a large circle on a white background", 5, "colour", "blue", 8.0,
+                                      api_name="/edit_h")
+    a, b = (np.asarray(Image.open(p).convert("RGB")) for p in (orig, edited))
+    assert a.shape == b.shape == (64, 64, 3) and not np.array_equal(a, b)

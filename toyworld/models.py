@@ -33,7 +33,9 @@ def make_vae(cfg: DiffusionConfig) -> AutoencoderKL:
     return AutoencoderKL(
         in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * n,
         up_block_types=("UpDecoderBlock2D",) * n, block_out_channels=cfg.vae_channels,
-        layers_per_block=1, latent_channels=cfg.latent_channels, norm_num_groups=16,
+        # 4 groups: with one channel per group (16 groups on 16 channels) GroupNorm is an instance norm,
+        # which normalises away each image's absolute colour (seen: yellow decoded as orange).
+        layers_per_block=1, latent_channels=cfg.latent_channels, norm_num_groups=4,
         sample_size=cfg.resolution, mid_block_add_attention=False,
     )
 
@@ -43,7 +45,8 @@ def make_unet(cfg: DiffusionConfig) -> UNet2DConditionModel:
     return UNet2DConditionModel(
         sample_size=cfg.latent_size, in_channels=cfg.latent_channels, out_channels=cfg.latent_channels,
         layers_per_block=1, block_out_channels=cfg.unet_channels, down_block_types=cfg.unet_down,
-        up_block_types=up, cross_attention_dim=cfg.text_hidden, attention_head_dim=4, norm_num_groups=32,
+        up_block_types=up, cross_attention_dim=cfg.text_hidden, attention_head_dim=4,
+        norm_num_groups=8,  # at least 4 channels per group (see make_vae)
     )
 
 

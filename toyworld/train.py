@@ -122,7 +122,17 @@ def train_classifier(steps: int = 1500, batch: int = 128) -> dict:
 
 
 # ------------------------------------------------------------ VAE
-def train_vae(cfg: DiffusionConfig, steps: int = 900, batch: int = 32, kl_weight: float = 1e-6) -> dict:
+def object_weight(x: torch.Tensor, weight: float = 8.0) -> torch.Tensor:
+    """1 on the background, 1 + weight on the object: the object covers 5-25% of the pixels, and an
+    unweighted loss learns the flat background first and the object's colour last (seen: 30% of
+    reconstructions kept their colour after 900 unweighted steps)."""
+    border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)  # (B, 3, 4W)
+    bg = border.median(dim=-1).values[..., None, None]  # (B, 3, 1, 1)
+    fg = ((x - bg).abs().sum(1, keepdim=True) > 0.15).float()  # (B, 1, H, W)
+    return 1.0 + weight * fg
+
+
+def train_vae(cfg: DiffusionConfig, steps: int = 1200, batch: int = 32, kl_weight: float = 1e-6) -> dict:
     data = make_dataset(40_000, seed=3)
     vae = make_vae(cfg)
     opt = torch.optim.AdamW(vae.parameters(), 1e-3)
@@ -140,8 +150,10 @@ def train_vae(cfg: DiffusionConfig, steps: int = 900, batch: int = 32, kl_weight
         idx = torch.randint(0, len(data["images"]), (batch,), generator=g).numpy()
         x = to_tensor(data["images"][idx])
         post = vae.encode(x).latent_dist
-        y = vae.decode(post.sample(generator=g)).sample
-        rec = (y - x).abs().mean() + F.mse_loss(y, x)
+        # Decode the posterior mean (an autoencoder with a small KL): sampled latents with the initial
+        # std of 1 drown the code and need far more steps than this budget (seen: colours lost at step 300).
+        y = vae.decode(post.mean).sample
+        rec = (object_weight(x) * ((y - x).abs() + (y - x).pow(2))).mean()
         loss = rec + kl_weight * post.kl().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -200,7 +212,7 @@ def export_pipeline(cfg: DiffusionConfig, vae, text_encoder, unet, out: Path, me
     tmp.rename(out)
 
 
-def train_diffusion(cfg: DiffusionConfig, steps: int = 5000, batch: int = 64, lr: float = 5e-4,
+def train_diffusion(cfg: DiffusionConfig, steps: int = 4000, batch: int = 64, lr: float = 5e-4,
                     out: Path = ASSETS / "toy-diffusion", export_every: int = 500) -> dict:
     from diffusers import AutoencoderKL
 
@@ -244,8 +256,7 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 5000, batch: int = 64, lr
         caps = [caption(arrays_to_scene(data, int(i)), rng) for i in idx]
         ids = tok(caps, padding="max_length", max_length=cfg.max_length, truncation=True,
                   return_tensors="pt").input_ids
-        mean, std = torch.from_numpy(lat_mean[idx]), torch.from_numpy(lat_std[idx])
-        z0 = (mean + std * torch.randn(mean.shape, generator=g)) * sf  # (B, 4, 16, 16)
+        z0 = torch.from_numpy(lat_mean[idx]) * sf  # (B, 4, 16, 16): the VAE is used as an autoencoder
         noise = torch.randn(z0.shape, generator=g)
         t = torch.randint(0, 1000, (batch,), generator=g)
         zt = ddpm.add_noise(z0, noise, t)
