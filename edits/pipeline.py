@@ -167,8 +167,12 @@ def load_diffusion(source: str | Path | None = None, device: str | None = None,
         raise ModelLoadError(f"{source} is a folder but not a diffusers pipeline (it has no model_index.json).")
     if not local.exists() and (source.startswith((".", "/", "~")) or source.count("/") != 1):
         raise ModelLoadError(f"There is no folder {source!r}, and it is not a Hub id of the form 'owner/name'.")
+    from transformers.utils import logging as tlogging
+
     previous = dlogging.get_verbosity()
     dlogging.set_verbosity_error()
+    dlogging.disable_progress_bar()
+    tlogging.disable_progress_bar()
     try:
         pipe = DiffusionPipeline.from_pretrained(str(local) if local.exists() else source,
                                                  dtype=dtype or auto_dtype, safety_checker=None,
@@ -179,6 +183,8 @@ def load_diffusion(source: str | Path | None = None, device: str | None = None,
         raise ModelLoadError(f"Could not load the {where} {source!r}: {first}") from None
     finally:
         dlogging.set_verbosity(previous)
+        dlogging.enable_progress_bar()
+        tlogging.enable_progress_bar()
     missing = [c for c in ("unet", "vae", "text_encoder", "tokenizer", "scheduler") if getattr(pipe, c, None) is None]
     if missing:
         raise ModelLoadError(f"{source!r} is not a Stable-Diffusion-style text-to-image pipeline "

@@ -1,0 +1,71 @@
+"""Write the embedded diffusion model's card (README.md) from its training record and measurements.
+
+    python -m toyworld.card assets/toy-diffusion [benchmark.json ...]
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .models import DiffusionConfig
+from .world import HELDOUT
+
+
+def write_card(folder: Path, measured: list[dict]) -> str:
+    t = json.loads((folder / "training.json").read_text())
+    cfg = DiffusionConfig()
+    vae = t.get("vae", {})
+    rows = "\n".join(f"| `{m.get('benchmark', '?')}` | `{json.dumps({k: v for k, v in m.items() if k not in ('sweep',)})}` |"
+                     for m in measured)
+    text = f"""# toy-diffusion: a small latent text-to-image diffusion model of the toy world
+
+A standard diffusers `StableDiffusionPipeline` folder (VAE, CLIP text encoder + tokenizer,
+cross-attention UNet, DDIM scheduler, `model_index.json`), trained from scratch by this project on
+procedurally rendered toy-world scenes, so exactly the same code loads it and a Hub model.
+
+## Architecture
+- VAE (`AutoencoderKL`): 64×64×3 ↔ {cfg.latent_size}×{cfg.latent_size}×{cfg.latent_channels}, channels {cfg.vae_channels}, one
+  ResNet per block, no attention, GroupNorm with 4 groups (one channel per group would be an
+  instance norm that normalises each image's colour away).
+- Text encoder: `CLIPTextModel`, {cfg.text_layers} layers, width {cfg.text_hidden}, {cfg.max_length} tokens; tokenizer: a
+  `CLIPTokenizer` whose BPE vocabulary makes every toy-world word one token (unknown words fall back to
+  letters).
+- UNet (`UNet2DConditionModel`, {t.get('unet_params_M')} M parameters): channels {cfg.unet_channels}, blocks {cfg.unet_down},
+  one ResNet per block, GroupNorm with 8 groups. **The mid-block (h-space) sits at 2×2**: four levels,
+  so the bottleneck sees the whole scene (the h-space issue's probe found a shallower pixel-space UNet's
+  bottleneck informative but not causal).
+- Scheduler: DDPM `scaled_linear` betas (0.00085–0.012, 1000 steps) for training; DDIM with
+  `trailing` spacing for sampling (25 steps by default, guidance 5).
+
+## Data
+40 000 scenes rendered once (seed 3): object colour (8), shape (4), size (3), position (continuous),
+background (4, never the object's colour). Captions are drawn afresh at every step with varied
+phrasing and word order; each factor is left unsaid with probability 0.2–0.3, and one caption in ten is
+empty (which also trains the unconditional branch for classifier-free guidance). The (colour, shape)
+pairs {', '.join(f'{c} {s}' for c, s in HELDOUT)} never appear in training.
+
+## Training (`python -m toyworld.train vae`, then `decoder`, then `diffusion`; resumable)
+- VAE: {vae.get('steps')} steps at batch 32, AdamW lr 1e-3 (cosine), L1 + L2 with object pixels weighted 9×,
+  decoding the posterior mean (an autoencoder with KL weight 1e-6); {vae.get('wall_s')} s.
+  Decoder sharpened afterwards with the encoder frozen: {vae.get('decoder_finetune_steps', 0)} steps, {vae.get('decoder_finetune_wall_s', 0)} s.
+  Held-out reconstruction error {vae.get('test_l1_255')}/255 (mean absolute, 1000 scenes).
+- UNet + text encoder: {t.get('steps')} steps at batch {t.get('batch')}, AdamW lr {t.get('lr')} with warm-up and cosine decay,
+  min-SNR-5 weighting, gradient clipping 1.0, EMA 0.999 (the EMA weights are shipped);
+  fp32 on 2 CPU cores (this CPU has no bf16 support: autocast to bf16 was 30× slower);
+  {t.get('diffusion_wall_s')} s. Final loss (mean of the last 50 steps): {t.get('final_loss_50')}.
+- Weights are fp16 safetensors.
+
+## Measured (`python -m benchmarks ...`, this 2-core CPU)
+| benchmark | last line |
+|---|---|
+{rows}
+"""
+    (folder / "README.md").write_text(text)
+    return text
+
+
+if __name__ == "__main__":
+    folder = Path(sys.argv[1])
+    measured = [json.loads(Path(p).read_text().strip().splitlines()[-1]) for p in sys.argv[2:]]
+    print(write_card(folder, measured))
