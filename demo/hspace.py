@@ -60,11 +60,11 @@ FINDING = Path(__file__).resolve().parent.parent / "assets" / "directions" / "FI
 def _load_sweep() -> dict | None:
     import json
 
-    if not SWEEP.is_file():
+    if not SWEEP.is_file() and not FINDING.is_file():
         return None
-    data = json.loads(SWEEP.read_text())
+    data = json.loads(SWEEP.read_text()) if SWEEP.is_file() else {"rows": [], "n": 0}
     text = FINDING.read_text() if FINDING.is_file() else ""
-    return {"table": pd.DataFrame(data["rows"]), "n": data["n"], "text": text}
+    return {"table": pd.DataFrame(data["rows"]) if data["rows"] else None, "n": data["n"], "text": text}
 
 
 def create_tab(models: Models, seed: gr.Number) -> dict:
@@ -99,10 +99,11 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
 
     sweep = _load_sweep()
     if sweep is not None:
-        with gr.Accordion("Measured: how far does h-space steer colour? (embedded model)", open=False):
+        with gr.Accordion("Measured: how far does h-space steer colour? (embedded model)", open=True):
             gr.Markdown(sweep["text"])
-            gr.LinePlot(sweep["table"], x="strength", y="success", color="mode", y_lim=[0.0, 1.0], height=260,
-                        label=f"Colour edit success against strength ({sweep['n']} seeds per point)")
+            if sweep["table"] is not None:
+                gr.LinePlot(sweep["table"], x="strength", y="success", color="mode", y_lim=[0.0, 1.0], height=260,
+                            label=f"Colour edit success against strength ({sweep['n']} seeds per point)")
 
     with gr.Accordion("Fit your own direction", open=False):
         gr.Markdown("Sample *N* images from a prompt template, label them, and fit one boundary per denoising "

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .directions import Direction, DirectionError, fit_one_vs_rest
-from .hspace import h_shape, sample
+from .hspace import describe, h_shape, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from .pipeline import DiffusionModel, InputError, load_diffusion
 
@@ -48,10 +48,12 @@ class Samples:
     h: np.ndarray  # (N, T, D): the conditional half of h at every step, flattened
     images: np.ndarray  # (N, H, W, 3) uint8
     timesteps: list[int]
+    skip_levels: int = 0
 
 
 def collect_h(model: DiffusionModel, template: str, seeds: list[int], num_inference_steps: int | None = None,
-              guidance_scale: float | None = None, batch_size: int = 16, progress=None) -> Samples:
+              guidance_scale: float | None = None, batch_size: int = 16, progress=None,
+              skip_levels: int = 0) -> Samples:
     """Sample every seed once, keeping h at every step and the image."""
     from accelerate import PartialState
     from accelerate.utils import gather_object
@@ -62,7 +64,8 @@ def collect_h(model: DiffusionModel, template: str, seeds: list[int], num_infere
         for i in range(0, len(part), batch_size):
             chunk = part[i:i + batch_size]
             out = sample(model, [fill_template(template, s) for s in chunk], chunk,
-                         num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, capture=True)
+                         num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, capture=True,
+                         skip_levels=skip_levels)
             hs.append(np.stack([h.flatten(1).numpy() for h in out.h], 1))  # (b, T, D)
             imgs.append(np.clip(np.round(out.images * 255), 0, 255).astype(np.uint8))
             ts, mine = out.timesteps, mine + chunk
@@ -76,7 +79,7 @@ def collect_h(model: DiffusionModel, template: str, seeds: list[int], num_infere
         ts, mine = parts[0][3], [s for s, _, _ in order]
     else:
         h, im = np.concatenate(hs), np.concatenate(imgs)
-    return Samples(mine, [fill_template(template, s) for s in mine], h, im, ts)
+    return Samples(mine, [fill_template(template, s) for s in mine], h, im, ts, skip_levels)
 
 
 def fit_h(samples: Samples, labels: list[str], attribute: str, model_name: str, labeller: str,
@@ -96,7 +99,7 @@ def fit_h(samples: Samples, labels: list[str], attribute: str, model_name: str, 
             "space": "h", "model": model_name, "attribute": attribute, "class": c,
             "timesteps": samples.timesteps, "samples": len(labels), "labeller": labeller,
             "prompt": template, "class_counts": {k: labels.count(k) for k in present},
-            "edits": "unet.mid_block output",
+            "edits": describe(samples.skip_levels), "skip_levels": samples.skip_levels,
         })
     return out
 
@@ -136,6 +139,8 @@ def main(argv=None) -> None:
     p.add_argument("--first-seed", type=int, default=100_000)
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--guidance", type=float, default=None)
+    p.add_argument("--skip-levels", type=int, default=0,
+                   help="also edit the skip tensors entering this many of the deepest up-blocks (0: mid-block only)")
     p.add_argument("--out", default="assets/directions")
     a = p.parse_args(argv)
     try:
@@ -147,13 +152,13 @@ def main(argv=None) -> None:
         seeds = labeller.seeds[: a.samples] if a.labeler == "csv" else list(range(a.first_seed, a.first_seed + a.samples))
         t0 = time.perf_counter()
         bar = _Bar(len(seeds))
-        samples = collect_h(model, a.prompt, seeds, a.steps, a.guidance, progress=bar)
+        samples = collect_h(model, a.prompt, seeds, a.steps, a.guidance, progress=bar, skip_levels=a.skip_levels)
         bar.close()
         labels = labeller(samples.images, seeds=samples.seeds)
         dirs = fit_h(samples, labels, a.attribute, model.name if not model.is_embedded else "embedded:toy-diffusion",
-                     a.labeler, h_shape(model), classes, a.prompt)
+                     a.labeler, h_shape(model, a.skip_levels), classes, a.prompt)
         for c, d in dirs.items():
-            path = d.save(Path(a.out) / f"h_{a.attribute}_{c}")
+            path = d.save(Path(a.out) / f"h{a.skip_levels or ''}_{a.attribute}_{c}")
             acc = d.meta["accuracy"]
             print(f"{path}: held-out accuracy mean {np.mean(acc):.3f}, best {max(acc):.3f}")
         print(f"fitted {len(dirs)} directions from {len(seeds)} samples in {time.perf_counter() - t0:.1f} s")

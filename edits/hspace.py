@@ -60,56 +60,87 @@ class HEdit:
 class SampleResult:
     images: np.ndarray  # (B, H, W, 3) float32 in [0, 1]
     timesteps: list[int]
-    h: list[torch.Tensor] = field(default_factory=list)  # per step: (B, C, H, W) or (B, C) if pooled
+    h: list[torch.Tensor] = field(default_factory=list)  # per step: (B, D) flattened (pooled: D = C)
     h_uncond: list[torch.Tensor] = field(default_factory=list)
 
 
 class _Hooks:
-    """The forward hooks: capture h, add the edit, and (asymmetric) double the batch after the mid-block."""
+    """The forward hooks: capture h, add the edit, and (asymmetric) double the batch after the mid-block.
 
-    def __init__(self, unet):
+    With `skip_levels` = k > 0, "h" also includes the skip tensors entering the k deepest up-blocks
+    (the features the UNet carries around its bottleneck), edited the same way.
+    """
+
+    def __init__(self, unet, skip_levels: int = 0):
         self.unet = unet
+        self.skip_levels = skip_levels
         self.capture = False
         self.capture_uncond = False
         self.pool = False
         self.cfg = False
-        self.delta: torch.Tensor | None = None  # (B, C, H, W), added to each CFG half
+        self.delta: list[torch.Tensor] | None = None  # per part of the layout: (B, *shape)
         self.double = False
         self.h: list[torch.Tensor] = []
         self.h_uncond: list[torch.Tensor] = []
+        self._parts: list[torch.Tensor] = []
+
+    def _halves(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x = x.float().mean(dim=(2, 3)) if self.pool else x.float()
+        if not self.cfg:
+            return x, None
+        b = x.shape[0] // 2
+        return x[b:], x[:b]  # (conditional, unconditional)
+
+    def _store(self, x: torch.Tensor, last: bool) -> None:
+        if self.capture:
+            self._parts.append(x)
+            if last:
+                cond = torch.cat([self._halves(p)[0].flatten(1) for p in self._parts], 1).cpu()
+                self.h.append(cond)
+                if self.capture_uncond and self.cfg:
+                    self.h_uncond.append(torch.cat([self._halves(p)[1].flatten(1) for p in self._parts], 1).cpu())
+                self._parts = []
+
+    def _add(self, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        d = d.to(x.dtype)
+        return x + (torch.cat([d, d]) if self.cfg else d)  # the latent code is shared by both halves
 
     def _mid(self, module, args, output):
         h = output  # (n*B, C, H, W), n = 2 under classifier-free guidance
-        if self.capture:
-            hh = h.float().mean(dim=(2, 3)) if self.pool else h.float()
-            b = hh.shape[0] // 2 if self.cfg else hh.shape[0]
-            self.h.append(hh[b:].cpu() if self.cfg else hh.cpu())  # the conditional half
-            if self.capture_uncond and self.cfg:
-                self.h_uncond.append(hh[:b].cpu())
+        self._store(h, last=self.skip_levels == 0)
         if self.delta is None:
             return None
-        delta = self.delta.to(h.dtype)
-        if self.cfg:
-            delta = torch.cat([delta, delta])  # the latent code is shared by both halves
-        edited = h + delta  # (n*B, C, H, W)
+        edited = self._add(h, self.delta[0])
         return torch.cat([edited, h]) if self.double else edited
 
-    def _up(self, module, args, kwargs):
-        if not self.double:
-            return None
+    def _up(self, module, args, kwargs, level: int = 0):
         res = kwargs["res_hidden_states_tuple"]
-        if kwargs["hidden_states"].shape[0] == res[0].shape[0]:
+        edit_here = level < self.skip_levels
+        if edit_here:
+            for j, r in enumerate(res):
+                self._store(r, last=level == self.skip_levels - 1 and j == len(res) - 1)
+        if self.delta is not None and edit_here:
+            first = 1 + sum(len(self.unet.up_blocks[i].resnets) for i in range(level))
+            edited = tuple(self._add(r, self.delta[first + j]) for j, r in enumerate(res))
+        else:
+            edited = res
+        if self.double and kwargs["hidden_states"].shape[0] != res[0].shape[0]:
+            kwargs["res_hidden_states_tuple"] = tuple(torch.cat([e, r]) for e, r in zip(edited, res))
+            for k in ("temb", "encoder_hidden_states"):
+                if kwargs.get(k) is not None:
+                    kwargs[k] = torch.cat([kwargs[k], kwargs[k]])
+        elif edit_here and self.delta is not None:
+            kwargs["res_hidden_states_tuple"] = edited
+        else:
             return None
-        kwargs["res_hidden_states_tuple"] = tuple(torch.cat([r, r]) for r in res)
-        for k in ("temb", "encoder_hidden_states"):
-            if kwargs.get(k) is not None:
-                kwargs[k] = torch.cat([kwargs[k], kwargs[k]])
         return args, kwargs
 
     @contextmanager
     def installed(self):
         handles = [self.unet.mid_block.register_forward_hook(self._mid)]
-        handles += [b.register_forward_pre_hook(self._up, with_kwargs=True) for b in self.unet.up_blocks]
+        for i, b in enumerate(self.unet.up_blocks):
+            hook = lambda m, a, k, i=i: self._up(m, a, k, level=i)  # noqa: E731
+            handles.append(b.register_forward_pre_hook(hook, with_kwargs=True))
         try:
             yield self
         finally:
@@ -117,12 +148,38 @@ class _Hooks:
                 hd.remove()
 
 
-def h_shape(model: DiffusionModel) -> tuple[int, int, int]:
-    """(C, H, W) of the mid-block output at the model's default resolution."""
+def h_layout(model: DiffusionModel, skip_levels: int = 0) -> list[tuple[str, tuple[int, int, int]]]:
+    """Names and (C, H, W) shapes of what is edited: the mid-block output, then the skip tensors
+    entering the `skip_levels` deepest up-blocks, in the order the UNet consumes them."""
     unet = model.pipe.unet
-    c = unet.config.block_out_channels[-1]
-    side = model.resolution // model.pipe.vae_scale_factor // 2 ** (len(unet.config.block_out_channels) - 1)
-    return c, side, side
+    cfg = unet.config
+    chans, n = list(cfg.block_out_channels), len(cfg.block_out_channels)
+    side = model.resolution // model.pipe.vae_scale_factor
+    res = [(chans[0], side)]  # conv_in, then every down-block output pushed on the skip stack
+    for i, c in enumerate(chans):
+        s = side // 2 ** i
+        res += [(c, s)] * cfg.layers_per_block
+        if i < n - 1:
+            res.append((c, s // 2))
+    layout = [("mid", (chans[-1], side // 2 ** (n - 1), side // 2 ** (n - 1)))]
+    for level in range(skip_levels):
+        k = len(unet.up_blocks[level].resnets)
+        taken, res = res[-k:], res[:-k]
+        layout += [(f"up{level}.skip{j}", (c, s, s)) for j, (c, s) in enumerate(taken)]  # tuple order
+    return layout
+
+
+def describe(skip_levels: int) -> str:
+    """What an edit changes, in words for the tab and the metadata."""
+    if skip_levels == 0:
+        return "unet.mid_block output"
+    return f"unet.mid_block output + the skip tensors entering the {skip_levels} deepest up-block(s)"
+
+
+def h_shape(model: DiffusionModel, skip_levels: int = 0) -> tuple[int, ...]:
+    """(C, H, W) of the mid-block output, or (D,) when skip tensors are included."""
+    layout = h_layout(model, skip_levels)
+    return layout[0][1] if skip_levels == 0 else (sum(int(np.prod(sh)) for _, sh in layout),)
 
 
 def _ddim_prev(scheduler, t: int, x0: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -132,22 +189,37 @@ def _ddim_prev(scheduler, t: int, x0: torch.Tensor, eps: torch.Tensor) -> torch.
     return a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
 
 
-def _edit_delta(edit: HEdit, t: int, step_frac: float, batch: int, device, dtype) -> torch.Tensor | None:
+def _edit_delta(edit: HEdit, t: int, step_frac: float, batch: int, device, dtype,
+                layout) -> list[torch.Tensor] | None:
     if not edit.start <= step_frac < edit.end or not any(edit.strengths):
         return None  # strength 0 is the plain sampler, exactly
-    d, scale = edit.direction.at_timestep(t)  # (C, H, W) unit vector, float
-    s = torch.tensor(edit.strengths, dtype=torch.float32).view(-1, 1, 1, 1) * scale  # (B, 1, 1, 1)
+    d, scale = edit.direction.at_timestep(t)  # unit vector, (C, H, W) or (D,)
+    s = torch.tensor(edit.strengths, dtype=torch.float32).view(-1, 1) * scale  # (B, 1)
     if s.shape[0] == 1 and batch > 1:
-        s = s.expand(batch, 1, 1, 1)
-    return (s * d.float()).to(device=device, dtype=dtype)  # (B, C, H, W)
+        s = s.expand(batch, 1)
+    flat = d.float().reshape(-1)
+    if len(layout) == 1 and flat.numel() == layout[0][1][0]:  # a pooled direction: broadcast over space
+        c, hh, ww = layout[0][1]
+        flat = flat.view(c, 1, 1).expand(c, hh, ww).reshape(-1) / (hh * ww) ** 0.5
+    out, i = [], 0
+    for _, shape in layout:
+        n = int(np.prod(shape))
+        out.append((s * flat[i:i + n]).view(batch, *shape).to(device=device, dtype=dtype))  # (B, C, H, W)
+        i += n
+    return out
 
 
 @torch.no_grad()
 def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | int, *,
            negative_prompt: str = "", num_inference_steps: int | None = None,
            guidance_scale: float | None = None, edit: HEdit | None = None, capture: bool = False,
-           capture_uncond: bool = False, pool: bool | None = None, decode: bool = True) -> SampleResult:
-    """Sample a batch (one seed per image), optionally capturing and/or editing h at every step."""
+           capture_uncond: bool = False, pool: bool | None = None, decode: bool = True,
+           skip_levels: int | None = None) -> SampleResult:
+    """Sample a batch (one seed per image), optionally capturing and/or editing h at every step.
+
+    `skip_levels` (default: what the edit's direction was fitted on, else 0) extends h with the skip
+    tensors entering that many of the deepest up-blocks.
+    """
     pipe = model.pipe
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     seeds = [seeds] if np.isscalar(seeds) else list(seeds)
@@ -161,18 +233,21 @@ def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | i
                          "Steps", 1, 100, integer=True)
     gs = check_number(model.default_guidance if guidance_scale is None else guidance_scale,
                       "Guidance scale", 0.0, 30.0)
+    if skip_levels is None:
+        skip_levels = int(edit.direction.meta.get("skip_levels", 0)) if edit is not None else 0
+    layout = h_layout(model, skip_levels)
     if edit is not None:
         edit.check()
         if len(edit.strengths) not in (1, len(seeds)):
             raise InputError("Give one strength per image (or a single strength for all).")
-        edit.direction.check_compatible(h_shape(model))
+        edit.direction.check_compatible(h_shape(model, skip_levels))
     batch, device = len(seeds), pipe.unet.device
     cfg = gs > 1.0 and pipe.unet.config.time_cond_proj_dim is None
     scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)  # per call: no shared state
-    hooks = _Hooks(pipe.unet)
+    hooks = _Hooks(pipe.unet, skip_levels)
     hooks.capture, hooks.capture_uncond, hooks.cfg = capture, capture_uncond, cfg
-    c, hh, ww = h_shape(model)
-    hooks.pool = (c * hh * ww > 8192) if pool is None else pool
+    c, hh, ww = layout[0][1]
+    hooks.pool = (c * hh * ww > 8192 and skip_levels == 0) if pool is None else pool
 
     with model.lock, hooks.installed():
         cond, uncond = pipe.encode_prompt(prompts, device, 1, cfg, [check_prompt(negative_prompt)] * batch
@@ -185,7 +260,7 @@ def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | i
                                        embeds.dtype, device, gens, None)  # (B, 4, h, w)
         for i, t in enumerate(timesteps):
             delta = None if edit is None else _edit_delta(edit, int(t), i / len(timesteps), batch,
-                                                          device, embeds.dtype)
+                                                          device, embeds.dtype, layout)
             asym = delta is not None and edit.mode == "asymmetric"
             hooks.delta, hooks.double = delta, asym
             x_in = torch.cat([latents] * 2) if cfg else latents

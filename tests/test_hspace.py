@@ -24,14 +24,14 @@ def test_capture_shapes_and_cfg_halves(tiny_model):
                  capture=True, capture_uncond=True)
     c, hh, ww = h_shape(tiny_model)
     assert len(out.h) == 3 and len(out.h_uncond) == 3
-    assert out.h[0].shape == (2, c, hh, ww)
+    assert out.h[0].shape == (2, c * hh * ww)
     # the halves differ (different conditioning) and the conditional half depends on the prompt
     assert not torch.allclose(out.h[0], out.h_uncond[0])
     assert not torch.allclose(out.h[-1][0], out.h[-1][1])
     single = sample(tiny_model, "a red star", 2, num_inference_steps=3, guidance_scale=5.0, capture=True)
     assert torch.allclose(single.h[1][0], out.h[1][1], atol=1e-5)
     nocfg = sample(tiny_model, PROMPT, 1, num_inference_steps=3, guidance_scale=1.0, capture=True)
-    assert nocfg.h[0].shape == (1, c, hh, ww)
+    assert nocfg.h[0].shape == (1, c * hh * ww)
 
 
 def test_plain_sampling_equals_the_pipeline_exactly(tiny_model):
@@ -84,3 +84,26 @@ def test_direction_of_another_model_is_refused(tiny_model):
     wrong = Direction(torch.ones(1, 7, 3, 3), torch.ones(1), torch.zeros(1), {"timesteps": [0]})
     with pytest.raises(DirectionError, match="another model"):
         sample(tiny_model, PROMPT, 1, num_inference_steps=2, edit=HEdit(wrong, 1.0))
+
+
+def test_skip_levels_extend_h_and_edit_the_skips(tiny_model):
+    from edits.hspace import h_layout
+
+    layout = h_layout(tiny_model, 1)
+    assert layout[0][0] == "mid" and len(layout) == 1 + len(tiny_model.pipe.unet.up_blocks[0].resnets)
+    d_total = sum(int(np.prod(s)) for _, s in layout)
+    out = sample(tiny_model, PROMPT, [1, 2], num_inference_steps=3, capture=True, skip_levels=1)
+    assert out.h[0].shape == (2, d_total)
+    g = torch.Generator().manual_seed(1)
+    v = torch.randn(3, d_total, generator=g)
+    v = v / v.norm(dim=1, keepdim=True)
+    d = Direction(v, torch.ones(3), torch.zeros(3), {"timesteps": out.timesteps, "skip_levels": 1})
+    ref = tiny_model.generate(PROMPT, seed=4, num_inference_steps=3, guidance_scale=5.0, output_type="np")
+    for mode in ("symmetric", "asymmetric"):
+        zero = sample(tiny_model, PROMPT, 4, num_inference_steps=3, edit=HEdit(d, 0.0, 0.0, 1.0, mode)).images[0]
+        assert np.array_equal(zero, ref)
+        moved = sample(tiny_model, PROMPT, 4, num_inference_steps=3, edit=HEdit(d, 50.0, 0.0, 1.0, mode)).images[0]
+        assert np.abs(moved - ref).mean() > 1e-4
+    with pytest.raises(DirectionError):  # a mid-only direction does not fit an extended h
+        sample(tiny_model, PROMPT, 4, num_inference_steps=3, skip_levels=1,
+               edit=HEdit(_random_direction(tiny_model), 1.0))

@@ -16,6 +16,9 @@ def write_card(folder: Path, measured: list[dict]) -> str:
     t = json.loads((folder / "training.json").read_text())
     cfg = DiffusionConfig()
     vae = t.get("vae", {})
+    decoder = (f"\n  Decoder sharpened afterwards with the encoder frozen: {vae['decoder_finetune_steps']} steps, "
+               f"{vae.get('decoder_finetune_wall_s')} s." if vae.get("decoder_finetune_steps") else "")
+    note = t.get("note", "")
     rows = "\n".join(f"| `{m.get('benchmark', '?')}` | `{json.dumps({k: v for k, v in m.items() if k not in ('sweep',)})}` |"
                      for m in measured)
     text = f"""# toy-diffusion: a small latent text-to-image diffusion model of the toy world
@@ -47,13 +50,12 @@ pairs {', '.join(f'{c} {s}' for c, s in HELDOUT)} never appear in training.
 
 ## Training (`python -m toyworld.train vae`, then `decoder`, then `diffusion`; resumable)
 - VAE: {vae.get('steps')} steps at batch 32, AdamW lr 1e-3 (cosine), L1 + L2 with object pixels weighted 9×,
-  decoding the posterior mean (an autoencoder with KL weight 1e-6); {vae.get('wall_s')} s.
-  Decoder sharpened afterwards with the encoder frozen: {vae.get('decoder_finetune_steps', 0)} steps, {vae.get('decoder_finetune_wall_s', 0)} s.
+  decoding the posterior mean (an autoencoder with KL weight 1e-6); {vae.get('wall_s')} s.{decoder}
   Held-out reconstruction error {vae.get('test_l1_255')}/255 (mean absolute, 1000 scenes).
 - UNet + text encoder: {t.get('steps')} steps at batch {t.get('batch')}, AdamW lr {t.get('lr')} with warm-up and cosine decay,
   min-SNR-5 weighting, gradient clipping 1.0, EMA 0.999 (the EMA weights are shipped);
   fp32 on 2 CPU cores (this CPU has no bf16 support: autocast to bf16 was 30× slower);
-  {t.get('diffusion_wall_s')} s. Final loss (mean of the last 50 steps): {t.get('final_loss_50')}.
+  {t.get('diffusion_wall_s')} s. Final loss (mean of the last 50 steps): {t.get('final_loss_50')}.{note}
 - Weights are fp16 safetensors.
 
 ## Measured (`python -m benchmarks ...`, this 2-core CPU)
