@@ -23,7 +23,6 @@ EXAMPLES = [
     ["a large circle on a beige background"],
     ["a red star on a white background"],
     ["a shape that is purple and large over a gray backdrop"],
-    [""],
 ]
 
 

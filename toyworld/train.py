@@ -132,6 +132,11 @@ def object_weight(x: torch.Tensor, weight: float = 8.0) -> torch.Tensor:
     return 1.0 + weight * fg
 
 
+def reconstruction_loss(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """L1 + L2 per pixel, object pixels weighted (see object_weight)."""
+    return (object_weight(x) * ((y - x).abs() + (y - x).pow(2))).mean()
+
+
 def train_vae(cfg: DiffusionConfig, steps: int = 1200, batch: int = 32, kl_weight: float = 1e-6) -> dict:
     data = make_dataset(40_000, seed=3)
     vae = make_vae(cfg)
@@ -153,7 +158,7 @@ def train_vae(cfg: DiffusionConfig, steps: int = 1200, batch: int = 32, kl_weigh
         # Decode the posterior mean (an autoencoder with a small KL): sampled latents with the initial
         # std of 1 drown the code and need far more steps than this budget (seen: colours lost at step 300).
         y = vae.decode(post.mean).sample
-        rec = (object_weight(x) * ((y - x).abs() + (y - x).pow(2))).mean()
+        rec = reconstruction_loss(y, x)
         loss = rec + kl_weight * post.kl().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -205,7 +210,7 @@ def finetune_decoder(steps: int = 800, batch: int = 32, lr: float = 3e-4) -> dic
         with torch.no_grad():
             z = vae.encode(x).latent_dist.mean
         y = vae.decode(z).sample
-        rec = (object_weight(x) * ((y - x).abs() + (y - x).pow(2))).mean()
+        rec = reconstruction_loss(y, x)
         opt.zero_grad(set_to_none=True)
         rec.backward()
         opt.step()
