@@ -182,7 +182,7 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         d = Direction.load(path)
         if d.meta.get("space") != "h":
             raise DirectionError("This direction was fitted in another space (not h-space).")
-        d.check_compatible(h_shape(model))
+        d.check_compatible(h_shape(model, int(d.meta.get("skip_levels", 0))))
         return {**(mine or {}), d.label: d}, f"Loaded **{d.label}** ({d.meta.get('samples', '?')} samples)."
 
     def refresh_targets(attribute, mine):
