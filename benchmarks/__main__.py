@@ -1,4 +1,4 @@
-"""python -m benchmarks imagination|speed [--quick]  — the last line is one JSON object."""
+"""python -m benchmarks imagination|hspace|speed [--quick]  — the last line is one JSON object."""
 from __future__ import annotations
 
 import argparse

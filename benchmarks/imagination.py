@@ -42,8 +42,7 @@ def run(quick: bool = False, model_path: str | None = None, guidance: float | No
     lab = _labels(model, labeler, [prompt_for(s.size, s.colour, s.shape, s.background) for s in scenes],
                   seeds, steps, guidance)
     res = {f"{k}_adherence": float(np.mean([p == getattr(s, k) for p, s in zip(lab[k], scenes)]))
-           for k in ("colour", "shape", "size")}
-    res["background_adherence"] = float(np.mean([p == s.background for p, s in zip(lab["background"], scenes)]))
+           for k in ("colour", "shape", "size", "background")}
 
     n_held = max(12, n // 4)
     held = [sample_scene(rng, colour=HELDOUT[i % len(HELDOUT)][0], shape=HELDOUT[i % len(HELDOUT)][1])

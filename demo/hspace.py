@@ -13,7 +13,7 @@ from edits.directions import Direction, DirectionError
 from edits.fit import collect_h, fill_template, fit_h
 from edits.hspace import DEFAULT_EDIT, MAX_STRENGTH, edit_pair, h_shape, traversal
 from edits.labelers import FACTORS, ColourLabeler, CSVLabeler
-from edits.pipeline import InputError
+from edits.pipeline import InputError, to_uint8
 
 from .common import Models, friendly, image_out
 
@@ -32,10 +32,6 @@ unsaid — name a conflicting colour in the prompt and see which wins.
 *Strength* counts standard deviations of h along the direction. *Asymmetric* (Asyrp) uses the edited
 prediction only for the predicted clean image in each DDIM step, which keeps the edit from cancelling itself.
 """
-
-
-def _uint8(img: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
 def _choices(models: Models, mine: dict | None, attribute: str) -> list[str]:
@@ -130,13 +126,13 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     def edit(prompt, seed, attribute, target, strength, start, end, mode, mine):
         d = _find(models, mine, attribute, target)
         a, b = edit_pair(model, prompt, seed, d, strength, start, end, mode)
-        return _uint8(a), _uint8(b)
+        return to_uint8(a), to_uint8(b)
 
     @friendly
     def strip_fn(prompt, seed, attribute, target, strength, start, end, mode, mine):
         d = _find(models, mine, attribute, target)
         alphas, imgs = traversal(model, prompt, seed, d, strength or DEFAULT_EDIT["strength"], 7, start, end, mode)
-        return [(_uint8(im), f"{a:+g}") for a, im in zip(alphas, imgs)]
+        return [(to_uint8(im), f"{a:+g}") for a, im in zip(alphas, imgs)]
 
     @friendly
     def fit(template, attribute, labeller, n, csv_path, mine, progress=gr.Progress()):

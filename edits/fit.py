@@ -23,7 +23,7 @@ import numpy as np
 from .directions import Direction, DirectionError, fit_one_vs_rest
 from .hspace import describe, h_shape, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
-from .pipeline import DiffusionModel, InputError, load_diffusion
+from .pipeline import DiffusionModel, InputError, load_diffusion, to_uint8
 
 MAX_SAMPLES = 4096
 
@@ -67,7 +67,7 @@ def collect_h(model: DiffusionModel, template: str, seeds: list[int], num_infere
                          num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, capture=True,
                          skip_levels=skip_levels)
             hs.append(np.stack([h.flatten(1).numpy() for h in out.h], 1))  # (b, T, D)
-            imgs.append(np.clip(np.round(out.images * 255), 0, 255).astype(np.uint8))
+            imgs.append(to_uint8(out.images))
             ts, mine = out.timesteps, mine + chunk
             if progress is not None:
                 progress(min(len(part), i + batch_size) / len(part))

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .pipeline import DiffusionModel, InputError, check_number, check_prompt, check_seed, make_generator
+from .pipeline import (MAX_GUIDANCE, MAX_STEPS, DiffusionModel, InputError, check_number, check_prompt, check_seed,
+                       make_generator)
 
 MODES = ("asymmetric", "symmetric")
 MAX_STRENGTH = 100.0
@@ -189,6 +190,12 @@ def _ddim_prev(scheduler, t: int, x0: torch.Tensor, eps: torch.Tensor) -> torch.
     return a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
 
 
+def _guide(eps: torch.Tensor, gs: float) -> torch.Tensor:
+    """Classifier-free guidance on a [unconditional, conditional] batch, as the SD pipeline does it."""
+    e_u, e_c = eps.chunk(2)
+    return e_u + gs * (e_c - e_u)
+
+
 def _edit_delta(edit: HEdit, t: int, step_frac: float, batch: int, device, dtype,
                 layout) -> list[torch.Tensor] | None:
     if not edit.start <= step_frac < edit.end or not any(edit.strengths):
@@ -230,9 +237,9 @@ def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | i
     prompts = [check_prompt(p) for p in prompts]
     seeds = [check_seed(s) for s in seeds]
     steps = check_number(model.default_steps if num_inference_steps is None else num_inference_steps,
-                         "Steps", 1, 100, integer=True)
+                         "Steps", 1, MAX_STEPS, integer=True)
     gs = check_number(model.default_guidance if guidance_scale is None else guidance_scale,
-                      "Guidance scale", 0.0, 30.0)
+                      "Guidance scale", 0.0, MAX_GUIDANCE)
     if skip_levels is None:
         skip_levels = int(edit.direction.meta.get("skip_levels", 0)) if edit is not None else 0
     layout = h_layout(model, skip_levels)
@@ -268,13 +275,9 @@ def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | i
             eps = pipe.unet(x_in, t, encoder_hidden_states=embeds, return_dict=False)[0]
             if asym:
                 eps, eps_orig = eps.chunk(2)
-            if cfg:
-                e_u, e_c = eps.chunk(2)
-                eps = e_u + gs * (e_c - e_u)
+            eps = _guide(eps, gs) if cfg else eps
             if asym:
-                if cfg:
-                    o_u, o_c = eps_orig.chunk(2)
-                    eps_orig = o_u + gs * (o_c - o_u)
+                eps_orig = _guide(eps_orig, gs) if cfg else eps_orig
                 x0 = scheduler.step(eps, t, latents, eta=0.0, generator=gens, return_dict=True).pred_original_sample
                 latents = _ddim_prev(scheduler, int(t), x0, eps_orig)
             else:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .pipeline import InputError
+from .pipeline import InputError, to_uint8
 
 COLOUR_NAMES = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink")
 FACTORS = {
@@ -39,7 +39,7 @@ def as_uint8_batch(images) -> np.ndarray:
     else:
         arr = np.stack([np.asarray(im.convert("RGB") if hasattr(im, "convert") else im) for im in images])
     if arr.dtype != np.uint8:
-        arr = np.clip(np.round(arr * 255.0 if arr.max() <= 1.0 else arr), 0, 255).astype(np.uint8)
+        arr = to_uint8(arr) if arr.max() <= 1.0 else np.clip(np.round(arr), 0, 255).astype(np.uint8)
     return arr
 
 

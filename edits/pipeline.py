@@ -71,6 +71,13 @@ def check_number(value, name: str, low: float, high: float, integer: bool = Fals
     return v
 
 
+def to_uint8(images):
+    """Float images in [0, 1] (any shape) to uint8, rounded and clipped."""
+    import numpy as np
+
+    return np.clip(np.round(np.asarray(images) * 255.0), 0, 255).astype(np.uint8)
+
+
 def make_generator(seed: int) -> torch.Generator:
     """A CPU generator: the same seed gives the same starting noise on any device."""
     return torch.Generator("cpu").manual_seed(int(seed))
