@@ -3,7 +3,7 @@
     python app.py                                          # embedded toy-world models, no network
     python app.py --diffusion-model stabilityai/sd-turbo   # any SD-family pipeline (Hub id or folder)
 
-Settings can also come from environment variables: DIFFUSION_MODEL, GRADIO_SERVER_NAME,
+Settings can also come from environment variables: DIFFUSION_MODEL, STYLEGAN_MODEL, GRADIO_SERVER_NAME,
 GRADIO_SERVER_PORT, DEVICE.
 """
 from __future__ import annotations
@@ -21,6 +21,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--diffusion-model", default=os.environ.get("DIFFUSION_MODEL"),
                    help="Hub id or local folder of an SD-family pipeline (default: the embedded toy model)")
+    p.add_argument("--gan", default=os.environ.get("STYLEGAN_MODEL"),
+                   help="folder of a StyleGAN generator for the W-space tab (default: the embedded toy one)")
     p.add_argument("--device", default=os.environ.get("DEVICE"), help="cuda, cpu, ... (default: automatic)")
     p.add_argument("--server-name", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
@@ -38,7 +40,18 @@ def load_models(args: argparse.Namespace):
     diffusion = load_diffusion(args.diffusion_model, device=args.device)
     # The shipped h-space directions were fitted on the embedded model; other models fit their own.
     h_dirs = load_directions(DIRECTIONS, space="h") if diffusion.is_embedded and DIRECTIONS.is_dir() else {}
-    return Models(diffusion=diffusion, h_directions=h_dirs)
+    gan, w_dirs = None, {}
+    try:
+        from edits.wspace import load_gan
+
+        gan = load_gan(args.gan)
+        if args.gan is None and DIRECTIONS.is_dir():
+            w_dirs = load_directions(DIRECTIONS, space="w")
+    except ModelLoadError as e:
+        if args.gan is not None:
+            raise
+        logging.getLogger("app").warning("W-space tab disabled: %s", e)
+    return Models(diffusion=diffusion, h_directions=h_dirs, gan=gan, w_directions=w_dirs)
 
 
 def create_app(argv=None):

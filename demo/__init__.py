@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from . import hspace, imagination
+from . import hspace, imagination, wspace
 from .common import CSS, Models, new_seed, seed_controls
 
 TITLE = "Imagination & Potentiality — steering image generators"
@@ -25,6 +25,9 @@ def build(models: Models) -> gr.Blocks:
                 refreshers.append(imagination.create_tab(models, seed)["refresh"])
             with gr.Tab("Potentiality — h-space"):
                 refreshers.append(hspace.create_tab(models, seed)["refresh"])
+            with gr.Tab("Potentiality — W space (StyleGAN)"):
+                refreshers.append(wspace.create_tab(models, seed)["refresh"])
+        refreshers = [r for r in refreshers if r is not None]
         event = dice.click(new_seed, None, seed, api_name=False, queue=False)
         for fn, inputs, outputs in refreshers:
             event.then(fn, inputs, outputs, api_name=False, concurrency_id="model", show_progress="minimal")

@@ -25,6 +25,8 @@ class Models:
 
     diffusion: DiffusionModel
     h_directions: dict = field(default_factory=dict)  # "attribute: class" -> Direction (h-space)
+    gan: object | None = None  # edits.wspace.GANModel, or None when not installed
+    w_directions: dict = field(default_factory=dict)  # "attribute: class" -> Direction (W space)
 
     def classifier_for(self, attribute: str):
         from edits.labelers import ToyClassifierLabeler

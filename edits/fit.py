@@ -8,6 +8,11 @@ Placeholders {colour} {shape} {size} {background} in the prompt are filled at ra
 Labellers: colour (pixels), classifier (toy-world CNN), clip (zero-shot, --classes),
 csv (--labels FILE with seed,label rows). Sampling is spread over the processes of an
 `accelerate launch` when there are several.
+
+    python -m edits.fit wspace --attribute colour,shape,size,background --samples 6000 --out assets/directions
+
+fits InterFaceGAN boundaries in the StyleGAN's W (default: the embedded toy-stylegan), colour read
+from pixels, the other factors by the toy-world classifier.
 """
 from __future__ import annotations
 
@@ -128,11 +133,14 @@ def make_labeller(kind: str, attribute: str, classes: list[str] | None = None, l
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m edits.fit", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("space", choices=["hspace"])
+    p.add_argument("space", choices=["hspace", "wspace"])
     p.add_argument("--model", default=None, help="diffusion pipeline folder or Hub id (default: embedded)")
-    p.add_argument("--prompt", required=True, help="prompt template, e.g. 'a {size} {shape} on a {background} background'")
-    p.add_argument("--attribute", required=True)
-    p.add_argument("--labeler", default="classifier", choices=["colour", "classifier", "clip", "csv"])
+    p.add_argument("--prompt", default=None, help="hspace: prompt template, e.g. 'a {size} {shape} on a {background} background'")
+    p.add_argument("--attribute", required=True, help="the attribute (wspace: a comma-separated list)")
+    p.add_argument("--labeler", default="classifier", choices=["colour", "classifier", "clip", "csv"],
+                   help="hspace only; wspace labels colour from pixels and the rest with the classifier")
+    p.add_argument("--gan", default=None, help="wspace: StyleGAN folder (default: the embedded one)")
+    p.add_argument("--psi", type=float, default=1.0, help="wspace: truncation of the fitted samples")
     p.add_argument("--classes", default=None, help="comma-separated classes to fit (default: all found)")
     p.add_argument("--labels", default=None, help="CSV of seed,label for --labeler csv")
     p.add_argument("--samples", type=int, default=256)
@@ -143,7 +151,11 @@ def main(argv=None) -> None:
                    help="also edit the skip tensors entering this many of the deepest up-blocks (0: mid-block only)")
     p.add_argument("--out", default="assets/directions")
     a = p.parse_args(argv)
+    if a.space == "wspace":
+        return main_wspace(a)
     try:
+        if a.prompt is None:
+            raise InputError("hspace needs --prompt (a template that leaves the edited attribute unsaid).")
         if not 8 <= a.samples <= MAX_SAMPLES:
             raise InputError(f"--samples must be between 8 and {MAX_SAMPLES}.")
         classes = [c.strip() for c in a.classes.split(",")] if a.classes else None
@@ -162,6 +174,32 @@ def main(argv=None) -> None:
             acc = d.meta["accuracy"]
             print(f"{path}: held-out accuracy mean {np.mean(acc):.3f}, best {max(acc):.3f}")
         print(f"fitted {len(dirs)} directions from {len(seeds)} samples in {time.perf_counter() - t0:.1f} s")
+    except (InputError, DirectionError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main_wspace(a: argparse.Namespace) -> None:
+    from .wspace import fit_w, load_gan, sample_and_label
+
+    try:
+        attributes = [x.strip() for x in a.attribute.split(",") if x.strip()]
+        unknown = [x for x in attributes if x not in FACTORS]
+        if unknown:
+            raise InputError(f"Unknown attribute(s) {unknown}: choose among {list(FACTORS)}.")
+        labellers = {x: ColourLabeler() if x == "colour" else ToyClassifierLabeler(x) for x in attributes}
+        gan = load_gan(a.gan)
+        t0 = time.perf_counter()
+        bar = _Bar(a.samples)
+        w, labels = sample_and_label(gan, a.samples, labellers, a.psi, a.first_seed, progress=bar)
+        bar.close()
+        for x in attributes:
+            dirs = fit_w(w, labels[x], x, "colour" if x == "colour" else "classifier", gan.name,
+                         truncation_psi=a.psi)
+            for c, d in dirs.items():
+                path = d.save(Path(a.out) / f"w_{x}_{c}")
+                print(f"{path}: held-out accuracy {d.meta['accuracy'][0]:.3f} ({d.meta['class_samples']} samples)")
+        print(f"fitted in {time.perf_counter() - t0:.1f} s")
     except (InputError, DirectionError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -3,7 +3,8 @@
     python -m toyworld.train classifier   # attribute classifier -> assets/classifier
     python -m toyworld.train vae          # autoencoder (first stage of the diffusion model)
     python -m toyworld.train diffusion    # text encoder + UNet on VAE latents -> assets/toy-diffusion
-    python -m toyworld.train all          # the three, in order
+    python -m toyworld.train stylegan     # StyleGAN on the VAE's latents -> assets/toy-stylegan
+    python -m toyworld.train all          # all of them, in order
 
 Each run checkpoints to runs/ every few hundred steps and resumes from there when restarted.
 Only final (EMA) weights go to assets/, as fp16 safetensors.
@@ -349,7 +350,7 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["classifier", "vae", "decoder", "diffusion", "all"])
+    p.add_argument("what", choices=["classifier", "vae", "decoder", "diffusion", "stylegan", "all"])
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the shipped recipe)")
     a = p.parse_args(argv)
     cfg = DiffusionConfig()
@@ -363,6 +364,10 @@ def main(argv=None) -> None:
         finetune_decoder(**kw)
     if a.what in ("diffusion", "all"):
         train_diffusion(cfg, **kw)
+    if a.what in ("stylegan", "all"):
+        from .gan import train_stylegan
+
+        train_stylegan(log=log, **kw)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,138 @@
+"""Potentiality in a GAN: keep the seed, move its w along fitted and unsupervised directions."""
+from __future__ import annotations
+
+import gradio as gr
+
+from edits.pipeline import InputError
+from edits.wspace import (DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, WEdit, apply_edits, conditioning_set,
+                          directions_for, edit_pair, traversal)
+
+from .common import Models, friendly, image_out
+
+N_COMPONENTS = 4
+NONE = "—"
+
+EXPLAIN = """
+**What am I looking at?** A second, different kind of generator: a **StyleGAN**, trained here on the
+same toy world. It has no prompt at all. A seed gives a random code *z*; a small network maps it to
+**w**, a 128-number code from which the whole picture is drawn. Every image the model can make is a
+point in this **W space** — the archive of its potential images.
+
+A **direction** is a line through W fitted from thousands of labelled samples (InterFaceGAN): the
+boundary that best separates, say, blue objects from all others. Moving w across that boundary changes
+the colour while the seed — and ideally everything else — stays. *Strength* is a signed distance from the
+boundary in standard deviations: **1** lands just on the target's side from wherever the seed started,
+**0** is the original. *Conditional* also holds the other attributes' boundaries fixed. *Style layers*
+0–1 draw the coarse 4×4 layout, the last ones the fine detail: an edit can be limited to some of them.
+The **unsupervised** sliders move along directions nobody labelled — the main axes of variation of w
+(GANSpace) and of the generator's own weights (SeFa) — to see what the model organised by itself.
+*Truncation ψ* pulls w towards the average image: lower is more typical, higher more varied.
+"""
+
+
+def create_tab(models: Models, seed: gr.Number) -> dict:
+    gan, dirs = models.gan, models.w_directions
+    if gan is None:
+        gr.Markdown("The StyleGAN generator is not installed on this server (assets/toy-stylegan is missing).")
+        return {"refresh": None}
+    gr.Markdown(EXPLAIN, elem_classes=["explain"])
+    attrs = sorted({d.meta["attribute"] for d in dirs.values()}) or ["colour"]
+    L = gan.n_latent
+
+    def targets(attribute, with_none=False):
+        names = sorted(directions_for(dirs, attribute))
+        return ([NONE] if with_none else []) + names
+
+    with gr.Row():
+        with gr.Column(scale=1):
+            psi = gr.Slider(0.0, 1.0, value=0.7, step=0.05, label="Truncation ψ")
+            with gr.Row():
+                attribute = gr.Dropdown(attrs, value="colour" if "colour" in attrs else attrs[0], label="Attribute")
+                first_targets = targets(attribute.value)
+                target = gr.Dropdown(first_targets, label="Target",
+                                     value="blue" if "blue" in first_targets else (first_targets or [None])[0])
+            strength = gr.Slider(-MAX_STRENGTH / 2, MAX_STRENGTH / 2, value=DEFAULT_STRENGTH, step=0.1,
+                                 label="Strength (signed distance from the boundary, in std)")
+            extra = []
+            with gr.Accordion("More attribute sliders at once", open=False):
+                for a in ("shape", "size"):
+                    if a in attrs:
+                        with gr.Row():
+                            t = gr.Dropdown(targets(a, True), value=NONE, label=f"{a.capitalize()} target")
+                            s = gr.Slider(-MAX_STRENGTH / 2, MAX_STRENGTH / 2, value=DEFAULT_STRENGTH, step=0.1,
+                                          label=f"{a.capitalize()} strength")
+                        extra.append((a, t, s))
+            with gr.Row():
+                conditional = gr.Checkbox(value=False, label="Conditional (keep the other attributes fixed)")
+            with gr.Row():
+                first_layer = gr.Slider(0, L - 1, value=0, step=1, label="First style layer")
+                last_layer = gr.Slider(0, L - 1, value=L - 1, step=1, label="Last style layer")
+            comps = []
+            with gr.Accordion("Unsupervised directions (nobody labelled these)", open=False):
+                for method, c in (("pca", gan.pca), ("sefa", gan.sefa)):
+                    name = "GANSpace" if method == "pca" else "SeFa"
+                    for i in range(min(N_COMPONENTS, len(c.vectors))):
+                        comps.append(((method, i), gr.Slider(-MAX_COMPONENT / 2, MAX_COMPONENT / 2, value=0, step=0.25,
+                                                             label=f"{name} #{i + 1} (std)")))
+        with gr.Column(scale=2):
+            with gr.Row():
+                original = image_out("Original (same seed)")
+                edited = image_out("Edited in W")
+            strip = gr.Gallery(label="Traversal of the first edit: from −strength to +strength", columns=7,
+                               height=160, object_fit="contain", elem_classes=["pixelated"])
+            reset = gr.Button("Reset the sliders", size="sm")
+
+    def build_edits(attribute, target, strength, conditional, extras):
+        edits = []
+        for a, t, s in [(attribute, target, strength), *extras]:
+            if t in (None, "", NONE):
+                continue
+            found = directions_for(dirs, a).get(t)
+            if found is None:
+                raise InputError(f"There is no W-space direction for '{a}: {t}'. "
+                                 f"Known: {', '.join(sorted(dirs)) or 'none'}.")
+            edits.append(WEdit(found, s, conditional_on=conditioning_set(dirs, a) if conditional else []))
+        return edits
+
+    def unpack(args):
+        n_extra = len(extra)
+        conditional, lo, hi = args[0], args[1], args[2]
+        ex = [(extra[i][0], args[3 + 2 * i], args[4 + 2 * i]) for i in range(n_extra)]
+        values = args[3 + 2 * n_extra:]
+        return conditional, (lo, hi), ex, {k: v for (k, _), v in zip(comps, values) if v}
+
+    @friendly
+    def edit(seed, truncation_psi, attribute, target, strength, *rest):
+        conditional, layers, ex, comp_values = unpack(rest) if rest else (False, None, [], {})
+        e = build_edits(attribute, target, strength, conditional, ex)
+        return edit_pair(gan, seed, e, truncation_psi, comp_values, layers)
+
+    @friendly
+    def strip_fn(seed, truncation_psi, attribute, target, strength, *rest):
+        conditional, layers, ex, _ = unpack(rest)
+        e = build_edits(attribute, target, strength, conditional, ex)
+        if not e:
+            return []
+        frames = traversal(gan, seed, e[0], truncation_psi, 7, e[0].conditional_on, layers)
+        top = max(1.0, abs(e[0].strength))
+        return [(f, f"{-top + 2 * top * i / 6:+.1f}") for i, f in enumerate(frames)]
+
+    def refresh_targets(attribute):
+        ch = targets(attribute)
+        return gr.update(choices=ch, value="blue" if "blue" in ch else (ch[0] if ch else None))
+
+    inputs = [seed, psi, attribute, target, strength, conditional, first_layer, last_layer,
+              *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps]]
+    live = [psi.input, strength.input, target.change, conditional.change, first_layer.input, last_layer.input,
+            seed.submit, *[s.input for _, _, s in extra], *[t.change for _, t, _ in extra],
+            *[s.input for _, s in comps]]
+    ev = gr.on(live, edit, inputs, [original, edited], api_name="edit_w", concurrency_id="gan",
+               concurrency_limit=4, show_progress="hidden", trigger_mode="always_last")
+    ev.then(strip_fn, inputs, strip, api_name=False, concurrency_id="gan", show_progress="hidden")
+    attribute.change(refresh_targets, attribute, target, api_name=False, queue=False)
+    reset.click(lambda: [DEFAULT_STRENGTH, False, 0, L - 1, *[NONE, DEFAULT_STRENGTH] * len(extra),
+                         *[0] * len(comps)],
+                None, [strength, conditional, first_layer, last_layer, *[c for _, t, s in extra for c in (t, s)],
+                       *[s for _, s in comps]], api_name=False, queue=False).then(
+        edit, inputs, [original, edited], api_name=False, concurrency_id="gan")
+    return {"refresh": (edit, inputs, [original, edited])}

@@ -1,0 +1,280 @@
+"""W-space edits on the StyleGAN generator: InterFaceGAN boundaries, W+ layer ranges, GANSpace, SeFa.
+
+    gan = load_gan()                                           # assets/toy-stylegan (+ the toy VAE)
+    w = gan.w_from_seed(7, truncation_psi=0.7)                 # (1, w_dim)
+    blue = gan_directions["colour: blue"]                      # a Direction with space "w"
+    wp = apply_edits(gan, w, [WEdit(blue, strength=2.0)])      # (1, L, w_dim) W+
+    original, edited = gan.render(gan.generator.broadcast(w)), gan.render(wp)
+
+How a boundary edit moves w (n: the boundary's unit normal, d(w) = n.w + b: the signed distance of
+w from the boundary, sigma: the samples' spread along n, s: the strength):
+
+    w' = w + (s * sigma - min(|s|, 1) * d(w)) * n
+
+so s = 0 leaves w alone, s = 1 lands one standard deviation on the target's side of the boundary
+wherever w started ("make it blue" works from red and from cyan alike), s = 2 two, and between 0
+and 1 the image slides from the original to that point; negative s lands on the other side. A
+conditional edit moves along n with the other attributes' normals projected out (InterFaceGAN),
+still landing at the same distance. A layer range applies the move to those W+ layers only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .directions import Direction, DirectionError, fit_one_vs_rest, project_out
+from .pipeline import InputError, ModelLoadError, check_number, check_seed, make_generator, to_uint8
+from .stylegan import Generator, load_generator
+
+EMBEDDED_GAN = Path(__file__).resolve().parent.parent / "assets" / "toy-stylegan"
+MAX_STRENGTH = 10.0
+DEFAULT_STRENGTH = 2.0  # what `python -m benchmarks wspace` measures
+MAX_COMPONENT = 10.0  # unsupervised sliders, in standard deviations
+MAX_SAMPLES = 20_000
+
+
+@dataclass
+class GANModel:
+    """A generator, the decoder from its output to pixels (the toy VAE), and its unsupervised directions."""
+
+    generator: Generator
+    decoder: object | None  # diffusers AutoencoderKL, or None when the generator outputs pixels
+    latent_scale: float = 1.0
+    name: str = "toy-stylegan"
+    pca: "Components | None" = None
+    sefa: "Components | None" = None
+
+    @property
+    def w_dim(self) -> int:
+        return self.generator.cfg.w_dim
+
+    @property
+    def n_latent(self) -> int:
+        return self.generator.n_latent
+
+    @property
+    def w_avg(self) -> torch.Tensor:
+        return self.generator.w_avg
+
+    @torch.no_grad()
+    def z_from_seeds(self, seeds: list[int]) -> torch.Tensor:
+        return torch.cat([torch.randn(1, self.generator.cfg.z_dim, generator=make_generator(s)) for s in seeds])
+
+    @torch.no_grad()
+    def w_from_seeds(self, seeds: list[int], truncation_psi: float = 1.0) -> torch.Tensor:
+        w = self.generator.mapping(self.z_from_seeds(seeds))  # (B, w_dim)
+        return self.generator.truncate(w, truncation_psi)
+
+    def w_from_seed(self, seed: int, truncation_psi: float = 1.0) -> torch.Tensor:
+        return self.w_from_seeds([seed], truncation_psi)
+
+    @torch.no_grad()
+    def render(self, w_plus: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+        """W (B, w_dim) or W+ (B, L, w_dim) -> uint8 images (B, H, W, 3)."""
+        out = []
+        for i in range(0, len(w_plus), batch_size):
+            x = self.generator.synthesis(self.generator.broadcast(w_plus[i:i + batch_size]))  # (b, C, r, r)
+            if self.decoder is not None:
+                x = self.decoder.decode(x / self.latent_scale).sample  # (b, 3, H, W) in [-1, 1]
+            out.append(to_uint8((x.clamp(-1, 1).permute(0, 2, 3, 1).numpy() + 1) / 2))
+        return np.concatenate(out)
+
+
+def load_gan(folder: str | Path | None = None) -> GANModel:
+    """Load a generator folder (config.json + generator.safetensors, and its decoder if it names one)."""
+    folder = Path(folder or EMBEDDED_GAN)
+    if not (folder / "config.json").is_file() or not (folder / "generator.safetensors").is_file():
+        raise ModelLoadError(f"No StyleGAN generator was found in {folder} (it needs config.json and "
+                             "generator.safetensors).")
+    try:
+        g, extra = load_generator(folder)
+        decoder = None
+        if extra.get("decoder"):
+            from diffusers import AutoencoderKL
+
+            decoder = AutoencoderKL.from_pretrained((folder / extra["decoder"]).resolve(), dtype=torch.float32).eval()
+    except Exception as e:
+        raise ModelLoadError(f"The StyleGAN generator in {folder.name} could not be read ({type(e).__name__}); "
+                             "its files may be incomplete or corrupt.") from None
+    gan = GANModel(g, decoder, float(extra.get("latent_scale", 1.0)), name=folder.name)
+    gan.pca = ganspace(gan)
+    gan.sefa = sefa(gan)
+    return gan
+
+
+# ------------------------------------------------------------------ unsupervised directions
+@dataclass
+class Components:
+    """Unit directions in W (k, w_dim) with the samples' standard deviation along each (k,)."""
+
+    method: str
+    vectors: torch.Tensor
+    stds: torch.Tensor
+    explained: list[float] = field(default_factory=list)
+
+
+@torch.no_grad()
+def ganspace(gan: GANModel, n: int = 10_000, k: int = 8, seed: int = 0) -> Components:
+    """GANSpace: principal components of sampled w; one slider unit is one standard deviation."""
+    from sklearn.decomposition import PCA
+
+    z = torch.randn(n, gan.generator.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
+    w = gan.generator.mapping(z).numpy()  # (n, w_dim)
+    pca = PCA(n_components=k, random_state=seed).fit(w)
+    return Components("GANSpace (PCA on w)", torch.from_numpy(pca.components_).float(),
+                      torch.from_numpy(np.sqrt(pca.explained_variance_)).float(),
+                      [round(float(v), 4) for v in pca.explained_variance_ratio_])
+
+
+@torch.no_grad()
+def sefa(gan: GANModel, k: int = 8, seed: int = 0) -> Components:
+    """SeFa: the top right-singular vectors of the stacked style-modulation weights (closed form, no
+    sampling); the slider unit is the spread of sampled w along each, as for GANSpace."""
+    a = torch.cat(gan.generator.modulation_weights())  # (sum of in_ch, w_dim)
+    a = a / a.norm(dim=1, keepdim=True).clamp_min(1e-8)
+    _, s, vh = torch.linalg.svd(a, full_matrices=False)
+    vecs = vh[:k]  # (k, w_dim)
+    z = torch.randn(4096, gan.generator.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
+    w = gan.generator.mapping(z)
+    stds = (w @ vecs.t()).std(0)
+    energy = (s ** 2 / (s ** 2).sum())[:k]
+    return Components("SeFa (modulation weights)", vecs.float(), stds.float(), [round(float(e), 4) for e in energy])
+
+
+# ------------------------------------------------------------------ supervised edits
+@dataclass
+class WEdit:
+    """One boundary edit: land `strength` standard deviations on the direction's side of its boundary."""
+
+    direction: Direction
+    strength: float
+    layers: tuple[int, int] | None = None  # inclusive W+ layer range; None = all layers
+    conditional_on: list[Direction] = field(default_factory=list)
+
+    def check(self, gan: GANModel) -> "WEdit":
+        if self.direction.meta.get("space") != "w":
+            raise DirectionError(f"'{self.direction.label}' is not a W-space direction.")
+        self.direction.check_compatible((gan.w_dim,))
+        self.strength = check_number(self.strength, "The strength", -MAX_STRENGTH, MAX_STRENGTH)
+        check_layers(self.layers, gan.n_latent)
+        return self
+
+
+def check_layers(layers, n_latent: int) -> tuple[int, int] | None:
+    if layers is None:
+        return None
+    lo, hi = (check_number(v, "A style layer", 0, n_latent - 1, integer=True) for v in layers)
+    if lo > hi:
+        raise InputError(f"The first style layer ({lo}) must not come after the last one ({hi}).")
+    return lo, hi
+
+
+def _move(w: torch.Tensor, e: WEdit) -> torch.Tensor:
+    """The displacement in W (B, w_dim) that lands each w at the edit's signed distance."""
+    n = e.direction.vectors[0].to(w)  # (w_dim,)
+    sigma, bias = float(e.direction.scales[0]), float(e.direction.biases[0])
+    d = w @ n + bias  # (B,) signed distance from the boundary
+    s = e.strength
+    target_shift = s * sigma - min(abs(s), 1.0) * d  # (B,) change of the signed distance
+    m = n
+    if e.conditional_on:
+        m = torch.from_numpy(project_out(n.numpy(), [o.vectors[0].numpy() for o in e.conditional_on])).to(w)
+    along = float(m @ n)
+    if abs(along) < 1e-3:
+        raise DirectionError(f"'{e.direction.label}' cannot be moved independently of the attributes it is "
+                             "conditioned on; switch 'conditional' off.")
+    return (target_shift / along)[:, None] * m  # (B, w_dim)
+
+
+def apply_edits(gan: GANModel, w: torch.Tensor, edits: list[WEdit] = (),
+                components: dict[tuple[str, int], float] | None = None,
+                layers: tuple[int, int] | None = None) -> torch.Tensor:
+    """W (B, w_dim) -> edited W+ (B, L, w_dim). Boundary edits are applied in turn (each measured from
+    the code the previous ones left); unsupervised components add `value` standard deviations."""
+    layers = check_layers(layers, gan.n_latent)
+    wp = gan.generator.broadcast(w).clone()  # (B, L, w_dim)
+    cur = w.clone()
+    L = gan.n_latent
+    for e in edits:
+        e.check(gan)
+        delta = _move(cur, e)  # (B, w_dim)
+        lo, hi = e.layers or layers or (0, L - 1)
+        wp[:, lo:hi + 1] += delta[:, None, :]
+        cur = cur + delta
+    for (method, i), value in (components or {}).items():
+        comp = {"pca": gan.pca, "sefa": gan.sefa}.get(method)
+        if comp is None or not 0 <= i < len(comp.vectors):
+            raise InputError(f"There is no unsupervised component {method} #{i}.")
+        value = check_number(value, "A component slider", -MAX_COMPONENT, MAX_COMPONENT)
+        lo, hi = layers or (0, L - 1)
+        wp[:, lo:hi + 1] += value * comp.stds[i] * comp.vectors[i].to(w)
+    return wp
+
+
+def edit_pair(gan: GANModel, seed: int, edits: list[WEdit], truncation_psi: float = 0.7,
+              components=None, layers=None) -> tuple[np.ndarray, np.ndarray]:
+    """(original, edited) uint8 images of one seed."""
+    seed = check_seed(seed)
+    psi = check_number(truncation_psi, "Truncation ψ", 0.0, 1.5)
+    w = gan.w_from_seed(seed, psi)
+    imgs = gan.render(torch.cat([gan.generator.broadcast(w), apply_edits(gan, w, edits, components, layers)]))
+    return imgs[0], imgs[1]
+
+
+def traversal(gan: GANModel, seed: int, edit: WEdit, truncation_psi: float = 0.7, frames: int = 7,
+              conditional_on=(), layers=None) -> list[np.ndarray]:
+    """Frames from strength -s to +s (the edit's own strength, at least 1)."""
+    seed = check_seed(seed)
+    psi = check_number(truncation_psi, "Truncation ψ", 0.0, 1.5)
+    frames = check_number(frames, "The number of frames", 2, 32, integer=True)
+    w = gan.w_from_seed(seed, psi)
+    top = max(1.0, abs(edit.strength))
+    wps = [apply_edits(gan, w, [WEdit(edit.direction, float(s), edit.layers, list(conditional_on))], layers=layers)
+           for s in np.linspace(-top, top, frames)]
+    return list(gan.render(torch.cat(wps)))
+
+
+# ------------------------------------------------------------------ fitting
+@torch.no_grad()
+def sample_and_label(gan: GANModel, n: int, labelers: dict[str, object], truncation_psi: float = 1.0,
+                     first_seed: int = 0, progress=None) -> tuple[torch.Tensor, dict[str, list[str]]]:
+    """w of seeds first_seed..first_seed+n-1 and each labeller's labels of their images."""
+    n = check_number(n, "The number of samples", 16, MAX_SAMPLES, integer=True)
+    seeds = list(range(first_seed, first_seed + n))
+    w = gan.w_from_seeds(seeds, truncation_psi)
+    labels: dict[str, list[str]] = {k: [] for k in labelers}
+    step = 500
+    for i in range(0, n, step):
+        imgs = gan.render(w[i:i + step])
+        for k, lab in labelers.items():
+            labels[k] += list(lab(imgs, seeds[i:i + step]))
+        if progress is not None:
+            progress(min(n, i + step) / n)
+    return w, labels
+
+
+def fit_w(w: torch.Tensor, labels: list[str], attribute: str, labeller: str, model: str = "toy-stylegan",
+          classes: list[str] | None = None, truncation_psi: float = 1.0) -> dict[str, Direction]:
+    """One-vs-rest InterFaceGAN boundaries in W for every class of one attribute."""
+    bounds = fit_one_vs_rest(w.numpy(), labels, classes)
+    counts = {c: int(np.sum(np.asarray(labels) == c)) for c in bounds}
+    return {c: Direction.from_boundaries([b], (w.shape[1],), {
+        "space": "w", "model": model, "attribute": attribute, "class": c, "timesteps": [0],
+        "samples": len(labels), "class_samples": counts[c], "labeller": labeller,
+        "truncation_psi": truncation_psi}) for c, b in bounds.items()}
+
+
+def directions_for(directions: dict[str, Direction], attribute: str) -> dict[str, Direction]:
+    return {d.meta["class"]: d for d in directions.values() if d.meta.get("attribute") == attribute}
+
+
+def conditioning_set(directions: dict[str, Direction], attribute: str) -> list[Direction]:
+    """The directions of every *other* attribute (what a conditional edit keeps fixed)."""
+    return [d for d in directions.values() if d.meta.get("attribute") != attribute]
+
+
+__all__ = ["DEFAULT_STRENGTH", "GANModel", "WEdit", "Components", "load_gan", "apply_edits", "edit_pair", "traversal", "ganspace",
+           "sefa", "sample_and_label", "fit_w", "directions_for", "conditioning_set", "EMBEDDED_GAN"]
