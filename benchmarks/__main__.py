@@ -1,4 +1,4 @@
-"""python -m benchmarks imagination|hspace|speed [--quick]  — the last line is one JSON object."""
+"""python -m benchmarks imagination|hspace|wspace|compare|atlas|speed [--quick]  — the last line is one JSON object."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ import time
 
 from .common import emit, setup
 
-NAMES = ("imagination", "hspace", "speed")
+NAMES = ("imagination", "hspace", "wspace", "compare", "atlas", "speed")
 
 
 def main(argv=None) -> None:
@@ -16,9 +16,9 @@ def main(argv=None) -> None:
     p.add_argument("--quick", action="store_true", help="fewer samples, for a fast check")
     p.add_argument("--model", default=None, help="diffusion pipeline folder or Hub id (default: embedded)")
     p.add_argument("--guidance", type=float, default=None, help="imagination only: guidance scale to measure")
-    p.add_argument("--strength", type=float, default=None, help="hspace only: edit strength (default: the tab's)")
+    p.add_argument("--strength", type=float, default=None, help="hspace/wspace: edit strength (default: the tab's)")
     p.add_argument("--mode", default=None, choices=["symmetric", "asymmetric"], help="hspace only")
-    p.add_argument("--sweep", action="store_true", help="hspace only: success against strength, both modes")
+    p.add_argument("--sweep", action="store_true", help="hspace/wspace: success against strength")
     p.add_argument("--directions", default=None, help="hspace only: folder of direction files")
     a = p.parse_args(argv)
     setup()
@@ -26,6 +26,10 @@ def main(argv=None) -> None:
     kwargs = {"quick": a.quick, "model_path": a.model}
     if a.guidance is not None:
         kwargs["guidance"] = a.guidance
+    if a.name == "atlas":
+        kwargs["directions"] = a.directions
+    if a.name == "wspace":
+        kwargs.update(strength=a.strength, sweep=a.sweep, directions=a.directions)
     if a.name == "hspace":
         kwargs.update(strength=a.strength, mode=a.mode, sweep=a.sweep, directions=a.directions)
     result = importlib.import_module(f"benchmarks.{a.name}").run(**kwargs)

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+import numpy as np
 
 from edits.pipeline import load_diffusion
 
@@ -46,12 +49,30 @@ def run(quick: bool = False, model_path: str | None = None) -> dict:
     res = {"generate_s": round(gen, 4), "steps": 25, "guidance_scale": model.default_guidance,
            "resolution": model.resolution}
     res.update(_hspace_speed(model, repeats))
+    res.update(_wspace_speed(repeats))
     res["startup_s"] = round(startup_seconds(), 2)
     return res
 
 
+def _wspace_speed(repeats: int) -> dict:
+    """Milliseconds for one edited StyleGAN image (mapping, edit, synthesis, VAE decoding)."""
+    from edits.directions import load_directions
+    from edits.wspace import DEFAULT_STRENGTH, WEdit, apply_edits, edit_pair, load_gan
+
+    try:
+        gan = load_gan()
+    except Exception:
+        return {}
+    dirs = load_directions(ROOT / "assets" / "directions", space="w")
+    edits = [WEdit(dirs["colour: blue"], DEFAULT_STRENGTH)] if "colour: blue" in dirs else []
+    one = median_time(lambda: gan.render(apply_edits(gan, gan.w_from_seed(1, 0.7), edits)), max(repeats, 21), warmup=3)
+    pair = median_time(lambda: edit_pair(gan, 1, edits, 0.7), max(repeats, 21), warmup=3)
+    return {"edit_w_ms": round(1000 * one, 2), "edit_pair_w_ms": round(1000 * pair, 2)}
+
+
 def _hspace_speed(model, repeats: int) -> dict:
-    """Edited vs. unedited sampling through the same loop, timed in one run (ratios of medians)."""
+    """Edited vs. unedited sampling through the same loop, timed in one run: the median over rounds of
+    each round's ratio (plain, symmetric and asymmetric run back to back in every round)."""
     from edits.directions import load_directions
     from edits.fit import collect_h, fit_h
     from edits.hspace import HEdit, h_shape, sample
@@ -61,12 +82,22 @@ def _hspace_speed(model, repeats: int) -> dict:
     if "colour: blue" not in dirs:
         return {}
     d, prompt = dirs["colour: blue"], "a large circle on a white background"
-    plain = median_time(lambda: sample(model, prompt, 1), repeats)
-    sym = median_time(lambda: sample(model, prompt, 1, edit=HEdit(d, 8.0, 0.0, 0.6, "symmetric")), repeats)
-    asym = median_time(lambda: sample(model, prompt, 1, edit=HEdit(d, 8.0, 0.0, 0.6, "asymmetric")), repeats)
+    runs = {"plain": lambda: sample(model, prompt, 1),
+            "symmetric": lambda: sample(model, prompt, 1, edit=HEdit(d, 8.0, 0.0, 0.6, "symmetric")),
+            "asymmetric": lambda: sample(model, prompt, 1, edit=HEdit(d, 8.0, 0.0, 0.6, "asymmetric"))}
+    for fn in runs.values():
+        fn()  # warm-up
+    times = {k: [] for k in runs}
+    for _ in range(repeats):  # interleaved, so that drift in the machine's speed hits all three alike
+        for k, fn in runs.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    plain = statistics.median(times["plain"])
+    ratio = {k: statistics.median(np.array(times[k]) / np.array(times["plain"])) for k in ("symmetric", "asymmetric")}
     t = time.perf_counter()
     s = collect_h(model, "a {size} {shape} on a {background} background", list(range(256)))
     fit_h(s, ColourLabeler()(s.images), "colour", "embedded", "colour", h_shape(model))
     fit_s = time.perf_counter() - t
-    return {"sample_s": round(plain, 4), "edit_h_overhead": round(sym / plain, 3),
-            "edit_h_overhead_asymmetric": round(asym / plain, 3), "fit_h_s": round(fit_s, 1)}
+    return {"sample_s": round(plain, 4), "edit_h_overhead": round(float(ratio["symmetric"]), 3),
+            "edit_h_overhead_asymmetric": round(float(ratio["asymmetric"]), 3), "fit_h_s": round(fit_s, 1)}

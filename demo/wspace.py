@@ -47,9 +47,10 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         with gr.Column(scale=1):
             psi = gr.Slider(0.0, 1.0, value=0.7, step=0.05, label="Truncation ψ")
             with gr.Row():
-                attribute = gr.Dropdown(attrs, value="colour" if "colour" in attrs else attrs[0], label="Attribute")
+                attribute = gr.Dropdown(attrs, value="colour" if "colour" in attrs else attrs[0], label="Attribute",
+                                        allow_custom_value=True)
                 first_targets = targets(attribute.value)
-                target = gr.Dropdown(first_targets, label="Target",
+                target = gr.Dropdown(first_targets, label="Target", allow_custom_value=True,
                                      value="blue" if "blue" in first_targets else (first_targets or [None])[0])
             strength = gr.Slider(-MAX_STRENGTH / 2, MAX_STRENGTH / 2, value=DEFAULT_STRENGTH, step=0.1,
                                  label="Strength (signed distance from the boundary, in std)")
@@ -58,7 +59,8 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                 for a in ("shape", "size"):
                     if a in attrs:
                         with gr.Row():
-                            t = gr.Dropdown(targets(a, True), value=NONE, label=f"{a.capitalize()} target")
+                            t = gr.Dropdown(targets(a, True), value=NONE, label=f"{a.capitalize()} target",
+                                            allow_custom_value=True)
                             s = gr.Slider(-MAX_STRENGTH / 2, MAX_STRENGTH / 2, value=DEFAULT_STRENGTH, step=0.1,
                                           label=f"{a.capitalize()} strength")
                         extra.append((a, t, s))

@@ -221,11 +221,12 @@ def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | i
            negative_prompt: str = "", num_inference_steps: int | None = None,
            guidance_scale: float | None = None, edit: HEdit | None = None, capture: bool = False,
            capture_uncond: bool = False, pool: bool | None = None, decode: bool = True,
-           skip_levels: int | None = None) -> SampleResult:
+           skip_levels: int | None = None, latents: torch.Tensor | None = None) -> SampleResult:
     """Sample a batch (one seed per image), optionally capturing and/or editing h at every step.
 
     `skip_levels` (default: what the edit's direction was fitted on, else 0) extends h with the skip
-    tensors entering that many of the deepest up-blocks.
+    tensors entering that many of the deepest up-blocks. `latents` (B, C, h, w) replaces the seeds'
+    starting noise (latent walks); the seeds are then only labels.
     """
     pipe = model.pipe
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
@@ -263,8 +264,10 @@ def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | i
         scheduler.set_timesteps(steps, device=device)
         timesteps = scheduler.timesteps
         gens = [make_generator(s) for s in seeds]
+        if latents is not None:
+            latents = latents.to(device=device, dtype=embeds.dtype)
         latents = pipe.prepare_latents(batch, pipe.unet.config.in_channels, model.resolution, model.resolution,
-                                       embeds.dtype, device, gens, None)  # (B, 4, h, w)
+                                       embeds.dtype, device, gens, latents)  # (B, 4, h, w)
         for i, t in enumerate(timesteps):
             delta = None if edit is None else _edit_delta(edit, int(t), i / len(timesteps), batch,
                                                           device, embeds.dtype, layout)
@@ -311,3 +314,10 @@ def traversal(model: DiffusionModel, prompt: str, seed: int, direction, strength
     alphas = np.linspace(-abs(strength), abs(strength), frames).round(3).tolist()
     out = sample(model, prompt, [seed] * frames, edit=HEdit(direction, alphas, start, end, mode), **kwargs)
     return alphas, out.images
+
+
+def starting_noise(model: DiffusionModel, seeds: list[int]) -> torch.Tensor:
+    """The starting noise (B, C, h, w) that `sample` draws for these seeds (CPU generators)."""
+    shape = (1, model.pipe.unet.config.in_channels, model.resolution // model.pipe.vae_scale_factor,
+             model.resolution // model.pipe.vae_scale_factor)
+    return torch.cat([torch.randn(shape, generator=make_generator(check_seed(s))) for s in seeds])

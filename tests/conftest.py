@@ -81,3 +81,68 @@ def app_client():
         yield Client(blocks.local_url, verbose=False)
     finally:
         blocks.close()
+
+
+TINY_GAN = dict(z_dim=16, w_dim=16, n_mlp=2, resolution=16, img_channels=3, channels={4: 16, 8: 8, 16: 8})
+
+
+@pytest.fixture(scope="session")
+def tiny_gan(tmp_path_factory):
+    """A tiny random StyleGAN writing 16x16 pixels, saved and loaded through the real loader."""
+    from edits.stylegan import Generator, StyleGANConfig, save_generator
+    from edits.wspace import load_gan
+
+    torch.manual_seed(0)
+    g = Generator(StyleGANConfig(**TINY_GAN))
+    with torch.no_grad():
+        g.w_avg.copy_(g.mean_latent(512))
+    return load_gan(save_generator(g, tmp_path_factory.mktemp("gan") / "tiny", dtype=torch.float32))
+
+
+def random_w_directions(w_dim: int, seed: int = 0) -> dict:
+    """Unit random W directions for a few colours and shapes (for UI tests)."""
+    from edits.directions import Direction
+
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for attribute, classes in (("colour", ("blue", "red")), ("shape", ("star", "circle"))):
+        for c in classes:
+            v = torch.nn.functional.normalize(torch.randn(1, w_dim, generator=g), dim=1)
+            out[f"{attribute}: {c}"] = Direction(v, torch.ones(1), torch.zeros(1), {
+                "space": "w", "attribute": attribute, "class": c, "timesteps": [0]})
+    return out
+
+
+def random_h_directions(model, classes=(("colour", ("blue", "red")),), seed: int = 0) -> dict:
+    """Unit random h-space directions, one per denoising step (for UI tests)."""
+    from edits.directions import Direction
+    from edits.hspace import h_shape, sample
+
+    ts = sample(model, "a circle", 0, decode=False).timesteps
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for attribute, names in classes:
+        for c in names:
+            v = torch.randn((len(ts), *h_shape(model)), generator=g)
+            v = v / v.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+            out[f"{attribute}: {c}"] = Direction(v, torch.ones(len(ts)), torch.zeros(len(ts)),
+                                                 {"space": "h", "attribute": attribute, "class": c, "timesteps": ts})
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_full_app(tiny_model, tiny_gan):
+    """Every tab, built around the tiny random diffusion pipeline and StyleGAN, through gradio_client."""
+    from gradio_client import Client
+
+    import demo
+
+    models = demo.Models(diffusion=tiny_model, gan=tiny_gan, w_directions=random_w_directions(tiny_gan.w_dim),
+                         h_directions=random_h_directions(tiny_model, (("colour", ("blue", "red")),
+                                                                       ("shape", ("star",)))))
+    blocks = demo.build(models)
+    blocks.launch(prevent_thread_lock=True, quiet=True, **demo.launch_kwargs())
+    try:
+        yield Client(blocks.local_url, verbose=False)
+    finally:
+        blocks.close()

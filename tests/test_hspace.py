@@ -107,3 +107,11 @@ def test_skip_levels_extend_h_and_edit_the_skips(tiny_model):
     with pytest.raises(DirectionError):  # a mid-only direction does not fit an extended h
         sample(tiny_model, PROMPT, 4, num_inference_steps=3, skip_levels=1,
                edit=HEdit(_random_direction(tiny_model), 1.0))
+
+
+def test_starting_noise_reproduces_the_seeds(tiny_model):
+    from edits.hspace import starting_noise
+
+    a = sample(tiny_model, "a circle", [3, 4]).images
+    b = sample(tiny_model, "a circle", [0, 0], latents=starting_noise(tiny_model, [3, 4])).images
+    assert np.array_equal(a, b)

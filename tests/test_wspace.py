@@ -7,20 +7,12 @@ import torch
 
 from edits.directions import Direction, DirectionError
 from edits.pipeline import InputError, ModelLoadError
-from edits.stylegan import Generator, StyleGANConfig, save_generator
+from edits.stylegan import save_generator
 from edits.wspace import WEdit, apply_edits, edit_pair, fit_w, load_gan, sefa, traversal
 
-TINY = dict(z_dim=16, w_dim=16, n_mlp=2, resolution=16, img_channels=3, channels={4: 16, 8: 8, 16: 8})
-
-
 @pytest.fixture(scope="module")
-def gan(tmp_path_factory):
-    torch.manual_seed(0)
-    g = Generator(StyleGANConfig(**TINY))
-    with torch.no_grad():
-        g.w_avg.copy_(g.mean_latent(512))
-    folder = save_generator(g, tmp_path_factory.mktemp("gan") / "tiny", dtype=torch.float32)
-    return load_gan(folder)
+def gan(tiny_gan):
+    return tiny_gan
 
 
 def _direction(gan, axis=0, label="blue", scale=1.0, bias=0.0):

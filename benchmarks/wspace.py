@@ -1,0 +1,89 @@
+"""W-space edits on the embedded StyleGAN, re-scored by the labellers (ColorwAI-style).
+
+- colour_edit_success: each seed is pushed towards every colour other than its own (as read by the
+  colour labeller) at the tab's default strength; success = the labeller reads the target afterwards.
+- preservation: fraction of those edits where the classifier finds shape, size and background unchanged.
+- conditional_*: the same with the conditional edit (the other attributes' boundaries projected out).
+- coverage_min_ratio / coverage_max_ratio: over 1000 samples (ψ = 1), each colour's and shape's
+  frequency divided by its frequency in the training set (colour from pixels, shape by the classifier).
+- confident_fraction: fraction of those samples on which the classifier's probability is >= 0.9 for
+  every factor.
+- mean_boundary_accuracy: held-out accuracy of the shipped W boundaries (mean over colours, shapes, sizes).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edits.directions import load_directions
+from edits.labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
+from edits.wspace import DEFAULT_STRENGTH, WEdit, apply_edits, conditioning_set, load_gan
+
+ROOT = Path(__file__).resolve().parent.parent
+DIRECTIONS = ROOT / "assets" / "directions"
+KEEP = ("shape", "size", "background")
+
+
+def coverage(gan, classifier, n: int = 1000, first_seed: int = 500_000) -> dict:
+    from toyworld.data import make_dataset
+
+    imgs = gan.render(gan.w_from_seeds(list(range(first_seed, first_seed + n))))
+    colours = ColourLabeler()(imgs)
+    pred = classifier.predict(imgs)
+    train = make_dataset(40_000, seed=3)  # the training set (cached under runs/data)
+    ratios = {}
+    for factor, labels in (("colour", colours), ("shape", pred["shape"][0])):
+        freq = np.bincount([FACTORS[factor].index(c) for c in labels], minlength=len(FACTORS[factor])) / n
+        ref = np.bincount(train[factor], minlength=len(FACTORS[factor])) / len(train[factor])
+        ratios.update({f"{factor}:{c}": float(f / r) for c, f, r in zip(FACTORS[factor], freq, ref)})
+    confident = np.min(np.stack([pred[k][1] for k in FACTORS]), axis=0) >= 0.9
+    return {"coverage_min_ratio": round(min(ratios.values()), 3), "coverage_max_ratio": round(max(ratios.values()), 3),
+            "confident_fraction": round(float(confident.mean()), 3),
+            "coverage_worst": min(ratios, key=ratios.get), "coverage_most": max(ratios, key=ratios.get)}
+
+
+def evaluate(gan, dirs, seeds, strength, psi, conditional, classifier, labeller) -> dict:
+    colour_dirs = {d.meta["class"]: d for d in dirs.values() if d.meta.get("attribute") == "colour"}
+    cond = conditioning_set(dirs, "colour") if conditional else []
+    w = gan.w_from_seeds(seeds, psi)
+    orig = gan.render(w)
+    orig_colour = labeller(orig)
+    orig_pred = classifier.predict(orig)
+    wins, kept = [], []
+    for target, d in sorted(colour_dirs.items()):
+        idx = [i for i, c in enumerate(orig_colour) if c != target]
+        if not idx:
+            continue
+        wp = apply_edits(gan, w[idx], [WEdit(d, strength, conditional_on=cond)])
+        edited = gan.render(wp)
+        wins += [c == target for c in labeller(edited)]
+        pred = classifier.predict(edited)
+        kept += [all(pred[k][0][j] == orig_pred[k][0][i] for k in KEEP) for j, i in enumerate(idx)]
+    return {"success": float(np.mean(wins)), "preservation": float(np.mean(kept)), "edits": len(wins)}
+
+
+def run(quick: bool = False, model_path: str | None = None, strength: float | None = None,
+        sweep: bool = False, directions: str | None = None, psi: float = 0.7) -> dict:
+    gan = load_gan(model_path)
+    dirs = load_directions(directions or DIRECTIONS, space="w")
+    if not any(d.meta.get("attribute") == "colour" for d in dirs.values()):
+        raise SystemExit("No W-space colour directions: fit them with `python -m edits.fit wspace ...` first.")
+    classifier, labeller = ToyClassifierLabeler("colour"), ColourLabeler()
+    strength = DEFAULT_STRENGTH if strength is None else strength
+    n = 24 if quick else 120
+    seeds = list(range(900_000, 900_000 + n))  # not the seeds the boundaries were fitted on
+    res = {"seeds": n, "strength": strength, "truncation_psi": psi}
+    plain = evaluate(gan, dirs, seeds, strength, psi, False, classifier, labeller)
+    cond = evaluate(gan, dirs, seeds, strength, psi, True, classifier, labeller)
+    res.update(colour_edit_success=round(plain["success"], 3), preservation=round(plain["preservation"], 3),
+               conditional_colour_edit_success=round(cond["success"], 3),
+               conditional_preservation=round(cond["preservation"], 3), edits=plain["edits"])
+    if sweep:
+        res["sweep"] = [{"strength": s, **{k: round(v, 3) for k, v in evaluate(
+            gan, dirs, seeds[:24], s, psi, c, classifier, labeller).items() if k != "edits"}, "conditional": c}
+            for s in (0.5, 1.0, 1.5, 2.0, 3.0, 4.0) for c in (False, True)]
+    res.update(coverage(gan, classifier, 300 if quick else 1000))
+    accs = [d.meta["accuracy"][0] for d in dirs.values() if d.meta.get("attribute") in ("colour", "shape", "size")]
+    res["mean_boundary_accuracy"] = round(float(np.mean(accs)), 4)
+    return res

@@ -1,0 +1,122 @@
+"""Imagination next to potentiality: one seed, one target change, three methods, measured side by side."""
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+import pandas as pd
+
+from edits.compare import METHODS, TITLES, compare_batch, factors_from_prompt, summarise
+from edits.labelers import FACTORS
+from edits.pipeline import InputError, check_number, check_seed
+
+from .common import Models, friendly, image_out
+
+MAX_COMPARE_SEEDS = int(os.environ.get("MAX_COMPARE_SEEDS", 32))
+UNSAID = "(unsaid)"
+
+EXPLAIN = """
+**What am I looking at?** The same wish — *make it blue*, *make it a star* — granted three ways, from the
+same seed. **Imagination** rewrites the prompt: the model composes a new scene from the words it was
+taught. **Potentiality** keeps what the model was given and moves its latent code instead: inside the
+diffusion model's bottleneck (**h-space**), and in the StyleGAN's **W space**, along directions fitted from
+labelled samples. Each edited image sits beside its own unedited one, with three measurements:
+**target reached** (the colour read from the pixels, the other factors by a small classifier),
+**other factors kept** (shape, size, background… all unchanged), and **distance** (1 − SSIM, the
+structural similarity of the two images: 0 means identical, larger means more of the picture changed).
+The h-space column leaves the edited attribute out of its prompt, so that the direction — not the
+words — decides it. The StyleGAN has no prompt: its scene is whatever the seed gives.
+"""
+
+
+def _badge(col) -> str:
+    if col.original is None:
+        return f"*{col.note or 'not available'}*"
+    mark = {True: "✅", False: "❌"}
+    reached = "already there" if col.already else ("reached" if col.reached else "not reached")
+    read = col.labels["edited"]
+    return (f"{mark[bool(col.reached)]} target {reached} · {mark[bool(col.kept)]} other factors "
+            f"{'kept' if col.kept else 'changed'} · distance **{col.distance:.3f}**  \n"
+            f"<small>read after the edit: {read['size']} {read['colour']} {read['shape']} on {read['background']}</small>")
+
+
+def create_tab(models: Models, seed: gr.Number) -> dict:
+    gr.Markdown(EXPLAIN, elem_classes=["explain"])
+    with gr.Row():
+        with gr.Column(scale=1):
+            gr.Markdown("**Base scene**")
+            with gr.Row():
+                size = gr.Dropdown([UNSAID, *FACTORS["size"]], value="large", label="Size")
+                colour = gr.Dropdown([UNSAID, *FACTORS["colour"]], value="red", label="Colour")
+            with gr.Row():
+                shape = gr.Dropdown([UNSAID, *FACTORS["shape"]], value="circle", label="Shape")
+                background = gr.Dropdown([UNSAID, *FACTORS["background"]], value="white", label="Background")
+            base_prompt = gr.Textbox(label="…or a base prompt (overrides the four choices above)", max_lines=1,
+                                     placeholder="a small yellow square on a black background")
+        with gr.Column(scale=1):
+            gr.Markdown("**Target change**")
+            attribute = gr.Radio(["colour", "shape"], value="colour", label="Change the")
+            target = gr.Dropdown(list(FACTORS["colour"]), value="blue", label="…to", allow_custom_value=True)
+            button = gr.Button("Compare on this seed", variant="primary")
+    cols = {}
+    with gr.Row():
+        for m in METHODS:
+            with gr.Column():
+                gr.Markdown(f"### {TITLES[m]}")
+                with gr.Row():
+                    a, b = image_out("unedited"), image_out("edited")
+                cols[m] = (a, b, gr.Markdown())
+    with gr.Accordion("Run over many seeds", open=False):
+        gr.Markdown("The same base scene and target over the seeds *seed, seed+1, …*: how often does each "
+                    "method reach the target, and what does it keep? (Success and preservation count only "
+                    "seeds whose unedited image did not already show the target.)")
+        with gr.Row():
+            n_seeds = gr.Slider(2, MAX_COMPARE_SEEDS, value=min(8, MAX_COMPARE_SEEDS), step=1, label="N seeds")
+            run_many = gr.Button("Run over N seeds")
+        table = gr.Dataframe(headers=["method", "target reached", "other factors kept", "distance (1 − SSIM)", "n"],
+                             interactive=False)
+
+    def base_of(size, colour, shape, background, prompt):
+        if prompt and prompt.strip():
+            if len(prompt) > 500:
+                raise InputError("Keep the base prompt under 500 characters.")
+            return factors_from_prompt(prompt)
+        return {k: v for k, v in dict(size=size, colour=colour, shape=shape, background=background).items()
+                if v and v != UNSAID}
+
+    @friendly
+    def run_one(seed, size, colour, shape, background, prompt, attribute, target):
+        base = base_of(size, colour, shape, background, prompt)
+        row = compare_batch(models.diffusion, models.gan, models.h_directions, models.w_directions,
+                            [seed], [base], [attribute], [target])[0]
+        out = []
+        for m in METHODS:
+            c = row[m]
+            out += [c.original, c.edited, _badge(c)]
+        return out
+
+    @friendly
+    def run_n(seed, size, colour, shape, background, prompt, attribute, target, n, progress=gr.Progress()):
+        n = check_number(n, "N", 1, MAX_COMPARE_SEEDS, integer=True)
+        first = check_seed(seed)
+        seeds = [(first + i) % 2**32 for i in range(n)]
+        base = base_of(size, colour, shape, background, prompt)
+        rows = compare_batch(models.diffusion, models.gan, models.h_directions, models.w_directions, seeds,
+                             [base] * n, [attribute] * n, [target] * n,
+                             progress=lambda f: progress(f, desc="sampling and measuring"))
+        summ = summarise(rows)
+        return pd.DataFrame([[TITLES[m], s["success"], s["preservation"], s["distance"], s["n"]]
+                             for m, s in summ.items()],
+                            columns=["method", "target reached", "other factors kept", "distance (1 − SSIM)", "n"])
+
+    def refresh_targets(attribute):
+        values = list(FACTORS.get(attribute, ()))
+        return gr.update(choices=values, value="blue" if "blue" in values else "star")
+
+    inputs = [seed, size, colour, shape, background, base_prompt, attribute, target]
+    outputs = [x for m in METHODS for x in cols[m]]
+    gr.on([button.click, base_prompt.submit], run_one, inputs, outputs, api_name="compare",
+          concurrency_id="model", show_progress="minimal")
+    run_many.click(run_n, [*inputs, n_seeds], table, api_name="compare_many", concurrency_id="model")
+    attribute.change(refresh_targets, attribute, target, api_name=False, queue=False)
+    return {"refresh": None}

@@ -1,0 +1,195 @@
+"""Imagination next to potentiality: one seed, one target change, made three ways and measured.
+
+    cols = compare(diffusion, gan, h_dirs, w_dirs, seed=7,
+                   base={"size": "large", "colour": "red", "shape": "circle", "background": "white"},
+                   attribute="colour", target="blue")
+    cols["conditioning"].reached, cols["hspace"].kept, cols["wspace"].distance
+
+- conditioning: the base prompt, then the same prompt with the attribute rewritten to the target
+  (imagination: the model composes what it is told).
+- hspace: the base prompt with the attribute left unsaid, then the same prompt with h pushed along the
+  fitted direction (the h-space tab's default edit).
+- wspace: the StyleGAN image of the same seed, then its w moved across the fitted boundary (the W-space
+  tab's default strength). The GAN has no prompt, so its base scene is whatever the seed gives.
+
+Each column is measured against its *own* unedited image: `reached` (the target is read: colour from
+pixels, the other factors by the toy-world classifier), `kept` (every other factor unchanged) and
+`distance` (1 - SSIM, so 0 means identical; see edits/metrics.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .hspace import DEFAULT_EDIT, HEdit, sample
+from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
+from .metrics import distance
+from .pipeline import InputError, check_seed, to_uint8
+from .wspace import DEFAULT_STRENGTH, WEdit, apply_edits
+
+METHODS = ("conditioning", "hspace", "wspace")
+TITLES = {"conditioning": "Imagination — prompt rewritten", "hspace": "Potentiality — h-space direction",
+          "wspace": "Potentiality — W-space direction"}
+
+
+@dataclass
+class Column:
+    method: str
+    original: np.ndarray | None = None  # (H, W, 3) uint8
+    edited: np.ndarray | None = None
+    reached: bool | None = None
+    kept: bool | None = None
+    distance: float | None = None
+    already: bool = False  # the unedited image already shows the target
+    note: str = ""
+    labels: dict = field(default_factory=dict)  # {"original": {...}, "edited": {...}}
+
+
+class Scorer:
+    """Reads every factor of a batch of images: colour from pixels, the rest by the classifier."""
+
+    def __init__(self):
+        self.colour, self.classifier = ColourLabeler(), ToyClassifierLabeler("shape")
+
+    def __call__(self, images: np.ndarray) -> list[dict[str, str]]:
+        pred = self.classifier.predict(images)
+        colours = self.colour(images)
+        return [{"colour": colours[i], **{k: pred[k][0][i] for k in FACTORS if k != "colour"}}
+                for i in range(len(images))]
+
+
+def check_target(attribute: str, target: str) -> None:
+    if attribute not in FACTORS:
+        raise InputError(f"Choose the attribute to change among {', '.join(FACTORS)} (not {attribute!r}).")
+    if target not in FACTORS[attribute]:
+        raise InputError(f"'{target}' is not a {attribute} of the toy world; choose among "
+                         f"{', '.join(FACTORS[attribute])}.")
+
+
+def factors_from_prompt(prompt: str) -> dict[str, str]:
+    """The toy-world factors a prompt names (object colours and backgrounds use distinct words)."""
+    words = set(prompt.lower().replace(",", " ").split())
+    found = {k: [v for v in values if v in words] for k, values in FACTORS.items()}
+    if "grey" in words:
+        found["background"].append("gray")
+    clash = [k for k, v in found.items() if len(v) > 1]
+    if clash:
+        raise InputError(f"The prompt names more than one {clash[0]}; keep one per scene.")
+    return {k: v[0] for k, v in found.items() if v}
+
+
+def prompts_for(base: dict, attribute: str, target: str) -> dict[str, tuple[str, str]]:
+    """(unedited prompt, edited prompt) for the conditioning and the h-space columns."""
+    from toyworld.world import prompt_for
+
+    base = {k: v for k, v in base.items() if k in FACTORS and v}
+    unsaid = {k: v for k, v in base.items() if k != attribute}
+    return {"conditioning": (prompt_for(**base), prompt_for(**{**base, attribute: target})),
+            "hspace": (prompt_for(**unsaid), prompt_for(**unsaid))}
+
+
+def _finish(col: Column, scorer: Scorer, attribute: str, target: str) -> Column:
+    lo, le = scorer(np.stack([col.original, col.edited]))
+    col.labels = {"original": lo, "edited": le}
+    col.already = lo[attribute] == target
+    col.reached = le[attribute] == target
+    col.kept = all(lo[k] == le[k] for k in FACTORS if k != attribute)
+    col.distance = round(distance(col.original, col.edited), 4)
+    return col
+
+
+def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], bases: list[dict],
+                  attributes: list[str], targets: list[str], scorer: Scorer | None = None,
+                  truncation_psi: float = 0.7, batch_size: int = 8, progress=None) -> list[dict[str, Column]]:
+    """The three columns for each (seed, base, attribute, target); diffusion sampling is batched."""
+    scorer = scorer or Scorer()
+    seeds = [check_seed(s) for s in seeds]
+    for a, t in zip(attributes, targets):
+        check_target(a, t)
+    n = len(seeds)
+    out = [{m: Column(m) for m in METHODS} for _ in range(n)]
+    plans = [prompts_for(b, a, t) for b, a, t in zip(bases, attributes, targets)]
+    done, total = 0, 2 * n + n
+    # conditioning: two prompts per seed, no edit
+    for i in range(0, n, batch_size):
+        idx = list(range(i, min(n, i + batch_size)))
+        prompts = [plans[j]["conditioning"][k] for j in idx for k in (0, 1)]
+        imgs = to_uint8(sample(diffusion, prompts, [seeds[j] for j in idx for _ in (0, 1)]).images)
+        for r, j in enumerate(idx):
+            out[j]["conditioning"].original, out[j]["conditioning"].edited = imgs[2 * r], imgs[2 * r + 1]
+        done += len(idx)
+        if progress:
+            progress(done / total)
+    # h-space: the unsaid prompt, strength 0 and the default strength, grouped by direction
+    keys = [f"{a}: {t}" for a, t in zip(attributes, targets)]
+    for key in sorted(set(keys)):
+        idx_all = [j for j, k in enumerate(keys) if k == key]
+        d = h_dirs.get(key)
+        for i in range(0, len(idx_all), batch_size):
+            idx = idx_all[i:i + batch_size]
+            if d is None:
+                for j in idx:
+                    out[j]["hspace"].note = f"no h-space direction for {key}"
+                continue
+            prompts = [plans[j]["hspace"][0] for j in idx for _ in (0, 1)]
+            strengths = [s for _ in idx for s in (0.0, DEFAULT_EDIT["strength"])]
+            edit = HEdit(d, strengths, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"], DEFAULT_EDIT["mode"])
+            imgs = to_uint8(sample(diffusion, prompts, [seeds[j] for j in idx for _ in (0, 1)], edit=edit).images)
+            for r, j in enumerate(idx):
+                out[j]["hspace"].original, out[j]["hspace"].edited = imgs[2 * r], imgs[2 * r + 1]
+            done += len(idx)
+            if progress:
+                progress(done / total)
+    # W space
+    if gan is not None:
+        w = gan.w_from_seeds(seeds, truncation_psi)
+        for j, key in enumerate(keys):
+            d = w_dirs.get(key)
+            if d is None:
+                out[j]["wspace"].note = f"no W-space direction for {key}"
+                continue
+            wp = apply_edits(gan, w[j:j + 1], [WEdit(d, DEFAULT_STRENGTH)])  # (1, L, w_dim)
+            imgs = gan.render(torch.cat([gan.generator.broadcast(w[j:j + 1]), wp]))
+            out[j]["wspace"].original, out[j]["wspace"].edited = imgs[0], imgs[1]
+    else:
+        for row in out:
+            row["wspace"].note = "no StyleGAN on this server"
+    for j, row in enumerate(out):
+        for col in row.values():
+            if col.original is not None:
+                _finish(col, scorer, attributes[j], targets[j])
+    if progress:
+        progress(1.0)
+    return out
+
+
+def compare(diffusion, gan, h_dirs, w_dirs, seed: int, base: dict, attribute: str, target: str,
+            **kwargs) -> dict[str, Column]:
+    return compare_batch(diffusion, gan, h_dirs, w_dirs, [seed], [base], [attribute], [target], **kwargs)[0]
+
+
+def summarise(rows: list[dict[str, Column]]) -> dict[str, dict]:
+    """Per method: success (target reached, among cases whose unedited image did not already show it),
+    preservation (other factors kept, among the same cases), mean distance (1 - SSIM, all cases)."""
+    out = {}
+    for m in METHODS:
+        cols = [r[m] for r in rows if r[m].original is not None]
+        counted = [c for c in cols if not c.already]
+        out[m] = {"success": round(float(np.mean([c.reached for c in counted])), 3) if counted else None,
+                  "preservation": round(float(np.mean([c.kept for c in counted])), 3) if counted else None,
+                  "distance": round(float(np.mean([c.distance for c in cols])), 4) if cols else None,
+                  "n": len(counted)}
+    return out
+
+
+def markdown_table(summary: dict[str, dict]) -> str:
+    lines = ["| method | target reached | other factors kept | distance (1 − SSIM) | n |", "|---|---|---|---|---|"]
+    def fmt(v, digits=2):
+        return "—" if v is None else f"{v:.{digits}f}"
+
+    for m, s in summary.items():
+        lines.append(f"| {TITLES[m]} | {fmt(s['success'])} | {fmt(s['preservation'])} | "
+                     f"{fmt(s['distance'], 3)} | {s['n']} |")
+    return "\n".join(lines)

@@ -1,0 +1,148 @@
+"""Latent walks: frames along a path in a latent space, written as an animated GIF and an MP4.
+
+    frames = diffusion_walk(model, "a large circle on a white background", 7, 8, frames=12)
+    frames = gan_walk(gan, 7, 8, frames=24)
+    frames = direction_walk(gan, w_dirs, "colour", "blue", 3.0, 12, seed=7)
+    write_gif(frames, "walk.gif"); write_mp4(frames, "walk.mp4")
+
+Between two seeds, the diffusion model's starting noise is interpolated on the sphere (slerp keeps the
+noise's norm, so every frame is a plausible starting point) under a fixed prompt; the StyleGAN's w is
+interpolated on a line (W is where StyleGAN interpolates well). Along a direction, the edit's strength
+goes from -strength to +strength.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .pipeline import InputError, check_number, check_seed, to_uint8
+
+MAX_FRAMES = 48
+MIN_SIDE = 256  # small frames are enlarged (nearest neighbour) to at least this many pixels
+
+
+def check_frames(n) -> int:
+    try:
+        return int(check_number(n, "The number of frames", 2, MAX_FRAMES, integer=True))
+    except InputError:
+        raise InputError(f"A walk needs between 2 and {MAX_FRAMES} frames.") from None
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    return a + (b - a) * t
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation of the flattened tensors (linear when they are nearly parallel)."""
+    fa, fb = a.reshape(-1).double(), b.reshape(-1).double()
+    cos = torch.clamp(fa @ fb / (fa.norm() * fb.norm()).clamp_min(1e-12), -1.0, 1.0)
+    omega = torch.arccos(cos)
+    if omega.abs() < 1e-4:
+        return lerp(a, b, t)
+    s = torch.sin(omega)
+    out = torch.sin((1 - t) * omega) / s * fa + torch.sin(t * omega) / s * fb
+    return out.reshape(a.shape).to(a.dtype)
+
+
+# ------------------------------------------------------------------ frames
+def diffusion_walk(model, prompt: str, seed_a, seed_b, frames: int, **kwargs) -> list[np.ndarray]:
+    """Slerp between two seeds' starting noise under one prompt (one batch)."""
+    from .hspace import sample, starting_noise
+
+    a, b = check_seed(seed_a), check_seed(seed_b)
+    if a == b:
+        raise InputError("Choose two different seeds to walk between.")
+    n = check_frames(frames)
+    na, nb = starting_noise(model, [a, b])
+    noise = torch.stack([slerp(na, nb, t) for t in np.linspace(0, 1, n)])  # (n, C, h, w)
+    return list(to_uint8(sample(model, prompt, [a] * n, latents=noise, **kwargs).images))
+
+
+def gan_walk(gan, seed_a, seed_b, frames: int, truncation_psi: float = 0.7) -> list[np.ndarray]:
+    """Linear interpolation of w between two seeds."""
+    a, b = check_seed(seed_a), check_seed(seed_b)
+    if a == b:
+        raise InputError("Choose two different seeds to walk between.")
+    n = check_frames(frames)
+    psi = check_number(truncation_psi, "Truncation ψ", 0.0, 1.5)
+    wa, wb = gan.w_from_seeds([a, b], psi)
+    return list(gan.render(torch.stack([lerp(wa, wb, float(t)) for t in np.linspace(0, 1, n)])))
+
+
+def direction_walk(model, directions: dict, attribute: str, target: str, strength: float, frames: int,
+                   seed, prompt: str = "") -> list[np.ndarray]:
+    """From -strength to +strength along a fitted direction: h-space for a diffusion model, W for a GAN."""
+    n = check_frames(frames)
+    key = f"{attribute}: {target}"
+    d = directions.get(key)
+    if d is None:
+        raise InputError(f"There is no direction for {key!r}. Known: {', '.join(sorted(directions)) or 'none'}.")
+    strength = check_number(strength, "The strength", 0.0, 100.0)
+    if hasattr(model, "generator"):  # a GANModel
+        from .wspace import WEdit, apply_edits
+
+        w = model.w_from_seed(check_seed(seed), 0.7)
+        return list(model.render(torch.cat([apply_edits(model, w, [WEdit(d, float(s))])
+                                            for s in np.linspace(-strength, strength, n)])))
+    from .hspace import DEFAULT_EDIT, HEdit, sample
+
+    s = check_seed(seed)
+    edit = HEdit(d, list(np.linspace(-strength, strength, n)), DEFAULT_EDIT["start"], DEFAULT_EDIT["end"],
+                 DEFAULT_EDIT["mode"])
+    return list(to_uint8(sample(model, prompt, [s] * n, edit=edit).images))
+
+
+# ------------------------------------------------------------------ files
+def _prepare(frames) -> list[np.ndarray]:
+    if len(frames) < 2:
+        raise InputError(f"A walk needs between 2 and {MAX_FRAMES} frames.")
+    arr = [np.asarray(f) for f in frames]
+    if any(f.shape != arr[0].shape or f.ndim != 3 or f.shape[2] != 3 for f in arr):
+        raise InputError("All frames of a walk must be RGB images of the same size.")
+    h, w = arr[0].shape[:2]
+    k = max(1, -(-MIN_SIDE // min(h, w)))  # integer enlargement, nearest neighbour
+    out = []
+    for f in arr:
+        f = np.repeat(np.repeat(f.astype(np.uint8), k, 0), k, 1)
+        f = np.pad(f, ((0, f.shape[0] % 2), (0, f.shape[1] % 2), (0, 0)), mode="edge")  # even sides for H.264
+        out.append(np.ascontiguousarray(f))
+    return out
+
+
+def write_gif(frames, path, fps: int = 8) -> Path:
+    from PIL import Image
+
+    fps = check_number(fps, "Frames per second", 1, 60, integer=True)
+    path = Path(path)
+    ims = [Image.fromarray(f) for f in _prepare(frames)]
+    ims[0].save(path, save_all=True, append_images=ims[1:], duration=int(round(1000 / fps)), loop=0,
+                optimize=False, disposal=1)
+    return path
+
+
+def write_mp4(frames, path, fps: int = 8) -> Path:
+    """H.264 in yuv420p (plays in browsers), through the ffmpeg binary bundled with imageio-ffmpeg."""
+    import imageio_ffmpeg
+
+    fps = check_number(fps, "Frames per second", 1, 60, integer=True)
+    path = Path(path)
+    fr = _prepare(frames)
+    h, w = fr[0].shape[:2]
+    writer = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+                                         macro_block_size=1, quality=8, ffmpeg_log_level="error")
+    writer.send(None)  # start the encoder
+    for f in fr:
+        writer.send(f)
+    writer.close()
+    return path
+
+
+def count_mp4_frames(path) -> tuple[int, tuple[int, int]]:
+    """(frames, (width, height)) of a video file, decoded back (for tests)."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    return sum(1 for _ in reader), tuple(meta["size"])
