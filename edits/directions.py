@@ -40,9 +40,19 @@ class Boundary:
     n_test: int
 
 
+METHODS = ("logistic", "logistic-raw", "mean-difference")
+
+
 def fit_boundary(X: np.ndarray, y: np.ndarray, seed: int = 0, test_fraction: float = 0.25,
-                 C: float = 0.1) -> Boundary:
-    """Fit one linear boundary separating y=True from y=False."""
+                 C: float = 0.1, method: str = "logistic") -> Boundary:
+    """Fit one linear boundary separating y=True from y=False.
+
+    method: "logistic" (standardised features: every dimension weighs alike), "logistic-raw" (the codes as
+    they are, as InterFaceGAN fits its SVM: low-variance dimensions are not amplified), or
+    "mean-difference" (the normal joins the two classes' means; the offset sits half-way between them).
+    Held-out accuracy is measured the same way for all three."""
+    if method not in METHODS:
+        raise DirectionError(f"Unknown fitting method {method!r}: choose among {', '.join(METHODS)}.")
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
@@ -57,15 +67,22 @@ def fit_boundary(X: np.ndarray, y: np.ndarray, seed: int = 0, test_fraction: flo
             f"Too few samples on one side of the boundary ({n_pos} with the attribute, {n_neg} without); "
             f"each side needs at least {MIN_PER_CLASS}. Draw more samples or choose another class.")
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
-    scaler = StandardScaler().fit(Xtr)
-    clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit(scaler.transform(Xtr), ytr)
-    acc = float(clf.score(scaler.transform(Xte), yte))
-    sigma = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    w = clf.coef_[0] / sigma  # back to the original space
+    if method == "mean-difference":
+        m1, m0 = Xtr[ytr].mean(0), Xtr[~ytr].mean(0)
+        w = m1 - m0
+        b = -float(w @ (m1 + m0) / 2)
+    else:
+        scaler = StandardScaler(with_std=method == "logistic").fit(Xtr)
+        clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit(scaler.transform(Xtr), ytr)
+        sigma = np.where(scaler.scale_ > 0, scaler.scale_, 1.0) if method == "logistic" else np.ones(X.shape[1])
+        w = clf.coef_[0] / sigma  # back to the original space
+        b = float(clf.intercept_[0] - (clf.coef_[0] * scaler.mean_ / sigma).sum())
     norm = float(np.linalg.norm(w))
     if norm == 0 or not np.isfinite(norm):
         raise DirectionError("The boundary is degenerate: the samples carry no signal for this attribute.")
-    b = float(clf.intercept_[0] - (clf.coef_[0] * scaler.mean_ / sigma).sum())
+    d_te = Xte @ w + b
+    # balanced accuracy on the held-out split, the same measure for every method
+    acc = float(((d_te > 0) == yte)[yte].mean() / 2 + ((d_te > 0) == yte)[~yte].mean() / 2)
     normal = w / norm
     proj = X @ normal
     return Boundary(normal=normal.astype(np.float32), bias=b / norm, accuracy=acc,
@@ -73,7 +90,7 @@ def fit_boundary(X: np.ndarray, y: np.ndarray, seed: int = 0, test_fraction: flo
 
 
 def fit_one_vs_rest(X: np.ndarray, labels: list[str], classes: list[str] | None = None,
-                    seed: int = 0) -> dict[str, Boundary]:
+                    seed: int = 0, method: str = "logistic") -> dict[str, Boundary]:
     """One boundary per class (that class against all others); classes with too few samples are skipped."""
     labels = np.asarray(labels)
     present = sorted(set(labels.tolist()))
@@ -84,7 +101,7 @@ def fit_one_vs_rest(X: np.ndarray, labels: list[str], classes: list[str] | None 
     for c in classes or present:
         y = labels == c
         if min(y.sum(), (~y).sum()) >= MIN_PER_CLASS:
-            out[c] = fit_boundary(X, y, seed=seed)
+            out[c] = fit_boundary(X, y, seed=seed, method=method)
     if not out:
         raise DirectionError("No class has enough samples on both sides of a boundary; draw more samples.")
     return out

@@ -88,13 +88,14 @@ def collect_h(model: DiffusionModel, template: str, seeds: list[int], num_infere
 
 
 def fit_h(samples: Samples, labels: list[str], attribute: str, model_name: str, labeller: str,
-          h_dims: tuple[int, ...], classes: list[str] | None = None, template: str = "") -> dict[str, Direction]:
+          h_dims: tuple[int, ...], classes: list[str] | None = None, template: str = "",
+          method: str = "logistic") -> dict[str, Direction]:
     """One direction per class, each with one boundary per timestep."""
     present = sorted(set(labels))
     if len(present) < 2:
         raise DirectionError(f"The labeller returned a single class ({present[0] if present else 'none'}) "
                              "for every sample, so there is nothing to separate.")
-    per_step = [fit_one_vs_rest(samples.h[:, t], labels, classes) for t in range(samples.h.shape[1])]
+    per_step = [fit_one_vs_rest(samples.h[:, t], labels, classes, method=method) for t in range(samples.h.shape[1])]
     out = {}
     for c in per_step[0]:
         if not all(c in ps for ps in per_step):
@@ -104,7 +105,7 @@ def fit_h(samples: Samples, labels: list[str], attribute: str, model_name: str, 
             "space": "h", "model": model_name, "attribute": attribute, "class": c,
             "timesteps": samples.timesteps, "samples": len(labels), "labeller": labeller,
             "prompt": template, "class_counts": {k: labels.count(k) for k in present},
-            "edits": describe(samples.skip_levels), "skip_levels": samples.skip_levels,
+            "edits": describe(samples.skip_levels), "skip_levels": samples.skip_levels, "method": method,
         })
     return out
 
@@ -149,6 +150,8 @@ def main(argv=None) -> None:
     p.add_argument("--guidance", type=float, default=None)
     p.add_argument("--skip-levels", type=int, default=0,
                    help="also edit the skip tensors entering this many of the deepest up-blocks (0: mid-block only)")
+    p.add_argument("--method", default=None, choices=["logistic", "logistic-raw", "mean-difference"],
+                   help="how the boundary is fitted (default: logistic for hspace, mean-difference for wspace)")
     p.add_argument("--out", default="assets/directions")
     a = p.parse_args(argv)
     if a.space == "wspace":
@@ -168,7 +171,7 @@ def main(argv=None) -> None:
         bar.close()
         labels = labeller(samples.images, seeds=samples.seeds)
         dirs = fit_h(samples, labels, a.attribute, model.name if not model.is_embedded else "embedded:toy-diffusion",
-                     a.labeler, h_shape(model, a.skip_levels), classes, a.prompt)
+                     a.labeler, h_shape(model, a.skip_levels), classes, a.prompt, method=a.method or "logistic")
         for c, d in dirs.items():
             path = d.save(Path(a.out) / f"h{a.skip_levels or ''}_{a.attribute}_{c}")
             acc = d.meta["accuracy"]
@@ -195,7 +198,7 @@ def main_wspace(a: argparse.Namespace) -> None:
         bar.close()
         for x in attributes:
             dirs = fit_w(w, labels[x], x, "colour" if x == "colour" else "classifier", gan.name,
-                         truncation_psi=a.psi)
+                         truncation_psi=a.psi, method=a.method or "mean-difference")
             for c, d in dirs.items():
                 path = d.save(Path(a.out) / f"w_{x}_{c}")
                 print(f"{path}: held-out accuracy {d.meta['accuracy'][0]:.3f} ({d.meta['class_samples']} samples)")

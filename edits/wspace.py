@@ -257,14 +257,19 @@ def sample_and_label(gan: GANModel, n: int, labelers: dict[str, object], truncat
 
 
 def fit_w(w: torch.Tensor, labels: list[str], attribute: str, labeller: str, model: str = "toy-stylegan",
-          classes: list[str] | None = None, truncation_psi: float = 1.0) -> dict[str, Direction]:
-    """One-vs-rest InterFaceGAN boundaries in W for every class of one attribute."""
-    bounds = fit_one_vs_rest(w.numpy(), labels, classes)
+          classes: list[str] | None = None, truncation_psi: float = 1.0,
+          method: str = "mean-difference") -> dict[str, Direction]:
+    """One-vs-rest boundaries in W for every class of one attribute. The default joins the class means:
+    on the embedded GAN it turned 0.49-0.55 of 40 seeds to four target colours at strengths 1-2, where
+    standardised logistic normals reached 0.04-0.07 (they lean on low-variance dimensions of W that the
+    generator barely reads); logistic regression on the raw codes, as InterFaceGAN fits its SVM, needed
+    strength 8 for 0.57."""
+    bounds = fit_one_vs_rest(w.numpy(), labels, classes, method=method)
     counts = {c: int(np.sum(np.asarray(labels) == c)) for c in bounds}
     return {c: Direction.from_boundaries([b], (w.shape[1],), {
         "space": "w", "model": model, "attribute": attribute, "class": c, "timesteps": [0],
         "samples": len(labels), "class_samples": counts[c], "labeller": labeller,
-        "truncation_psi": truncation_psi}) for c, b in bounds.items()}
+        "truncation_psi": truncation_psi, "method": method}) for c, b in bounds.items()}
 
 
 def directions_for(directions: dict[str, Direction], attribute: str) -> dict[str, Direction]:

@@ -81,3 +81,16 @@ def test_corrupt_and_foreign_files_are_refused(tmp_path):
     nan = Direction(torch.full((1, 3), float("nan")), torch.ones(1), torch.zeros(1), {"timesteps": [0]})
     with pytest.raises(DirectionError, match="NaN"):
         Direction.load(nan.save(tmp_path / "nan"))
+
+
+@pytest.mark.parametrize("method", ["logistic", "logistic-raw", "mean-difference"])
+def test_every_method_finds_an_axis_boundary(method):
+    from edits.directions import fit_boundary
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(800, 10)) * np.linspace(0.2, 3.0, 10)  # anisotropic codes
+    y = X[:, 3] > 0.1
+    b = fit_boundary(X, y, method=method)
+    assert abs(b.normal[3]) > 0.85 and b.accuracy > 0.85
+    with pytest.raises(DirectionError):
+        fit_boundary(X, y, method="magic")

@@ -111,7 +111,7 @@ def test_fit_recovers_a_known_boundary(gan, tmp_path):
     labels = ["blue" if v > 0 else "red" for v in (w[:, 5] - w[:, 5].median()).tolist()]
     dirs = fit_w(w, labels, "colour", "test")
     d = dirs["blue"]
-    assert d.meta["accuracy"][0] > 0.9 and abs(float(d.vectors[0, 5])) > 0.9
+    assert d.meta["accuracy"][0] > 0.85 and abs(float(d.vectors[0, 5])) > 0.9 and d.meta["method"] == "mean-difference"
     back = Direction.load(d.save(tmp_path / "w_colour_blue"))
     assert torch.equal(back.vectors, d.vectors) and back.meta["space"] == "w"
 
