@@ -91,6 +91,6 @@ def test_every_method_finds_an_axis_boundary(method):
     X = rng.normal(size=(800, 10)) * np.linspace(0.2, 3.0, 10)  # anisotropic codes
     y = X[:, 3] > 0.1
     b = fit_boundary(X, y, method=method)
-    assert abs(b.normal[3]) > 0.85 and b.accuracy > 0.85
+    assert abs(b.normal[3]) > 0.85 and b.accuracy > (0.75 if method == "mean-difference" else 0.9)
     with pytest.raises(DirectionError):
         fit_boundary(X, y, method="magic")
