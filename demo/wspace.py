@@ -4,8 +4,8 @@ from __future__ import annotations
 import gradio as gr
 
 from edits.pipeline import InputError
-from edits.wspace import (DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, WEdit, apply_edits, conditioning_set,
-                          directions_for, edit_pair, traversal)
+from edits.wspace import (DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, WEdit, conditioning_set, directions_for,
+                          edit_pair, traversal)
 
 from .common import Models, friendly, image_out
 

@@ -1,11 +1,10 @@
 """The h-space tab through gradio_client, on an app built around the tiny random pipeline."""
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from edits.directions import Direction
-from edits.hspace import h_shape, sample
+from tests.conftest import random_h_directions
 
 
 @pytest.fixture(scope="module")
@@ -14,14 +13,7 @@ def tiny_app(tiny_model):
 
     import demo
 
-    ts = sample(tiny_model, "a circle", 0, decode=False).timesteps
-    g = torch.Generator().manual_seed(0)
-    dirs = {}
-    for c in ("blue", "red"):
-        v = torch.randn((len(ts), *h_shape(tiny_model)), generator=g)
-        v = v / v.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
-        dirs[f"colour: {c}"] = Direction(v, torch.ones(len(ts)), torch.zeros(len(ts)),
-                                         {"space": "h", "attribute": "colour", "class": c, "timesteps": ts})
+    dirs = random_h_directions(tiny_model)
     blocks = demo.build(demo.Models(diffusion=tiny_model, h_directions=dirs))
     blocks.launch(prevent_thread_lock=True, quiet=True, **demo.launch_kwargs())
     try:
