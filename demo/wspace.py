@@ -1,6 +1,8 @@
 """Potentiality in a GAN: keep the seed, move its w along fitted and unsupervised directions."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from edits.pipeline import InputError
@@ -8,6 +10,8 @@ from edits.wspace import (DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, WEdit, 
                           edit_pair, traversal)
 
 from .common import Models, friendly, image_out
+
+FINDINGS = Path(__file__).resolve().parent.parent / "assets" / "toy-stylegan" / "FINDINGS.md"
 
 N_COMPONENTS = 4
 NONE = "—"
@@ -83,6 +87,9 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
             strip = gr.Gallery(label="Traversal of the first edit: from −strength to +strength", columns=7,
                                height=160, object_fit="contain", elem_classes=["pixelated"])
             reset = gr.Button("Reset the sliders", size="sm")
+    if FINDINGS.is_file():
+        with gr.Accordion("Measured: how well do W-space directions steer this GAN?", open=False):
+            gr.Markdown(FINDINGS.read_text())
 
     def build_edits(attribute, target, strength, conditional, extras):
         edits = []

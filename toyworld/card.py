@@ -93,15 +93,27 @@ Config: {arch}. Generator {t.get('g_params_M')} M parameters (discriminator {t.g
 ## Pixels or latents? (measured before training, this 2-core CPU)
 The synthesis network writes the **4×16×16 latents of the toy diffusion model's VAE** (scaled by its scaling
 factor, as the UNet sees them), and that VAE's decoder (`../toy-diffusion/vae`) turns them into 64×64 pixels.
-One generator + discriminator forward/backward pass at batch 32 cost 0.23 s on latents with one thread (after
-replacing the grouped "fused" modulated convolution by the equivalent per-sample scaling of activations, which
-took it from 0.94 s); a 64×64 pixel-space network needs three more upsampling stages at 16× the area per stage,
-which would not fit the 3-hour budget on these cores. Decoding one image costs a few milliseconds.
+One generator + discriminator forward/backward pass at batch 32, one thread, measured on latents: 0.94 s with
+channels 128/128/64 and the grouped ("fused") modulated convolution, 0.51 s after replacing it by the equivalent
+per-sample scaling of activations, 0.23 s with channels 128/64/32 (shipped); a training step (D and G updates)
+then took 0.40 s. The pixel-space option was not timed: it needs two more resolutions (32 and 64) whose layers
+alone cost 4× and 16× the 16×16 layer's work at equal width, i.e. well over 3 hours for the same number of
+steps on these cores. Decoding to pixels is included in the W-space edit time below (`edit_w_ms`).
 
 ## Training (`python -m toyworld.train stylegan`; resumable, checkpoints in runs/)
 Data: the 40 000 training latents of the diffusion model (the same scenes; the held-out colour/shape pairs never appear).
 Loss: non-saturating logistic GAN loss, lazy R1 (γ = {t.get('r1_gamma')}, every 16 steps), style mixing
 (p = {t.get('style_mixing')}), Adam (lr {t.get('lr')}, β = (0, 0.99)), batch {t.get('batch')}, EMA generator (shipped), fp32.{note}
+
+**Plus an autoencoding path** (weights: reconstruction {t.get('rec_weight')}, MMD {t.get('mmd_weight')}). The plain GAN was
+trained first, for 3000 steps (21 min on one core): its samples were colour blobs, often several colours per
+object, and over 500 samples the classifier was confident (≥ 0.9 on every factor) on 0.61 of them, with green at
+0.3× its training frequency. So training went on from those weights with an encoder E (the discriminator's
+architecture, 128 outputs) that maps real latents to w, a reconstruction loss (the synthesis network must redraw
+the real latent from E's w, MSE) and a maximum-mean-discrepancy loss between the mapping network's w and E's w
+(both ways), so that sampled codes land where real scenes' codes are. It is still a GAN (the adversarial loss and
+the discriminator stay), with W shaped by real scenes as in an adversarial autoencoder. The step count below
+counts the autoencoding phase only; the wall time includes both phases.
 
 Steps: {t.get('steps')}; total wall time {t.get('wall_s')} s. Final losses (mean of the last 50 steps): D {t.get('final_d_loss_50')},
 G {t.get('final_g_loss_50')}, reconstruction MSE {t.get('final_rec_50')}.

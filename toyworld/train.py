@@ -3,6 +3,8 @@
     python -m toyworld.train classifier   # attribute classifier -> assets/classifier
     python -m toyworld.train vae          # autoencoder (first stage of the diffusion model)
     python -m toyworld.train diffusion    # text encoder + UNet on VAE latents -> assets/toy-diffusion
+    python -m toyworld.train decoder      # sharpen the VAE decoder (encoder frozen); then `export`
+    python -m toyworld.train export       # re-export the last diffusion checkpoint with the sharpened VAE
     python -m toyworld.train stylegan     # StyleGAN on the VAE's latents -> assets/toy-stylegan
     python -m toyworld.train all          # all of them, in order
 
@@ -348,9 +350,26 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
     return {"steps": steps}
 
 
+def export_final(cfg: DiffusionConfig, out: Path = ASSETS / "toy-diffusion") -> None:
+    """Re-export the last diffusion checkpoint's EMA weights (e.g. after `decoder` sharpened the VAE)."""
+    from diffusers import AutoencoderKL
+
+    state = load_ckpt(RUNS / "diffusion.ckpt")
+    if state is None:
+        raise SystemExit("no diffusion checkpoint in runs/ to export")
+    tok = save_tokenizer(VOCAB_WORDS, RUNS / "tokenizer", cfg.max_length)
+    te, unet = make_text_encoder(cfg, len(tok)), make_unet(cfg)
+    te.load_state_dict(state["ema_te"]); unet.load_state_dict(state["ema_unet"])
+    final = RUNS / "vae_final" if (RUNS / "vae_final").is_dir() else RUNS / "vae"
+    metrics = json.loads((out / "training.json").read_text())
+    metrics["vae"] = json.loads((final / "metrics.json").read_text())
+    export_pipeline(cfg, AutoencoderKL.from_pretrained(final), te.eval(), unet.eval(), out, metrics)
+    log(f"exported {out} from the step-{state['step']} checkpoint with {final.name}")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["classifier", "vae", "decoder", "diffusion", "stylegan", "all"])
+    p.add_argument("what", choices=["classifier", "vae", "decoder", "diffusion", "stylegan", "export", "all"])
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the shipped recipe)")
     a = p.parse_args(argv)
     cfg = DiffusionConfig()
@@ -364,6 +383,8 @@ def main(argv=None) -> None:
         finetune_decoder(**kw)
     if a.what in ("diffusion", "all"):
         train_diffusion(cfg, **kw)
+    if a.what == "export":
+        export_final(cfg)
     if a.what in ("stylegan", "all"):
         from .gan import train_stylegan
 
