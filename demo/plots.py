@@ -30,7 +30,7 @@ def heatmap(matrix: np.ndarray, names: list[str], title: str, vmin: float, vmax:
         x = MARGIN + i * CELL
         sw = (swatches or {}).get(name)
         draw.text((6, y + CELL // 2 - 6), name, fill=(30, 30, 30))
-        draw.text((x + 2, 24 + MARGIN - 30 + (i % 2) * 12), name[:6], fill=(30, 30, 30))
+        draw.text((x + 2, top - 46 + (i % 2) * 13), name[:6], fill=(30, 30, 30))
         if sw is not None:
             draw.rectangle([MARGIN - 18, y + 12, MARGIN - 4, y + CELL - 12], fill=sw)
             draw.rectangle([x + 12, top - 16, x + CELL - 12, top - 4], fill=sw)
