@@ -12,30 +12,25 @@ from pathlib import Path
 import numpy as np
 
 from edits.directions import load_directions
-from edits.metrics import atlas_statistics
+from edits.metrics import atlas_statistics, colour_direction_vectors
 from toyworld.world import COLOURS
 
 DIRECTIONS = Path(__file__).resolve().parent.parent / "assets" / "directions"
 
 
-def colour_vectors(dirs: dict, step: int = 0) -> dict[str, np.ndarray]:
-    return {d.meta["class"]: d.vectors[min(step, len(d.vectors) - 1)].reshape(-1).numpy()
-            for d in dirs.values() if d.meta.get("attribute") == "colour" and d.meta["class"] in COLOURS}
-
-
 def run(quick: bool = False, model_path: str | None = None, directions: str | None = None) -> dict:
     folder = Path(directions or DIRECTIONS)
     w = load_directions(folder, space="w")
-    h = {k: d for k, d in load_directions(folder, space="h").items() if not d.meta.get("skip_levels")}
+    h = load_directions(folder, space="h")
     res = {}
     if w:
-        sw = atlas_statistics(colour_vectors(w), COLOURS)
+        sw = atlas_statistics(colour_direction_vectors(w, 0, COLOURS), COLOURS)
         res["spearman_w"] = round(float(sw["spearman"]), 3)
         res["colours_w"] = len(sw["names"])
     if h:
         steps = len(next(iter(h.values())).vectors)
-        per = [float(atlas_statistics(colour_vectors(h, t), COLOURS)["spearman"]) for t in range(steps)]
+        per = [float(atlas_statistics(colour_direction_vectors(h, t, COLOURS), COLOURS)["spearman"]) for t in range(steps)]
         res["spearman_h"] = round(float(np.median(per)), 3)
         res["spearman_h_per_step"] = [round(v, 3) for v in per]
-        res["colours_h"] = len(colour_vectors(h))
+        res["colours_h"] = len(colour_direction_vectors(h, 0, COLOURS))
     return res

@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from edits.metrics import atlas_statistics
+from edits.metrics import atlas_statistics, colour_direction_vectors
 from edits.pipeline import InputError
 from edits.walks import MAX_FRAMES, check_frames, diffusion_walk, direction_walk, gan_walk, write_gif, write_mp4
 from toyworld.world import COLOURS
@@ -42,12 +42,6 @@ colours that look alike have alike arrows: the **Spearman correlation** between 
 (1 − cosine) and ΔE is then close to 1. ColorwAI reports that StyleGAN's W does this and diffusion
 models' latent spaces do not; here is what this project measures on its own models.
 """
-
-
-def _colour_vectors(dirs: dict, step: int = 0) -> dict[str, np.ndarray]:
-    return {d.meta["class"]: d.vectors[min(step, len(d.vectors) - 1)].reshape(-1).numpy()
-            for d in dirs.values() if d.meta.get("attribute") == "colour" and d.meta.get("class") in COLOURS
-            and not d.meta.get("skip_levels")}
 
 
 def create_walk_tab(models: Models, seed: gr.Number) -> dict:
@@ -107,7 +101,7 @@ def create_walk_tab(models: Models, seed: gr.Number) -> dict:
 
 def create_atlas_tab(models: Models) -> dict:
     gr.Markdown(ATLAS_EXPLAIN, elem_classes=["explain"])
-    w_vecs = _colour_vectors(models.w_directions)
+    w_vecs = colour_direction_vectors(models.w_directions, 0, COLOURS)
     h_dirs = [d for d in models.h_directions.values() if d.meta.get("attribute") == "colour"]
     n_steps = max((len(d.vectors) for d in h_dirs), default=1)
     timesteps = h_dirs[0].timesteps if h_dirs else [0]
@@ -122,7 +116,7 @@ def create_atlas_tab(models: Models) -> dict:
     @friendly
     def show(space, step):
         step = int(step)
-        vecs = w_vecs if space.startswith("W") else _colour_vectors(models.h_directions, step)
+        vecs = w_vecs if space.startswith("W") else colour_direction_vectors(models.h_directions, step, COLOURS)
         if len(vecs) < 3:
             raise InputError(f"This server has fewer than three colour directions in {space}: nothing to compare.")
         st = atlas_statistics(vecs, COLOURS)

@@ -115,3 +115,12 @@ def atlas_statistics(vectors: dict[str, np.ndarray], colours: dict[str, tuple[in
     _, cos = cosine_matrix({n: vectors[n] for n in names})
     _, lab = lab_distance_matrix({n: colours[n] for n in names})
     return {"names": names, "cosine": cos, "lab": lab, "spearman": spearman_upper(1 - cos, lab)}
+
+
+def colour_direction_vectors(directions: dict, step: int = 0, colours=None) -> dict[str, np.ndarray]:
+    """The colour directions of a set (h-space: the vector at denoising step `step`), flattened, keyed by
+    colour name; directions that extend h with skip tensors are left out (another space)."""
+    return {d.meta["class"]: d.vectors[min(step, len(d.vectors) - 1)].reshape(-1).numpy()
+            for d in directions.values()
+            if d.meta.get("attribute") == "colour" and not d.meta.get("skip_levels")
+            and (colours is None or d.meta.get("class") in colours)}
