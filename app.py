@@ -3,8 +3,8 @@
     python app.py                                          # embedded toy-world models, no network
     python app.py --diffusion-model stabilityai/sd-turbo   # any SD-family pipeline (Hub id or folder)
 
-Settings can also come from environment variables: DIFFUSION_MODEL, STYLEGAN_MODEL, GRADIO_SERVER_NAME,
-GRADIO_SERVER_PORT, DEVICE.
+Settings can also come from environment variables: DIFFUSION_MODEL, HSPACE_MODEL, STYLEGAN_MODEL,
+GRADIO_SERVER_NAME, GRADIO_SERVER_PORT, DEVICE.
 """
 from __future__ import annotations
 
@@ -14,13 +14,16 @@ import os
 import sys
 from pathlib import Path
 
-from edits.pipeline import ModelLoadError, load_diffusion
+from edits.pipeline import ModelLoadError, load_diffusion, load_hspace_diffusion
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--diffusion-model", default=os.environ.get("DIFFUSION_MODEL"),
                    help="Hub id or local folder of an SD-family pipeline (default: the embedded toy model)")
+    p.add_argument("--hspace-model", default=os.environ.get("HSPACE_MODEL"),
+                   help="Hub id or folder of the pipeline whose h-space the edits move (default: the embedded "
+                        "hourglass model with the embedded model, else the --diffusion-model)")
     p.add_argument("--gan", default=os.environ.get("STYLEGAN_MODEL"),
                    help="folder of a StyleGAN generator for the W-space tab (default: the embedded toy one)")
     p.add_argument("--device", default=os.environ.get("DEVICE"), help="cuda, cpu, ... (default: automatic)")
@@ -38,8 +41,9 @@ def load_models(args: argparse.Namespace):
     from edits.directions import load_directions
 
     diffusion = load_diffusion(args.diffusion_model, device=args.device)
-    # The shipped h-space directions were fitted on the embedded model; other models fit their own.
-    h_dirs = load_directions(DIRECTIONS, space="h") if diffusion.is_embedded and DIRECTIONS.is_dir() else {}
+    h_model = load_hspace_diffusion(args.hspace_model, diffusion, device=args.device)
+    # The shipped h-space directions were fitted on the embedded hourglass model; other models fit their own.
+    h_dirs = load_directions(DIRECTIONS, space="h") if h_model.is_embedded and DIRECTIONS.is_dir() else {}
     gan, w_dirs = None, {}
     try:
         from edits.wspace import load_gan
@@ -51,7 +55,8 @@ def load_models(args: argparse.Namespace):
         if args.gan is not None:
             raise
         logging.getLogger("app").warning("W-space tab disabled: %s", e)
-    return Models(diffusion=diffusion, h_directions=h_dirs, gan=gan, w_directions=w_dirs)
+    return Models(diffusion=diffusion, h_directions=h_dirs, gan=gan, w_directions=w_dirs,
+                  h_diffusion=None if h_model is diffusion else h_model)
 
 
 def create_app(argv=None):

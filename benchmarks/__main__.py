@@ -19,7 +19,7 @@ def main(argv=None) -> None:
     p.add_argument("--strength", type=float, default=None, help="hspace/wspace: edit strength (default: the tab's)")
     p.add_argument("--mode", default=None, choices=["symmetric", "asymmetric"], help="hspace only")
     p.add_argument("--sweep", action="store_true", help="hspace/wspace: success against strength")
-    p.add_argument("--directions", default=None, help="hspace only: folder of direction files")
+    p.add_argument("--directions", default=None, help="hspace, wspace, atlas: folder of direction files")
     a = p.parse_args(argv)
     setup()
     t0 = time.perf_counter()

@@ -14,7 +14,7 @@ import numpy as np
 from edits.compare import Scorer, compare_batch, markdown_table, summarise
 from edits.directions import load_directions
 from edits.labelers import FACTORS
-from edits.pipeline import load_diffusion
+from edits.pipeline import load_diffusion, load_hspace_diffusion
 from edits.wspace import load_gan
 from toyworld.world import sample_scene
 
@@ -37,12 +37,14 @@ def plan(n: int, seed: int = 11):
 
 def run(quick: bool = False, model_path: str | None = None) -> dict:
     diffusion = load_diffusion(model_path, device="cpu")
-    h_dirs = load_directions(DIRECTIONS, space="h") if diffusion.is_embedded else {}
+    h_model = load_hspace_diffusion(None, diffusion, device="cpu")
+    h_dirs = load_directions(DIRECTIONS, space="h") if h_model.is_embedded else {}
     gan = load_gan()
     w_dirs = load_directions(DIRECTIONS, space="w")
     n = 24 if quick else 120
     seeds, bases, attrs, tgts = plan(n)
-    rows = compare_batch(diffusion, gan, h_dirs, w_dirs, seeds, bases, attrs, tgts, scorer=Scorer(), batch_size=12)
+    rows = compare_batch(diffusion, gan, h_dirs, w_dirs, seeds, bases, attrs, tgts, scorer=Scorer(), batch_size=12,
+                         h_diffusion=h_model)
     summary = summarise(rows)
     print(markdown_table(summary))
     by_attr = {a: summarise([r for r, x in zip(rows, attrs) if x == a]) for a in ("colour", "shape")}

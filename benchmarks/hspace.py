@@ -20,7 +20,7 @@ import numpy as np
 from edits.directions import load_directions
 from edits.hspace import DEFAULT_EDIT, HEdit, sample
 from edits.labelers import ColourLabeler, ToyClassifierLabeler
-from edits.pipeline import load_diffusion
+from edits.pipeline import load_hspace_diffusion
 from toyworld.world import COLOURS, prompt_for, sample_scene
 
 from .common import batched, to_uint8
@@ -28,6 +28,7 @@ from .common import batched, to_uint8
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTIONS = ROOT / "assets" / "directions"
 COLOUR_LIST = list(COLOURS)
+SWEEP = {"land": (0.5, 1.0, 1.5, 2.0, 3.0, 4.0), "add": (2.0, 4.0, 8.0, 12.0, 16.0, 24.0)}  # strengths per move
 
 
 def _plan(n: int, seed: int = 7):
@@ -42,13 +43,13 @@ def _originals(model, prompts, seeds, batch=16):
                            for idx in batched(list(range(len(seeds))), batch)])
 
 
-def _edits(model, prompts, seeds, targets, dirs, strength, mode, start, end, batch=16):
+def _edits(model, prompts, seeds, targets, dirs, strength, mode, start, end, move, batch=16):
     out = [None] * len(seeds)
     for target in sorted(set(targets)):
         idx_t = [i for i, t in enumerate(targets) if t == target]
         for idx in batched(idx_t, batch):
             imgs = sample(model, [prompts[i] for i in idx], [seeds[i] for i in idx],
-                          edit=HEdit(dirs[f"colour: {target}"], strength, start, end, mode)).images
+                          edit=HEdit(dirs[f"colour: {target}"], strength, start, end, mode, move)).images
             for j, i in enumerate(idx):
                 out[i] = imgs[j]
     return np.stack(out)
@@ -61,7 +62,7 @@ def _score(labeller, classifier, originals, edited, targets):
     return float(np.mean([g == t for g, t in zip(got, targets)])), float(np.mean(kept))
 
 
-def evaluate(model, dirs, n, strength, mode, start, end, conflict=True):
+def evaluate(model, dirs, n, strength, mode, start, end, move=DEFAULT_EDIT["move"], conflict=True):
     colour, clf = ColourLabeler(), ToyClassifierLabeler()
     scenes, seeds = _plan(n)
     base = [prompt_for(size=s.size, shape=s.shape, background=s.background) for s in scenes]
@@ -74,20 +75,20 @@ def evaluate(model, dirs, n, strength, mode, start, end, conflict=True):
         while COLOUR_LIST[k] == c:
             k = (k + 1) % len(COLOUR_LIST)
         targets.append(COLOUR_LIST[k])
-    edited = _edits(model, base, seeds, targets, dirs, strength, mode, start, end)
+    edited = _edits(model, base, seeds, targets, dirs, strength, mode, start, end, move)
     res = {}
     res["colour_edit_success"], res["preservation"] = _score(colour, clf, orig, edited, targets)
     if conflict:
         named = [prompt_for(s.size, c, s.shape, s.background) for s, c in zip(scenes, own)]
         orig_c = _originals(model, named, seeds)
-        edited_c = _edits(model, named, seeds, targets, dirs, strength, mode, start, end)
+        edited_c = _edits(model, named, seeds, targets, dirs, strength, mode, start, end, move)
         res["conflict_edit_success"], res["conflict_preservation"] = _score(colour, clf, orig_c, edited_c, targets)
     return res
 
 
 def run(quick: bool = False, model_path: str | None = None, strength: float | None = None,
         mode: str | None = None, sweep: bool = False, directions: str | None = None) -> dict:
-    model = load_diffusion(model_path, device="cpu")
+    model = load_hspace_diffusion(model_path, device="cpu")  # default: the embedded hourglass
     dirs = load_directions(directions or DIRECTIONS, space="h")
     colour_dirs = {k: d for k, d in dirs.items() if d.meta.get("attribute") == "colour"}
     missing = [c for c in COLOUR_LIST if f"colour: {c}" not in colour_dirs]
@@ -99,14 +100,15 @@ def run(quick: bool = False, model_path: str | None = None, strength: float | No
     res = evaluate(model, colour_dirs, n, strength, mode, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"])
     acc = np.array([d.meta["accuracy"] for d in colour_dirs.values()])  # (colours, steps)
     res.update(mean_boundary_accuracy=float(acc.mean()), best_step_accuracy=float(acc.mean(0).max()),
-               best_step=int(acc.mean(0).argmax()), mode=mode, strength=strength, n=n,
+               best_step=int(acc.mean(0).argmax()), mode=mode, move=DEFAULT_EDIT["move"], strength=strength, n=n,
                interval=[DEFAULT_EDIT["start"], DEFAULT_EDIT["end"]],
-               edits=next(iter(colour_dirs.values())).meta.get("edits", "unet.mid_block output"))
+               edits=next(iter(colour_dirs.values())).meta.get("edits", "unet.mid_block output"),
+               model=Path(model.name).name)
     if sweep:
         rows = []
         print("| mode | strength | success | preservation |\n|---|---|---|---|")
         for m in ("symmetric", "asymmetric"):
-            for s in (2.0, 4.0, 8.0, 12.0, 16.0, 24.0):
+            for s in SWEEP[DEFAULT_EDIT["move"]]:
                 r = evaluate(model, colour_dirs, n // 2, s, m, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"],
                              conflict=False)
                 rows.append({"mode": m, "strength": s, "success": r["colour_edit_success"],

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edits.pipeline import load_diffusion
+from edits.pipeline import load_diffusion, load_hspace_diffusion
 
 from .common import median_time
 
@@ -48,7 +48,7 @@ def run(quick: bool = False, model_path: str | None = None) -> dict:
                                              guidance_scale=model.default_guidance), repeats)
     res = {"generate_s": round(gen, 4), "steps": 25, "guidance_scale": model.default_guidance,
            "resolution": model.resolution}
-    res.update(_hspace_speed(model, repeats))
+    res.update(_hspace_speed(load_hspace_diffusion(None, model, device="cpu"), repeats))
     res.update(_wspace_speed(repeats))
     res["startup_s"] = round(startup_seconds(), 2)
     return res
@@ -73,9 +73,12 @@ def _wspace_speed(repeats: int) -> dict:
 def _hspace_speed(model, repeats: int) -> dict:
     """Edited vs. unedited sampling through the same loop, timed in one run: the median over rounds of
     each round's ratio (plain, symmetric and asymmetric run back to back in every round)."""
+    from dataclasses import replace
+
     from edits.directions import load_directions
     from edits.fit import collect_h, fit_h
-    from edits.hspace import HEdit, h_shape, sample
+
+    from edits.hspace import DEFAULT_EDIT, default_edit, h_shape, sample
     from edits.labelers import ColourLabeler
 
     dirs = load_directions(ROOT / "assets" / "directions", space="h")
@@ -83,8 +86,8 @@ def _hspace_speed(model, repeats: int) -> dict:
         return {}
     d, prompt = dirs["colour: blue"], "a large circle on a white background"
     runs = {"plain": lambda: sample(model, prompt, 1),
-            "symmetric": lambda: sample(model, prompt, 1, edit=HEdit(d, 8.0, 0.0, 0.6, "symmetric")),
-            "asymmetric": lambda: sample(model, prompt, 1, edit=HEdit(d, 8.0, 0.0, 0.6, "asymmetric"))}
+            **{m: lambda m=m: sample(model, prompt, 1, edit=replace(default_edit(d, DEFAULT_EDIT["strength"]), mode=m))
+               for m in ("symmetric", "asymmetric")}}
     for fn in runs.values():
         fn()  # warm-up
     times = {k: [] for k in runs}

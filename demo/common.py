@@ -27,6 +27,11 @@ class Models:
     h_directions: dict = field(default_factory=dict)  # "attribute: class" -> Direction (h-space)
     gan: object | None = None  # edits.wspace.GANModel, or None when not installed
     w_directions: dict = field(default_factory=dict)  # "attribute: class" -> Direction (W space)
+    h_diffusion: DiffusionModel | None = None  # the model of the h-space edits, when not `diffusion`
+
+    @property
+    def hspace_model(self) -> DiffusionModel:
+        return self.h_diffusion or self.diffusion
 
     def classifier_for(self, attribute: str):
         from edits.labelers import ToyClassifierLabeler

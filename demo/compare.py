@@ -25,7 +25,9 @@ labelled samples. Each edited image sits beside its own unedited one, with three
 **other factors kept** (shape, size, background… all unchanged), and **distance** (1 − SSIM, the
 structural similarity of the two images: 0 means identical, larger means more of the picture changed).
 The h-space column leaves the edited attribute out of its prompt, so that the direction — not the
-words — decides it. The StyleGAN has no prompt: its scene is whatever the seed gives.
+words — decides it; with the embedded models it runs on the hourglass UNet (skip connections cut, see the
+h-space tab), so its unedited image differs from the Imagination column's. The StyleGAN has no prompt: its
+scene is whatever the seed gives.
 """
 
 
@@ -88,7 +90,7 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     def run_one(seed, size, colour, shape, background, prompt, attribute, target):
         base = base_of(size, colour, shape, background, prompt)
         row = compare_batch(models.diffusion, models.gan, models.h_directions, models.w_directions,
-                            [seed], [base], [attribute], [target])[0]
+                            [seed], [base], [attribute], [target], h_diffusion=models.h_diffusion)[0]
         out = []
         for m in METHODS:
             c = row[m]
@@ -103,7 +105,8 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         base = base_of(size, colour, shape, background, prompt)
         rows = compare_batch(models.diffusion, models.gan, models.h_directions, models.w_directions, seeds,
                              [base] * n, [attribute] * n, [target] * n,
-                             progress=lambda f: progress(f, desc="sampling and measuring"))
+                             progress=lambda f: progress(f, desc="sampling and measuring"),
+                             h_diffusion=models.h_diffusion)
         summ = summarise(rows)
         return pd.DataFrame([[TITLES[m], s["success"], s["preservation"], s["distance"], s["n"]]
                              for m, s in summ.items()],

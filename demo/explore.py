@@ -85,7 +85,7 @@ def create_walk_tab(models: Models, seed: gr.Number) -> dict:
         elif k == "gan-seeds":
             imgs = gan_walk(models.gan, seed_a, seed_b, n)
         elif k == "diffusion-direction":
-            imgs = direction_walk(models.diffusion, models.h_directions, attribute, target, strength, n,
+            imgs = direction_walk(models.hspace_model, models.h_directions, attribute, target, strength, n,
                                   seed=seed_a, prompt=prompt)
         else:
             imgs = direction_walk(models.gan, models.w_directions, attribute, target, strength, n, seed=seed_a)

@@ -29,8 +29,15 @@ objects from all others, one boundary per denoising step. This is **potentiality
 to the model; we move within what it already holds. The prompt should leave the edited attribute
 unsaid — name a conflicting colour in the prompt and see which wins.
 
-*Strength* counts standard deviations of h along the direction. *Asymmetric* (Asyrp) uses the edited
-prediction only for the predicted clean image in each DDIM step, which keeps the edit from cancelling itself.
+With the embedded models, the edits run on **toy-diffusion-hourglass**: the toy model with its UNet's skip
+connections cut, so that everything the model decides passes through h. In the standard UNet (the
+Imagination tab's model) the same edits change nothing: the skips carry the decision around the
+bottleneck (measured below). So the original image here is the hourglass model's, not the Imagination tab's.
+
+*Strength* counts standard deviations of h along the direction: with *land* (default), h is put that far on
+the target's side of the boundary, wherever it started; with *add*, that much is added. *Asymmetric* (Asyrp)
+uses the edited prediction only for the predicted clean image in each DDIM step, which keeps the edit
+from cancelling itself.
 """
 
 
@@ -64,7 +71,7 @@ def _load_sweep() -> dict | None:
 
 
 def create_tab(models: Models, seed: gr.Number) -> dict:
-    model = models.diffusion
+    model = models.hspace_model
     gr.Markdown(EXPLAIN, elem_classes=["explain"])
     mine = gr.State({})  # this visitor's own fitted or uploaded directions
     attrs = sorted({d.meta.get("attribute") for d in models.h_directions.values()}) or list(ATTRIBUTES)
@@ -85,6 +92,8 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                     start = gr.Slider(0, 1, value=DEFAULT_EDIT["start"], step=0.05, label="Edit from (fraction of steps)")
                     end = gr.Slider(0, 1, value=DEFAULT_EDIT["end"], step=0.05, label="…until")
                 mode = gr.Radio(["asymmetric", "symmetric"], value=DEFAULT_EDIT["mode"], label="Mode")
+                move = gr.Radio([("land on the target's side", "land"), ("add", "add")], value=DEFAULT_EDIT["move"],
+                                label="Strength means")
             button = gr.Button("Edit", variant="primary")
         with gr.Column(scale=2):
             with gr.Row():
@@ -123,15 +132,16 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
             download = gr.File(label="Download your directions", interactive=False)
 
     @friendly
-    def edit(prompt, seed, attribute, target, strength, start, end, mode, mine):
+    def edit(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
         d = _find(models, mine, attribute, target)
-        a, b = edit_pair(model, prompt, seed, d, strength, start, end, mode)
+        a, b = edit_pair(model, prompt, seed, d, strength, start, end, mode, move)
         return to_uint8(a), to_uint8(b)
 
     @friendly
-    def strip_fn(prompt, seed, attribute, target, strength, start, end, mode, mine):
+    def strip_fn(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
         d = _find(models, mine, attribute, target)
-        alphas, imgs = traversal(model, prompt, seed, d, strength or DEFAULT_EDIT["strength"], 7, start, end, mode)
+        alphas, imgs = traversal(model, prompt, seed, d, strength or DEFAULT_EDIT["strength"], 7, start, end, mode,
+                                 move)
         return [(to_uint8(im), f"{a:+g}") for a, im in zip(alphas, imgs)]
 
     @friendly
@@ -185,7 +195,7 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         ch = _choices(models, mine, attribute)
         return gr.update(choices=ch, value=ch[0] if ch else None)
 
-    edit_inputs = [prompt, seed, attribute, target, strength, start, end, mode, mine]
+    edit_inputs = [prompt, seed, attribute, target, strength, start, end, mode, move, mine]
     ev = gr.on([button.click, prompt.submit, strength.release], edit, edit_inputs, [original, edited],
                api_name="edit_h", concurrency_id="model", show_progress="minimal", trigger_mode="always_last")
     ev.then(strip_fn, edit_inputs, strip, api_name=False, concurrency_id="model", show_progress="minimal")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .hspace import DEFAULT_EDIT, HEdit, sample
+from .hspace import DEFAULT_EDIT, default_edit, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from .metrics import distance
 from .pipeline import InputError, check_seed, to_uint8
@@ -102,8 +102,11 @@ def _finish(col: Column, scorer: Scorer, attribute: str, target: str) -> Column:
 
 def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], bases: list[dict],
                   attributes: list[str], targets: list[str], scorer: Scorer | None = None,
-                  truncation_psi: float = 0.7, batch_size: int = 8, progress=None) -> list[dict[str, Column]]:
-    """The three columns for each (seed, base, attribute, target); diffusion sampling is batched."""
+                  truncation_psi: float = 0.7, batch_size: int = 8, progress=None,
+                  h_diffusion=None) -> list[dict[str, Column]]:
+    """The three columns for each (seed, base, attribute, target); diffusion sampling is batched.
+    `h_diffusion` is the model of the h-space column (default: `diffusion`)."""
+    h_diffusion = h_diffusion or diffusion
     scorer = scorer or Scorer()
     seeds = [check_seed(s) for s in seeds]
     for a, t in zip(attributes, targets):
@@ -135,8 +138,8 @@ def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], 
                 continue
             prompts = [plans[j]["hspace"][0] for j in idx for _ in (0, 1)]
             strengths = [s for _ in idx for s in (0.0, DEFAULT_EDIT["strength"])]
-            edit = HEdit(d, strengths, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"], DEFAULT_EDIT["mode"])
-            imgs = to_uint8(sample(diffusion, prompts, [seeds[j] for j in idx for _ in (0, 1)], edit=edit).images)
+            edit = default_edit(d, strengths)
+            imgs = to_uint8(sample(h_diffusion, prompts, [seeds[j] for j in idx for _ in (0, 1)], edit=edit).images)
             for r, j in enumerate(idx):
                 out[j]["hspace"].original, out[j]["hspace"].edited = imgs[2 * r], imgs[2 * r + 1]
             done += len(idx)

@@ -127,6 +127,16 @@ def project_out(d: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
     return (d / n).astype(np.float32)
 
 
+def signed_shift(codes: torch.Tensor, normal: torch.Tensor, bias: float, scale: float,
+                 strengths: torch.Tensor) -> torch.Tensor:
+    """How far to move each code along `normal` so that it lands `strength` spreads (`scale`) on the
+    class's side of the boundary, wherever it started: s * scale - min(|s|, 1) * d(x), where
+    d(x) = normal . x + bias is its signed distance. s = 0 leaves it alone; between 0 and 1 it slides
+    towards that point; negative s lands on the other side. codes (B, D), strengths (B,) -> (B,)."""
+    d = codes @ normal + bias  # (B,)
+    return strengths * scale - strengths.abs().clamp(max=1.0) * d
+
+
 @dataclass
 class Direction:
     """Unit vectors (one per timestep in h-space, one in W), their scales and biases, and metadata."""
@@ -165,6 +175,9 @@ class Direction:
         """The unit vector and the scale for the fitted timestep nearest to t."""
         i = self.index_for(t)
         return self.vectors[i], float(self.scales[i])
+
+    def bias_at(self, t: int) -> float:
+        return float(self.biases[self.index_for(t)])
 
     def check_compatible(self, shape: tuple[int, ...]) -> None:
         s = self.shape

@@ -28,7 +28,7 @@ import numpy as np
 from .directions import Direction, DirectionError, fit_one_vs_rest
 from .hspace import describe, h_shape, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
-from .pipeline import DiffusionModel, InputError, load_diffusion, to_uint8
+from .pipeline import DiffusionModel, InputError, load_hspace_diffusion, to_uint8
 
 MAX_SAMPLES = 4096
 
@@ -89,7 +89,7 @@ def collect_h(model: DiffusionModel, template: str, seeds: list[int], num_infere
 
 def fit_h(samples: Samples, labels: list[str], attribute: str, model_name: str, labeller: str,
           h_dims: tuple[int, ...], classes: list[str] | None = None, template: str = "",
-          method: str = "logistic") -> dict[str, Direction]:
+          method: str = "mean-difference") -> dict[str, Direction]:
     """One direction per class, each with one boundary per timestep."""
     present = sorted(set(labels))
     if len(present) < 2:
@@ -135,7 +135,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m edits.fit", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("space", choices=["hspace", "wspace"])
-    p.add_argument("--model", default=None, help="diffusion pipeline folder or Hub id (default: embedded)")
+    p.add_argument("--model", default=None,
+                   help="diffusion pipeline folder or Hub id (default: the embedded hourglass model)")
     p.add_argument("--prompt", default=None, help="hspace: prompt template, e.g. 'a {size} {shape} on a {background} background'")
     p.add_argument("--attribute", required=True, help="the attribute (wspace: a comma-separated list)")
     p.add_argument("--labeler", default="classifier", choices=["colour", "classifier", "clip", "csv"],
@@ -151,7 +152,7 @@ def main(argv=None) -> None:
     p.add_argument("--skip-levels", type=int, default=0,
                    help="also edit the skip tensors entering this many of the deepest up-blocks (0: mid-block only)")
     p.add_argument("--method", default=None, choices=["logistic", "logistic-raw", "mean-difference"],
-                   help="how the boundary is fitted (default: logistic for hspace, mean-difference for wspace)")
+                   help="how the boundary is fitted (default: mean-difference; see assets/directions/FINDINGS.md)")
     p.add_argument("--out", default="assets/directions")
     a = p.parse_args(argv)
     if a.space == "wspace":
@@ -163,15 +164,15 @@ def main(argv=None) -> None:
             raise InputError(f"--samples must be between 8 and {MAX_SAMPLES}.")
         classes = [c.strip() for c in a.classes.split(",")] if a.classes else None
         labeller = make_labeller(a.labeler, a.attribute, classes, a.labels)
-        model = load_diffusion(a.model)
+        model = load_hspace_diffusion(a.model)
         seeds = labeller.seeds[: a.samples] if a.labeler == "csv" else list(range(a.first_seed, a.first_seed + a.samples))
         t0 = time.perf_counter()
         bar = _Bar(len(seeds))
         samples = collect_h(model, a.prompt, seeds, a.steps, a.guidance, progress=bar, skip_levels=a.skip_levels)
         bar.close()
         labels = labeller(samples.images, seeds=samples.seeds)
-        dirs = fit_h(samples, labels, a.attribute, model.name if not model.is_embedded else "embedded:toy-diffusion",
-                     a.labeler, h_shape(model, a.skip_levels), classes, a.prompt, method=a.method or "logistic")
+        dirs = fit_h(samples, labels, a.attribute, f"embedded:{Path(model.name).name}" if model.is_embedded else model.name,
+                     a.labeler, h_shape(model, a.skip_levels), classes, a.prompt, method=a.method or "mean-difference")
         for c, d in dirs.items():
             path = d.save(Path(a.out) / f"h{a.skip_levels or ''}_{a.attribute}_{c}")
             acc = d.meta["accuracy"]

@@ -23,20 +23,26 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .directions import signed_shift
 from .pipeline import (MAX_GUIDANCE, MAX_STEPS, DiffusionModel, InputError, check_number, check_prompt, check_seed,
                        make_generator)
 
 MODES = ("asymmetric", "symmetric")
+MOVES = ("land", "add")
 MAX_STRENGTH = 100.0
 
 
 @dataclass
 class HEdit:
-    """What to add to h: strength * scale_t * d_t on the steps in [start, end) (fractions of the schedule).
+    """How to move h along d_t on the steps in [start, end) (fractions of the schedule).
 
     `direction` is a `edits.directions.Direction` in h-space (one unit vector per fitted timestep,
-    and the spread of h along it, `scale`, so that a strength is counted in standard deviations).
-    `strengths` has one value per image of the batch.
+    the boundary's offset, and the spread of h along it, `scale`, so that a strength is counted in
+    standard deviations). `strengths` has one value per image of the batch. `move`:
+    - "land": h lands `strength` spreads on the target's side of that step's boundary, wherever it
+      started (`edits.directions.signed_shift`, as in W-space); for a direction on the full mid-block
+      output (not pooled, no skip tensors), else "add" is used;
+    - "add": h <- h + strength * scale_t * d_t.
     """
 
     direction: object
@@ -44,10 +50,13 @@ class HEdit:
     start: float = 0.0
     end: float = 0.6
     mode: str = "asymmetric"
+    move: str = "land"
 
     def check(self) -> "HEdit":
         if self.mode not in MODES:
             raise InputError(f"The mode must be one of {', '.join(MODES)}.")
+        if self.move not in MOVES:
+            raise InputError(f"The move must be one of {', '.join(MOVES)}.")
         s = [self.strengths] if np.isscalar(self.strengths) else list(self.strengths)
         self.strengths = [check_number(v, "Strength", -MAX_STRENGTH, MAX_STRENGTH) for v in s]
         self.start = check_number(self.start, "The start of the edit interval", 0.0, 1.0)
@@ -80,6 +89,7 @@ class _Hooks:
         self.pool = False
         self.cfg = False
         self.delta: list[torch.Tensor] | None = None  # per part of the layout: (B, *shape)
+        self.land = None  # or (normal (D,), bias, scale, strengths (B,)): the delta depends on h itself
         self.double = False
         self.h: list[torch.Tensor] = []
         self.h_uncond: list[torch.Tensor] = []
@@ -111,7 +121,12 @@ class _Hooks:
         self._store(h, last=self.skip_levels == 0)
         if self.delta is None:
             return None
-        edited = self._add(h, self.delta[0])
+        delta = self.delta[0]
+        if self.land is not None:
+            hc = self._halves(h)[0].flatten(1)  # (B, D): the conditional half, which the boundary was fitted on
+            normal, bias, scale, strengths = (v.to(hc) if torch.is_tensor(v) else v for v in self.land)
+            delta = (signed_shift(hc, normal, bias, scale, strengths)[:, None] * normal).view_as(delta).to(h.dtype)
+        edited = self._add(h, delta)
         return torch.cat([edited, h]) if self.double else edited
 
     def _up(self, module, args, kwargs, level: int = 0):
@@ -183,6 +198,17 @@ def h_shape(model: DiffusionModel, skip_levels: int = 0) -> tuple[int, ...]:
     return layout[0][1] if skip_levels == 0 else (sum(int(np.prod(sh)) for _, sh in layout),)
 
 
+def _as_eps(scheduler, t: int, x_t: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """The UNet's output as a noise prediction, whatever the scheduler's `prediction_type`."""
+    a = scheduler.alphas_cumprod[t].to(x_t.dtype)
+    kind = scheduler.config.prediction_type
+    if kind == "v_prediction":
+        return a.sqrt() * out + (1 - a).sqrt() * x_t
+    if kind == "sample":
+        return (x_t - a.sqrt() * out) / (1 - a).sqrt()
+    return out
+
+
 def _ddim_prev(scheduler, t: int, x0: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     """x_{t-1} = sqrt(a_prev) * x0 + sqrt(1 - a_prev) * eps (deterministic DDIM, eta = 0)."""
     prev_t = t - scheduler.config.num_train_timesteps // scheduler.num_inference_steps
@@ -214,6 +240,15 @@ def _edit_delta(edit: HEdit, t: int, step_frac: float, batch: int, device, dtype
         out.append((s * flat[i:i + n]).view(batch, *shape).to(device=device, dtype=dtype))  # (B, C, H, W)
         i += n
     return out
+
+
+def _landing(edit: HEdit, t: int, batch: int, layout) -> tuple | None:
+    """(normal (D,), bias, scale, strengths (B,)) for a "land" edit on the full mid-block output, else None."""
+    d, scale = edit.direction.at_timestep(t)
+    if edit.move != "land" or len(layout) != 1 or d.numel() != int(np.prod(layout[0][1])):
+        return None
+    s = torch.tensor(edit.strengths, dtype=torch.float32)
+    return d.float().reshape(-1), edit.direction.bias_at(t), scale, s.expand(batch) if s.numel() == 1 else s
 
 
 @torch.no_grad()
@@ -273,6 +308,7 @@ def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | i
                                                           device, embeds.dtype, layout)
             asym = delta is not None and edit.mode == "asymmetric"
             hooks.delta, hooks.double = delta, asym
+            hooks.land = None if delta is None else _landing(edit, int(t), batch, layout)
             x_in = torch.cat([latents] * 2) if cfg else latents
             x_in = scheduler.scale_model_input(x_in, t)
             eps = pipe.unet(x_in, t, encoder_hidden_states=embeds, return_dict=False)[0]
@@ -282,7 +318,7 @@ def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | i
             if asym:
                 eps_orig = _guide(eps_orig, gs) if cfg else eps_orig
                 x0 = scheduler.step(eps, t, latents, eta=0.0, generator=gens, return_dict=True).pred_original_sample
-                latents = _ddim_prev(scheduler, int(t), x0, eps_orig)
+                latents = _ddim_prev(scheduler, int(t), x0, _as_eps(scheduler, int(t), latents, eps_orig))
             else:
                 latents = scheduler.step(eps, t, latents, eta=0.0, generator=gens, return_dict=False)[0]
         images = np.zeros((batch, 0, 0, 3), dtype=np.float32)
@@ -293,26 +329,33 @@ def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | i
 
 
 # ------------------------------------------------------------------ the default edit
-# The strength, interval and mode that `python -m benchmarks hspace` measures and the tab starts at.
-DEFAULT_EDIT = {"strength": 8.0, "start": 0.0, "end": 0.6, "mode": "asymmetric"}
+# What `python -m benchmarks hspace` measures and the tab starts at.
+DEFAULT_EDIT = {"strength": 2.0, "start": 0.0, "end": 0.6, "mode": "asymmetric", "move": "land"}
+
+
+def default_edit(direction, strengths: list[float] | float) -> HEdit:
+    """The default edit (interval, mode, move) at these strengths."""
+    return HEdit(direction, strengths, **{k: v for k, v in DEFAULT_EDIT.items() if k != "strength"})
 
 
 def edit_pair(model: DiffusionModel, prompt: str, seed: int, direction, strength: float,
               start: float = DEFAULT_EDIT["start"], end: float = DEFAULT_EDIT["end"],
-              mode: str = DEFAULT_EDIT["mode"], **kwargs) -> tuple[np.ndarray, np.ndarray]:
+              mode: str = DEFAULT_EDIT["mode"], move: str = DEFAULT_EDIT["move"],
+              **kwargs) -> tuple[np.ndarray, np.ndarray]:
     """(original, edited) for one seed; the original is exactly the plain pipeline's image."""
     plain = sample(model, prompt, seed, **kwargs).images[0]
-    edited = sample(model, prompt, seed, edit=HEdit(direction, strength, start, end, mode), **kwargs).images[0]
+    edited = sample(model, prompt, seed, edit=HEdit(direction, strength, start, end, mode, move), **kwargs).images[0]
     return plain, edited
 
 
 def traversal(model: DiffusionModel, prompt: str, seed: int, direction, strength: float, frames: int = 7,
               start: float = DEFAULT_EDIT["start"], end: float = DEFAULT_EDIT["end"],
-              mode: str = DEFAULT_EDIT["mode"], **kwargs) -> tuple[list[float], np.ndarray]:
+              mode: str = DEFAULT_EDIT["mode"], move: str = DEFAULT_EDIT["move"],
+              **kwargs) -> tuple[list[float], np.ndarray]:
     """`frames` images from -strength to +strength (one batch, the same seed)."""
     frames = int(check_number(frames, "Frames", 3, 15, integer=True))
     alphas = np.linspace(-abs(strength), abs(strength), frames).round(3).tolist()
-    out = sample(model, prompt, [seed] * frames, edit=HEdit(direction, alphas, start, end, mode), **kwargs)
+    out = sample(model, prompt, [seed] * frames, edit=HEdit(direction, alphas, start, end, mode, move), **kwargs)
     return alphas, out.images
 
 

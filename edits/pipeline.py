@@ -18,6 +18,9 @@ from pathlib import Path
 import torch
 
 EMBEDDED_DIFFUSION = Path(__file__).resolve().parent.parent / "assets" / "toy-diffusion"
+# The same world with its UNet's skip connections cut, so that h decides (assets/directions/FINDINGS.md):
+# the model of the h-space edits when the embedded model is the main one.
+EMBEDDED_HOURGLASS = EMBEDDED_DIFFUSION.with_name("toy-diffusion-hourglass")
 MAX_SEED = 2**32 - 1
 MAX_PROMPT_CHARS = 1000
 MAX_STEPS = 100
@@ -111,7 +114,7 @@ class DiffusionModel:
 
     @property
     def is_embedded(self) -> bool:
-        return Path(self.name).resolve() == EMBEDDED_DIFFUSION.resolve()
+        return Path(self.name).resolve() in (EMBEDDED_DIFFUSION.resolve(), EMBEDDED_HOURGLASS.resolve())
 
     def check(self, prompt, negative_prompt, seed, num_inference_steps, guidance_scale) -> dict:
         """Validated, normalised arguments, or an InputError that says what is wrong."""
@@ -205,3 +208,14 @@ def load_diffusion(source: str | Path | None = None, device: str | None = None,
     if "turbo" in source.lower():
         model.default_steps, model.default_guidance = 4, 0.0
     return model
+
+
+def load_hspace_diffusion(source: str | Path | None = None, main: DiffusionModel | None = None,
+                          device: str | None = None) -> DiffusionModel:
+    """The model whose h-space the edits move: `source` if given; else the embedded hourglass when the
+    main model is the embedded one (None: the embedded default) and the hourglass is installed; else `main`."""
+    if source is not None:
+        return load_diffusion(source, device=device)
+    if (main is None or main.is_embedded) and (EMBEDDED_HOURGLASS / "model_index.json").is_file():
+        return load_diffusion(EMBEDDED_HOURGLASS, device=device)
+    return main or load_diffusion(None, device=device)

@@ -86,11 +86,10 @@ def direction_walk(model, directions: dict, attribute: str, target: str, strengt
         w = model.w_from_seed(check_seed(seed), 0.7)
         return list(model.render(torch.cat([apply_edits(model, w, [WEdit(d, float(s))])
                                             for s in np.linspace(-strength, strength, n)])))
-    from .hspace import DEFAULT_EDIT, HEdit, sample
+    from .hspace import default_edit, sample
 
     s = check_seed(seed)
-    edit = HEdit(d, list(np.linspace(-strength, strength, n)), DEFAULT_EDIT["start"], DEFAULT_EDIT["end"],
-                 DEFAULT_EDIT["mode"])
+    edit = default_edit(d, list(np.linspace(-strength, strength, n)))
     return list(to_uint8(sample(model, prompt, [s] * n, edit=edit).images))
 
 

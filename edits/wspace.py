@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .directions import Direction, DirectionError, fit_one_vs_rest, project_out
+from .directions import Direction, DirectionError, fit_one_vs_rest, project_out, signed_shift
 from .pipeline import InputError, ModelLoadError, check_number, check_seed, make_generator, to_uint8
 from .stylegan import Generator, load_generator
 
@@ -176,9 +176,7 @@ def _move(w: torch.Tensor, e: WEdit) -> torch.Tensor:
     """The displacement in W (B, w_dim) that lands each w at the edit's signed distance."""
     n = e.direction.vectors[0].to(w)  # (w_dim,)
     sigma, bias = float(e.direction.scales[0]), float(e.direction.biases[0])
-    d = w @ n + bias  # (B,) signed distance from the boundary
-    s = e.strength
-    target_shift = s * sigma - min(abs(s), 1.0) * d  # (B,) change of the signed distance
+    target_shift = signed_shift(w, n, bias, sigma, torch.full((len(w),), float(e.strength)).to(w))  # (B,)
     m = n
     if e.conditional_on:
         m = torch.from_numpy(project_out(n.numpy(), [o.vectors[0].numpy() for o in e.conditional_on])).to(w)

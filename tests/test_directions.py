@@ -94,3 +94,18 @@ def test_every_method_finds_an_axis_boundary(method):
     assert abs(b.normal[3]) > 0.85 and b.accuracy > (0.75 if method == "mean-difference" else 0.9)
     with pytest.raises(DirectionError):
         fit_boundary(X, y, method="magic")
+
+
+def test_signed_shift_lands_at_the_asked_distance_wherever_it_starts():
+    import torch
+
+    from edits.directions import signed_shift
+
+    g = torch.Generator().manual_seed(0)
+    n = torch.nn.functional.normalize(torch.randn(16, generator=g), dim=0)
+    codes = torch.randn(5, 16, generator=g) * 4  # (B, D), on both sides of the boundary
+    bias, scale = 0.7, 2.5
+    for s in (1.0, 3.0, -2.0):
+        moved = codes + signed_shift(codes, n, bias, scale, torch.full((5,), s))[:, None] * n
+        assert torch.allclose(moved @ n + bias, torch.full((5,), s * scale), atol=1e-5)
+    assert torch.equal(signed_shift(codes, n, bias, scale, torch.zeros(5)), torch.zeros(5))

@@ -1,5 +1,6 @@
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,3 +104,23 @@ def test_embedded_model_loads_and_generates():
     a = np.asarray(model.generate("a large red circle on a white background", seed=1, num_inference_steps=10))
     b = np.asarray(model.generate("a large red circle on a white background", seed=1, num_inference_steps=10))
     assert a.shape == (64, 64, 3) and np.array_equal(a, b)
+
+
+@needs_embedded
+def test_embedded_hspace_model_is_the_hourglass():
+    # With the embedded model, h-space edits run on its hourglass sibling: every skip connection but the
+    # last (conv_in's, for fine detail) is cut, so the decoder half reads the noisy input through h.
+    from edits.pipeline import EMBEDDED_HOURGLASS, load_hspace_diffusion
+    from toyworld.models import skip_inputs
+
+    if not (EMBEDDED_HOURGLASS / "model_index.json").exists():
+        pytest.skip("the hourglass model is not in assets/ yet")
+    model = load_hspace_diffusion(device="cpu")
+    assert model.is_embedded and Path(model.name).resolve() == EMBEDDED_HOURGLASS.resolve()
+    unet = model.pipe.unet.requires_grad_(False)
+    reads = [float(r.conv1.weight[:, first:].abs().max() + r.conv_shortcut.weight[:, first:].abs().max())
+             for r, first in skip_inputs(unet)]
+    assert all(x == 0 for x in reads[:-1]) and reads[-1] > 0
+    assert model.pipe.scheduler.config.prediction_type == "sample"
+    total = sum(f.stat().st_size for d in (EMBEDDED, EMBEDDED_HOURGLASS) for f in d.rglob("*") if f.is_file())
+    assert total <= 60 * 2**20

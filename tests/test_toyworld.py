@@ -65,3 +65,30 @@ def test_canonical_prompt():
 def test_unknown_factor_value_is_refused():
     with pytest.raises(ValueError):
         sample_scene(np.random.default_rng(0), colour="turquoise")
+
+
+@pytest.mark.parametrize("cut", [True, False])
+def test_cut_skips_leaves_the_bottleneck_the_only_route(cut):
+    # Rolling every skip tensor in space keeps each GroupNorm group's statistics, so after `cut_skips`
+    # the output must not move at all; with the skips intact it must.
+    import torch
+
+    from toyworld.models import DiffusionConfig, cut_skips, make_unet
+
+    torch.manual_seed(0)
+    unet = make_unet(DiffusionConfig()).eval()
+    if cut:
+        cut_skips(unet)
+    x, t, text = torch.randn(2, 4, 16, 16), torch.tensor([500, 900]), torch.randn(2, 16, 64)
+
+    def roll(module, args, kwargs):
+        kwargs["res_hidden_states_tuple"] = tuple(r.roll(1, dims=-1) for r in kwargs["res_hidden_states_tuple"])
+        return args, kwargs
+
+    with torch.no_grad():
+        plain = unet(x, t, text).sample
+        handles = [b.register_forward_pre_hook(roll, with_kwargs=True) for b in unet.up_blocks]
+        rolled = unet(x, t, text).sample
+        for h in handles:
+            h.remove()
+    assert torch.allclose(plain, rolled, atol=1e-5) == cut

@@ -36,8 +36,9 @@ procedurally rendered toy-world scenes, so exactly the same code loads it and a 
   letters).
 - UNet (`UNet2DConditionModel`, {t.get('unet_params_M')} M parameters): channels {cfg.unet_channels}, blocks {cfg.unet_down},
   one ResNet per block, GroupNorm with 8 groups. **The mid-block (h-space) sits at 2×2**: four levels,
-  so the bottleneck sees the whole scene (the h-space issue's probe found a shallower pixel-space UNet's
-  bottleneck informative but not causal).
+  so the bottleneck sees the whole scene. Even so its skip connections carry the decisions around it, and
+  h-space edits change nothing here (`../directions/FINDINGS.md`); the h-space tab edits the sibling
+  `../toy-diffusion-hourglass`, this model with its skips cut.
 - Scheduler: DDPM `scaled_linear` betas (0.00085–0.012, 1000 steps) for training; DDIM with
   `trailing` spacing for sampling (25 steps by default, guidance 5).
 
@@ -127,7 +128,44 @@ G {t.get('final_g_loss_50')}, reconstruction MSE {t.get('final_rec_50')}.
     return text
 
 
+def write_hourglass_card(folder: Path, measured: list[dict]) -> str:
+    t = json.loads((folder / "training.json").read_text())
+    text = f"""# toy-diffusion-hourglass: the toy diffusion model with its skip connections cut
+
+The model that the **h-space** edits move (the Imagination tab uses `../toy-diffusion`). A standard
+diffusers `StableDiffusionPipeline` folder with the same VAE, tokenizer and architecture as
+`../toy-diffusion`, so any SD-family code loads it. What differs is in the weights and the scheduler:
+
+- **Skips cut.** Every weight of the UNet that reads a skip tensor is zero (`toyworld.models.cut_skips`),
+  except in the last up-block ResNet, which reads `conv_in`'s output (the noisy input, for fine detail).
+  So the decoder half of the UNet learns of the noisy latent only through the mid-block output, h
+  (and through conv_in's features at full resolution, which see a 5×5 neighbourhood). Why:
+  `../directions/FINDINGS.md` — with all skips, an unsaid colour is decided by the starting noise at the
+  object's pixels, carried around the bottleneck, and no push on h changed it.
+- **x0-prediction** (`prediction_type="sample"`): a decoder that sees its input only through a 2×2
+  bottleneck cannot predict the noise itself, so it predicts the clean latent.
+
+## Training (`python -m toyworld.train hourglass`; resumable, runs/diffusion_x.ckpt)
+Fine-tuned from `../toy-diffusion`'s weights (UNet and text encoder), on the same 40 000 scenes and captions,
+batch {t.get('batch')}, AdamW lr {t.get('lr')} (warm-up, cosine), min-SNR-5 weighting in x0 form, gradient clipping 1.0,
+EMA weights shipped, fp32 on 2 CPU cores. {t.get('steps')} steps; {t.get('diffusion_wall_s')} s.
+Final loss (mean of the last 50 steps): {t.get('final_loss_50')}.{t.get('note', '')}
+
+## Measured (`python -m benchmarks ...`, this 2-core CPU)
+| benchmark | last line |
+|---|---|
+{_rows(measured)}
+"""
+    (folder / "README.md").write_text(text)
+    return text
+
+
 if __name__ == "__main__":
     folder = Path(sys.argv[1])
     measured = [json.loads(Path(p).read_text().strip().splitlines()[-1]) for p in sys.argv[2:]]
-    print((write_gan_card if (folder / "generator.safetensors").exists() else write_card)(folder, measured))
+    if (folder / "generator.safetensors").exists():
+        print(write_gan_card(folder, measured))
+    elif json.loads((folder / "training.json").read_text()).get("skips_cut"):
+        print(write_hourglass_card(folder, measured))
+    else:
+        print(write_card(folder, measured))

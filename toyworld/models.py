@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+
 from diffusers import AutoencoderKL, DDIMScheduler, DDPMScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
@@ -21,6 +23,8 @@ class DiffusionConfig:
     text_heads: int = 4
     max_length: int = 16
     beta_schedule: str = "scaled_linear"
+    # "epsilon" or "v_prediction" (the UNet's output is the clean-latent estimate at high noise).
+    prediction_type: str = "epsilon"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -50,6 +54,31 @@ def make_unet(cfg: DiffusionConfig) -> UNet2DConditionModel:
     )
 
 
+def skip_inputs(unet: UNet2DConditionModel) -> list[tuple[torch.nn.Module, int]]:
+    """(ResNet, first skip channel) of every up-block ResNet: its input is cat([hidden, skip]), and its
+    `conv1` and `conv_shortcut` are the only weights that read the skip channels."""
+    out, prev = [], unet.config.block_out_channels[-1]  # the mid-block's width enters the first up-block
+    for block in unet.up_blocks:
+        for j, r in enumerate(block.resnets):
+            out.append((r, prev if j == 0 else r.conv1.out_channels))
+        prev = block.resnets[-1].conv1.out_channels
+    return out
+
+
+@torch.no_grad()
+def cut_skips(unet: UNet2DConditionModel, keep: int = 0) -> UNet2DConditionModel:
+    """Zero every weight that reads a skip tensor, except in the last `keep` up-block ResNets (the last
+    one reads `conv_in`'s output: the noisy input itself, for fine detail). With keep = 0 the UNet is an
+    hourglass whose decoder half sees the input only through the mid-block output (h) -- plus the text,
+    the timestep, and a GroupNorm group that straddles hidden and skip channels in four ResNets.
+    The weights stay a standard UNet's."""
+    inputs = skip_inputs(unet)
+    for r, first in inputs[:len(inputs) - keep]:
+        r.conv1.weight[:, first:] = 0
+        r.conv_shortcut.weight[:, first:] = 0
+    return unet
+
+
 def make_text_encoder(cfg: DiffusionConfig, vocab_size: int) -> CLIPTextModel:
     return CLIPTextModel(CLIPTextConfig(
         vocab_size=vocab_size, hidden_size=cfg.text_hidden, intermediate_size=2 * cfg.text_hidden,
@@ -61,6 +90,6 @@ def make_text_encoder(cfg: DiffusionConfig, vocab_size: int) -> CLIPTextModel:
 
 def make_schedulers(cfg: DiffusionConfig) -> tuple[DDPMScheduler, DDIMScheduler]:
     common = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
-                  beta_schedule=cfg.beta_schedule, prediction_type="epsilon")
+                  beta_schedule=cfg.beta_schedule, prediction_type=cfg.prediction_type)
     return DDPMScheduler(**common), DDIMScheduler(
         **common, clip_sample=False, set_alpha_to_one=False, steps_offset=1, timestep_spacing="trailing")

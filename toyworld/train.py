@@ -3,6 +3,7 @@
     python -m toyworld.train classifier   # attribute classifier -> assets/classifier
     python -m toyworld.train vae          # autoencoder (first stage of the diffusion model)
     python -m toyworld.train diffusion    # text encoder + UNet on VAE latents -> assets/toy-diffusion
+    python -m toyworld.train hourglass    # cut the UNet's skips, predict x0: the shipped h-space-ready UNet
     python -m toyworld.train decoder      # sharpen the VAE decoder (encoder frozen); then `export`
     python -m toyworld.train export       # re-export the last diffusion checkpoint with the sharpened VAE
     python -m toyworld.train stylegan     # StyleGAN on the VAE's latents -> assets/toy-stylegan
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import math
 import time
@@ -26,7 +28,7 @@ import torch.nn.functional as F
 
 from edits.labelers import FACTORS, ToyClassifier
 from .data import arrays_to_scene, make_dataset
-from .models import DiffusionConfig, make_schedulers, make_text_encoder, make_unet, make_vae
+from .models import DiffusionConfig, cut_skips, make_schedulers, make_text_encoder, make_unet, make_vae
 from .tokenizer import save_tokenizer
 from .world import VOCAB_WORDS, caption
 
@@ -267,11 +269,46 @@ def export_pipeline(cfg: DiffusionConfig, vae, text_encoder, unet, out: Path, me
     tmp.rename(out)
 
 
+def _shipped_vae() -> Path:
+    """On a fresh machine runs/ is empty: the shipped VAE (sharpened decoder) becomes runs/vae_final. Its
+    encoder gives the same latents as runs/vae's (the encoder was frozen when `decoder` sharpened it)."""
+    final = RUNS / "vae_final"
+    if not (final / "metrics.json").exists():
+        from diffusers import AutoencoderKL
+
+        shipped = ASSETS / "toy-diffusion"
+        AutoencoderKL.from_pretrained(shipped / "vae", torch_dtype=torch.float32).save_pretrained(final)
+        (final / "metrics.json").write_text(json.dumps(json.loads((shipped / "training.json").read_text())["vae"]))
+    return final
+
+
+def _init_weights(init: Path) -> dict:
+    """EMA weights to start a run from: a checkpoint in runs/, or a shipped pipeline folder (fp16 -> fp32)."""
+    if not init.is_dir():
+        return load_ckpt(init)
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    unet = UNet2DConditionModel.from_pretrained(init / "unet", torch_dtype=torch.float32)
+    te = CLIPTextModel.from_pretrained(init / "text_encoder", torch_dtype=torch.float32)
+    steps = json.loads((init / "training.json").read_text()).get("steps", 0)
+    return {"ema_unet": unet.state_dict(), "ema_te": te.state_dict(), "step": steps}
+
+
 def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr: float = 5e-4,
-                    out: Path = ASSETS / "toy-diffusion", export_every: int = 500) -> dict:
+                    out: Path = ASSETS / "toy-diffusion", export_every: int = 500, prediction: str = "epsilon",
+                    ckpt: Path = RUNS / "diffusion.ckpt", init: Path | None = None, warmup: int = 200,
+                    ema_cap: float = 0.999, hourglass: bool = False, keep_skips: int = 0) -> dict:
+    """Train the UNet (and text encoder) on the VAE latents of the toy world.
+
+    `prediction` is the UNet's target ("epsilon" or "v_prediction"); `init` starts a new run (its own
+    `ckpt`) from another checkpoint's EMA weights with a fresh optimiser: the v-prediction stage
+    fine-tunes the epsilon model this way.
+    """
+    cfg = dataclasses.replace(cfg, prediction_type=prediction)
     from diffusers import AutoencoderKL
 
-    vae = AutoencoderKL.from_pretrained(RUNS / "vae").eval()
+    vae = AutoencoderKL.from_pretrained(RUNS / "vae" if (RUNS / "vae").is_dir() else _shipped_vae()).eval()
     data = make_dataset(40_000, seed=3)
     lat_path = RUNS / "latents.npz"
     if lat_path.exists():
@@ -290,23 +327,31 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
     opt = torch.optim.AdamW(params, lr, weight_decay=1e-2)
     ddpm, _ = make_schedulers(cfg)
     acp = ddpm.alphas_cumprod  # (1000,)
-    ck = RUNS / "diffusion.ckpt"
+    ck = ckpt
     state, start, t_prev = load_ckpt(ck), 0, 0.0
+    if state is None and init is not None:
+        base = _init_weights(init)
+        for m, ema, key in ((unet, ema_unet, "ema_unet"), (te, ema_te, "ema_te")):
+            m.load_state_dict(base[key]); ema.load_state_dict(base[key])
+        log(f"diffusion ({prediction}) initialised from {init} at its step {base['step']}")
+        if hourglass:
+            cut_skips(unet, keep_skips); cut_skips(ema_unet, keep_skips)
     if state:
         unet.load_state_dict(state["unet"]); te.load_state_dict(state["te"])
         ema_unet.load_state_dict(state["ema_unet"]); ema_te.load_state_dict(state["ema_te"])
         opt.load_state_dict(state["opt"])
         start, t_prev = state["step"], state["wall"]
         log(f"diffusion resumed at step {start}")
-    rng = np.random.default_rng(1000 + start)
-    g = torch.Generator().manual_seed(1000 + start)
+    seed = 1000 + start + (50_000 if init is not None else 0)  # a fine-tune draws other batches
+    rng = np.random.default_rng(seed)
+    g = torch.Generator().manual_seed(seed)
     n_params = sum(p.numel() for p in unet.parameters())
     log(f"unet {n_params / 1e6:.2f} M params, text encoder {sum(p.numel() for p in te.parameters()) / 1e6:.2f} M")
     t0 = time.time()
     losses = []
     for step in range(start, steps):
         for pg in opt.param_groups:
-            pg["lr"] = lr_at(step, steps, lr)
+            pg["lr"] = lr_at(step, steps, lr, warmup)
         idx = rng.integers(0, len(lat_mean), batch)
         caps = [caption(arrays_to_scene(data, int(i)), rng) for i in idx]
         ids = tok(caps, padding="max_length", max_length=cfg.max_length, truncation=True,
@@ -317,13 +362,23 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
         zt = ddpm.add_noise(z0, noise, t)
         pred = unet(zt, t, te(ids)[0]).sample
         snr = acp[t] / (1 - acp[t])
-        w = torch.clamp(snr, max=5.0) / snr  # min-SNR-5 weighting (epsilon prediction)
-        loss = (w * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean()
+        if prediction == "v_prediction":
+            target = ddpm.get_velocity(z0, noise, t)
+            w = torch.clamp(snr, max=5.0) / (snr + 1)  # min-SNR-5 weighting, v form
+        elif prediction == "sample":
+            target = z0
+            w = torch.clamp(snr, max=5.0)  # min-SNR-5 weighting, x0 form
+        else:
+            target = noise
+            w = torch.clamp(snr, max=5.0) / snr  # min-SNR-5 weighting (epsilon prediction)
+        loss = (w * (pred - target).pow(2).mean(dim=(1, 2, 3))).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        decay = min(0.999, (1 + step) / (10 + step))
+        if hourglass:
+            cut_skips(unet, keep_skips)  # the optimiser's momentum must not regrow them
+        decay = min(ema_cap, (1 + step) / (10 + step))
         with torch.no_grad():
             for ema, m in ((ema_unet, unet), (ema_te, te)):
                 for pe, pm in zip(ema.parameters(), m.parameters()):
@@ -345,9 +400,34 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
                     "unet_params_M": round(n_params / 1e6, 2), "steps": step + 1, "batch": batch, "lr": lr,
                     "train_images": len(lat_mean), "diffusion_wall_s": round(wall, 1),
                     "final_loss_50": round(float(np.mean(losses[-50:])), 4), "vae": vae_metrics,
+                    "prediction_type": prediction, "init": str(init) if init else None,
+                    "skips_cut": hourglass, "skips_kept": keep_skips if hourglass else None,
                 })
                 log(f"exported {out} at step {step + 1}")
     return {"steps": steps}
+
+
+HOURGLASS = {"steps": 7000, "lr": 4e-4, "warmup": 100, "ema_cap": 0.998, "keep_skips": 1}
+
+
+def train_hourglass(cfg: DiffusionConfig, steps: int = HOURGLASS["steps"],
+                    out: Path = ASSETS / "toy-diffusion-hourglass",
+                    init: Path | None = None) -> dict:
+    """Fine-tune the epsilon UNet into the h-space model: skips cut but conv_in's (`cut_skips`), x0-prediction.
+
+    Why (assets/directions/FINDINGS.md): with its skip connections the UNet decides an unsaid colour from
+    the starting noise's values at the object's pixels, carried around the bottleneck, so h is read but
+    not used. With the skips cut, everything the decoder half knows of the noisy input passes through h.
+    A decoder with no skips cannot predict the noise itself, so it predicts the clean latent (x0).
+    Its own checkpoint (runs/diffusion_x.ckpt); starts from runs/diffusion.ckpt, else the shipped weights.
+    """
+    return train_diffusion(cfg, steps=steps, lr=HOURGLASS["lr"], warmup=HOURGLASS["warmup"],
+                           ema_cap=HOURGLASS["ema_cap"], prediction="sample", hourglass=True,
+                           keep_skips=HOURGLASS["keep_skips"],
+                           ckpt=RUNS / "diffusion_x.ckpt",
+                           init=init or (RUNS / "diffusion.ckpt" if (RUNS / "diffusion.ckpt").exists()
+                                         else ASSETS / "toy-diffusion"),
+                           out=out, export_every=1000)
 
 
 def export_final(cfg: DiffusionConfig, out: Path = ASSETS / "toy-diffusion") -> None:
@@ -369,7 +449,8 @@ def export_final(cfg: DiffusionConfig, out: Path = ASSETS / "toy-diffusion") -> 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["classifier", "vae", "decoder", "diffusion", "stylegan", "export", "all"])
+    p.add_argument("what", choices=["classifier", "vae", "decoder", "diffusion", "hourglass", "stylegan", "export",
+                                    "all"])
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the shipped recipe)")
     a = p.parse_args(argv)
     cfg = DiffusionConfig()
@@ -383,6 +464,8 @@ def main(argv=None) -> None:
         finetune_decoder(**kw)
     if a.what in ("diffusion", "all"):
         train_diffusion(cfg, **kw)
+    if a.what in ("hourglass", "all"):
+        train_hourglass(cfg, **kw)
     if a.what == "export":
         export_final(cfg)
     if a.what in ("stylegan", "all"):
