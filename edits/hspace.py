@@ -123,7 +123,7 @@ class _Hooks:
             return None
         delta = self.delta[0]
         if self.land is not None:
-            hc = self._halves(h)[0].flatten(1)  # (B, D): the conditional half, which the boundary was fitted on
+            hc = (h[h.shape[0] // 2:] if self.cfg else h).float().flatten(1)  # (B, D): the conditional half, unpooled
             normal, bias, scale, strengths = (v.to(hc) if torch.is_tensor(v) else v for v in self.land)
             delta = (signed_shift(hc, normal, bias, scale, strengths)[:, None] * normal).view_as(delta).to(h.dtype)
         edited = self._add(h, delta)

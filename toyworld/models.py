@@ -23,7 +23,7 @@ class DiffusionConfig:
     text_heads: int = 4
     max_length: int = 16
     beta_schedule: str = "scaled_linear"
-    # "epsilon" or "v_prediction" (the UNet's output is the clean-latent estimate at high noise).
+    # "epsilon", "v_prediction" or "sample" (x0; the hourglass UNet's, see train.train_hourglass)
     prediction_type: str = "epsilon"
     extra: dict = field(default_factory=dict)
 

@@ -3,7 +3,7 @@
     python -m toyworld.train classifier   # attribute classifier -> assets/classifier
     python -m toyworld.train vae          # autoencoder (first stage of the diffusion model)
     python -m toyworld.train diffusion    # text encoder + UNet on VAE latents -> assets/toy-diffusion
-    python -m toyworld.train hourglass    # cut the UNet's skips, predict x0: the shipped h-space-ready UNet
+    python -m toyworld.train hourglass    # skips cut, x0-prediction -> assets/toy-diffusion-hourglass (h-space)
     python -m toyworld.train decoder      # sharpen the VAE decoder (encoder frozen); then `export`
     python -m toyworld.train export       # re-export the last diffusion checkpoint with the sharpened VAE
     python -m toyworld.train stylegan     # StyleGAN on the VAE's latents -> assets/toy-stylegan
