@@ -120,13 +120,14 @@ def test_starting_noise_reproduces_the_seeds(tiny_model):
 @pytest.mark.parametrize("kind", ["epsilon", "v_prediction", "sample"])
 def test_asymmetric_step_reads_any_prediction_type_as_noise(kind):
     # x_t = sqrt(a) x0 + sqrt(1 - a) eps must hold for the x0 the scheduler derives and the eps we derive,
-    # or the asymmetric mode's direction term is wrong for v-prediction models (SD 2.x 768, the toy model).
+    # or the asymmetric mode's direction term is wrong for v-prediction models (SD 2.x 768) and x0-prediction
+    # ones (the embedded hourglass).
     from diffusers import DDIMScheduler
 
     from edits.hspace import _as_eps
 
-    sch = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, prediction_type=kind, clip_sample=False,
-                        set_alpha_to_one=False, steps_offset=1, timestep_spacing="trailing")
+    sch = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, prediction_type=kind,
+                        clip_sample=False, set_alpha_to_one=False, steps_offset=1, timestep_spacing="trailing")
     sch.set_timesteps(10)
     g = torch.Generator().manual_seed(0)
     x_t, out = torch.randn(2, 4, 8, 8, generator=g), torch.randn(2, 4, 8, 8, generator=g)

@@ -269,6 +269,9 @@ def export_pipeline(cfg: DiffusionConfig, vae, text_encoder, unet, out: Path, me
     tmp.rename(out)
 
 
+PREDICTIONS = ("epsilon", "v_prediction", "sample")
+
+
 def _shipped_vae() -> Path:
     """On a fresh machine runs/ is empty: the shipped VAE (sharpened decoder) becomes runs/vae_final. Its
     encoder gives the same latents as runs/vae's (the encoder was frozen when `decoder` sharpened it)."""
@@ -298,13 +301,15 @@ def _init_weights(init: Path) -> dict:
 def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr: float = 5e-4,
                     out: Path = ASSETS / "toy-diffusion", export_every: int = 500, prediction: str = "epsilon",
                     ckpt: Path = RUNS / "diffusion.ckpt", init: Path | None = None, warmup: int = 200,
-                    ema_cap: float = 0.999, hourglass: bool = False, keep_skips: int = 0) -> dict:
+                    ema_cap: float = 0.999, skips_kept: int | None = None) -> dict:
     """Train the UNet (and text encoder) on the VAE latents of the toy world.
 
-    `prediction` is the UNet's target ("epsilon" or "v_prediction"); `init` starts a new run (its own
-    `ckpt`) from another checkpoint's EMA weights with a fresh optimiser: the v-prediction stage
-    fine-tunes the epsilon model this way.
+    `prediction` is the UNet's target ("epsilon", "v_prediction" or "sample"); `init` starts a new run (its
+    own `ckpt`) from a checkpoint's or a shipped folder's EMA weights with a fresh optimiser (fine-tunes
+    start this way); `skips_kept` = k cuts every skip but the last k (`cut_skips`; None: the skips stay).
     """
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"prediction must be one of {PREDICTIONS}, not {prediction!r}")
     cfg = dataclasses.replace(cfg, prediction_type=prediction)
     from diffusers import AutoencoderKL
 
@@ -327,15 +332,14 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
     opt = torch.optim.AdamW(params, lr, weight_decay=1e-2)
     ddpm, _ = make_schedulers(cfg)
     acp = ddpm.alphas_cumprod  # (1000,)
-    ck = ckpt
-    state, start, t_prev = load_ckpt(ck), 0, 0.0
+    state, start, t_prev = load_ckpt(ckpt), 0, 0.0
     if state is None and init is not None:
         base = _init_weights(init)
         for m, ema, key in ((unet, ema_unet, "ema_unet"), (te, ema_te, "ema_te")):
             m.load_state_dict(base[key]); ema.load_state_dict(base[key])
         log(f"diffusion ({prediction}) initialised from {init} at its step {base['step']}")
-        if hourglass:
-            cut_skips(unet, keep_skips); cut_skips(ema_unet, keep_skips)
+        if skips_kept is not None:
+            cut_skips(unet, skips_kept); cut_skips(ema_unet, skips_kept)
     if state:
         unet.load_state_dict(state["unet"]); te.load_state_dict(state["te"])
         ema_unet.load_state_dict(state["ema_unet"]); ema_te.load_state_dict(state["ema_te"])
@@ -376,8 +380,8 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        if hourglass:
-            cut_skips(unet, keep_skips)  # the optimiser's momentum must not regrow them
+        if skips_kept is not None:
+            cut_skips(unet, skips_kept)  # the optimiser's momentum must not regrow them
         decay = min(ema_cap, (1 + step) / (10 + step))
         with torch.no_grad():
             for ema, m in ((ema_unet, unet), (ema_te, te)):
@@ -390,7 +394,7 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
         done = step == steps - 1
         if (step + 1) % 250 == 0 or done:
             wall = t_prev + time.time() - t0
-            save_ckpt(ck, unet=unet.state_dict(), te=te.state_dict(), ema_unet=ema_unet.state_dict(),
+            save_ckpt(ckpt, unet=unet.state_dict(), te=te.state_dict(), ema_unet=ema_unet.state_dict(),
                       ema_te=ema_te.state_dict(), opt=opt.state_dict(), step=step + 1, wall=wall)
             if (step + 1) % export_every == 0 or done:
                 final = RUNS / "vae_final"  # the sharpened decoder, when `decoder` has run
@@ -401,13 +405,13 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
                     "train_images": len(lat_mean), "diffusion_wall_s": round(wall, 1),
                     "final_loss_50": round(float(np.mean(losses[-50:])), 4), "vae": vae_metrics,
                     "prediction_type": prediction, "init": str(init) if init else None,
-                    "skips_cut": hourglass, "skips_kept": keep_skips if hourglass else None,
+                    "skips_cut": skips_kept is not None, "skips_kept": skips_kept,
                 })
                 log(f"exported {out} at step {step + 1}")
     return {"steps": steps}
 
 
-HOURGLASS = {"steps": 7000, "lr": 4e-4, "warmup": 100, "ema_cap": 0.998, "keep_skips": 1}
+HOURGLASS = {"steps": 7000, "lr": 4e-4, "warmup": 100, "ema_cap": 0.998, "skips_kept": 1}
 
 
 def train_hourglass(cfg: DiffusionConfig, steps: int = HOURGLASS["steps"],
@@ -422,8 +426,7 @@ def train_hourglass(cfg: DiffusionConfig, steps: int = HOURGLASS["steps"],
     Its own checkpoint (runs/diffusion_x.ckpt); starts from runs/diffusion.ckpt, else the shipped weights.
     """
     return train_diffusion(cfg, steps=steps, lr=HOURGLASS["lr"], warmup=HOURGLASS["warmup"],
-                           ema_cap=HOURGLASS["ema_cap"], prediction="sample", hourglass=True,
-                           keep_skips=HOURGLASS["keep_skips"],
+                           ema_cap=HOURGLASS["ema_cap"], prediction="sample", skips_kept=HOURGLASS["skips_kept"],
                            ckpt=RUNS / "diffusion_x.ckpt",
                            init=init or (RUNS / "diffusion.ckpt" if (RUNS / "diffusion.ckpt").exists()
                                          else ASSETS / "toy-diffusion"),
