@@ -57,14 +57,14 @@ def run(quick: bool = False, model_path: str | None = None) -> dict:
 def _wspace_speed(repeats: int) -> dict:
     """Milliseconds for one edited StyleGAN image (mapping, edit, synthesis, VAE decoding)."""
     from edits.directions import load_directions
-    from edits.wspace import DEFAULT_STRENGTH, WEdit, apply_edits, edit_pair, load_gan
+    from edits.wspace import DEFAULT_STRENGTH, apply_edits, edit_pair, load_gan, make_edit
 
     try:
         gan = load_gan()
     except Exception:
         return {}
     dirs = load_directions(ROOT / "assets" / "directions", space="w")
-    edits = [WEdit(dirs["colour: blue"], DEFAULT_STRENGTH)] if "colour: blue" in dirs else []
+    edits = [make_edit(dirs, "colour", "blue", DEFAULT_STRENGTH)] if "colour: blue" in dirs else []
     one = median_time(lambda: gan.render(apply_edits(gan, gan.w_from_seed(1, 0.7), edits)), max(repeats, 21), warmup=3)
     pair = median_time(lambda: edit_pair(gan, 1, edits, 0.7), max(repeats, 21), warmup=3)
     return {"edit_w_ms": round(1000 * one, 2), "edit_pair_w_ms": round(1000 * pair, 2)}

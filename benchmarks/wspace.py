@@ -18,7 +18,7 @@ import numpy as np
 
 from edits.directions import load_directions
 from edits.labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
-from edits.wspace import DEFAULT_STRENGTH, WEdit, apply_edits, conditioning_set, load_gan
+from edits.wspace import DEFAULT_STRENGTH, apply_edits, load_gan, make_edit
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTIONS = ROOT / "assets" / "directions"
@@ -45,7 +45,6 @@ def coverage(gan, classifier, n: int = 1000, first_seed: int = 500_000) -> dict:
 
 def evaluate(gan, dirs, seeds, strength, psi, conditional, classifier, labeller) -> dict:
     colour_dirs = {d.meta["class"]: d for d in dirs.values() if d.meta.get("attribute") == "colour"}
-    cond = conditioning_set(dirs, "colour") if conditional else []
     w = gan.w_from_seeds(seeds, psi)
     orig = gan.render(w)
     orig_colour = labeller(orig)
@@ -55,7 +54,7 @@ def evaluate(gan, dirs, seeds, strength, psi, conditional, classifier, labeller)
         idx = [i for i, c in enumerate(orig_colour) if c != target]
         if not idx:
             continue
-        wp = apply_edits(gan, w[idx], [WEdit(d, strength, conditional_on=cond)])
+        wp = apply_edits(gan, w[idx], [make_edit(dirs, "colour", target, strength, conditional)])
         edited = gan.render(wp)
         wins += [c == target for c in labeller(edited)]
         pred = classifier.predict(edited)

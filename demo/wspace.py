@@ -5,9 +5,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from edits.pipeline import InputError
-from edits.wspace import (DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, WEdit, conditioning_set, directions_for,
-                          edit_pair, traversal)
+from edits.wspace import (DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, directions_for, edit_pair, make_edit,
+                          traversal)
 
 from .common import Models, friendly, image_out
 
@@ -96,11 +95,7 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         for a, t, s in [(attribute, target, strength), *extras]:
             if t in (None, "", NONE):
                 continue
-            found = directions_for(dirs, a).get(t)
-            if found is None:
-                raise InputError(f"There is no W-space direction for '{a}: {t}'. "
-                                 f"Known: {', '.join(sorted(dirs)) or 'none'}.")
-            edits.append(WEdit(found, s, conditional_on=conditioning_set(dirs, a) if conditional else []))
+            edits.append(make_edit(dirs, a, t, s, conditional))
         return edits
 
     def unpack(args):

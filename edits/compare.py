@@ -27,7 +27,7 @@ from .hspace import DEFAULT_EDIT, default_edit, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from .metrics import distance
 from .pipeline import InputError, check_seed, to_uint8
-from .wspace import DEFAULT_STRENGTH, WEdit, apply_edits
+from .wspace import DEFAULT_STRENGTH, apply_edits, make_edit
 
 METHODS = ("conditioning", "hspace", "wspace")
 TITLES = {"conditioning": "Imagination — prompt rewritten", "hspace": "Potentiality — h-space direction",
@@ -149,11 +149,11 @@ def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], 
     if gan is not None:
         w = gan.w_from_seeds(seeds, truncation_psi)
         for j, key in enumerate(keys):
-            d = w_dirs.get(key)
-            if d is None:
+            if w_dirs.get(key) is None:
                 out[j]["wspace"].note = f"no W-space direction for {key}"
                 continue
-            wp = apply_edits(gan, w[j:j + 1], [WEdit(d, DEFAULT_STRENGTH)])  # (1, L, w_dim)
+            edit = make_edit(w_dirs, attributes[j], targets[j], DEFAULT_STRENGTH)
+            wp = apply_edits(gan, w[j:j + 1], [edit])  # (1, L, w_dim)
             imgs = gan.render(torch.cat([gan.generator.broadcast(w[j:j + 1]), wp]))
             out[j]["wspace"].original, out[j]["wspace"].edited = imgs[0], imgs[1]
     else:

@@ -13,8 +13,8 @@ convolutions (upsampling by a transposed convolution followed by a [1,3,3,1] blu
 (fixed buffers at inference, so an image is a function of w alone) and ToRGB skips summed across
 resolutions. Weights are stored with equalised learning rate (N(0,1) values scaled at run time).
 
-The embedded model's "RGB" is the 4-channel latent of the toy diffusion model's VAE (see
-`toyworld/train.py` and assets/toy-stylegan/README.md): `img_channels=4`, decoded to pixels by that VAE.
+The embedded model (the default config) draws 64 x 64 RGB pixels; a generator folder whose config names
+a `decoder` (a diffusers VAE) writes that VAE's latents instead and is decoded by it (edits/wspace.py).
 """
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ class StyleGANConfig:
     z_dim: int = 128
     w_dim: int = 128
     n_mlp: int = 4
-    resolution: int = 16  # output side (a power of two >= 4)
-    img_channels: int = 4  # 3 for pixels; 4 for the toy VAE's latents
-    channels: dict = field(default_factory=lambda: {4: 128, 8: 64, 16: 32})
+    resolution: int = 64  # output side (a power of two >= 4)
+    img_channels: int = 3  # 3 for pixels (the embedded model); 4 for a VAE's latents, with a decoder
+    channels: dict = field(default_factory=lambda: {4: 128, 8: 128, 16: 64, 32: 32, 64: 16})
     lr_mlp: float = 0.01
     blur_kernel: tuple = (1, 3, 3, 1)
 

@@ -81,10 +81,10 @@ def direction_walk(model, directions: dict, attribute: str, target: str, strengt
         raise InputError(f"There is no direction for {key!r}. Known: {', '.join(sorted(directions)) or 'none'}.")
     strength = check_number(strength, "The strength", 0.0, 100.0)
     if hasattr(model, "generator"):  # a GANModel
-        from .wspace import WEdit, apply_edits
+        from .wspace import apply_edits, make_edit
 
         w = model.w_from_seed(check_seed(seed), 0.7)
-        return list(model.render(torch.cat([apply_edits(model, w, [WEdit(d, float(s))])
+        return list(model.render(torch.cat([apply_edits(model, w, [make_edit(directions, attribute, target, float(s))])
                                             for s in np.linspace(-strength, strength, n)])))
     from .hspace import default_edit, sample
 

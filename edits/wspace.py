@@ -19,7 +19,7 @@ still landing at the same distance. A layer range applies the move to those W+ l
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -230,7 +230,8 @@ def traversal(gan: GANModel, seed: int, edit: WEdit, truncation_psi: float = 0.7
     frames = check_number(frames, "The number of frames", 2, 32, integer=True)
     w = gan.w_from_seed(seed, psi)
     top = max(1.0, abs(edit.strength))
-    wps = [apply_edits(gan, w, [WEdit(edit.direction, float(s), edit.layers, list(conditional_on))], layers=layers)
+    cond = list(conditional_on) or edit.conditional_on
+    wps = [apply_edits(gan, w, [replace(edit, strength=float(s), conditional_on=cond)], layers=layers)
            for s in np.linspace(-top, top, frames)]
     return list(gan.render(torch.cat(wps)))
 
@@ -279,5 +280,16 @@ def conditioning_set(directions: dict[str, Direction], attribute: str) -> list[D
     return [d for d in directions.values() if d.meta.get("attribute") != attribute]
 
 
+def make_edit(directions: dict[str, Direction], attribute: str, target: str, strength: float,
+              conditional: bool = False, layers: tuple[int, int] | None = None) -> WEdit:
+    """The edit the tab, the benchmark, Compare and the walks make for "attribute: target"; with
+    `conditional`, the other attributes' boundaries are held fixed."""
+    found = directions_for(directions, attribute).get(target)
+    if found is None:
+        raise InputError(f"There is no W-space direction for '{attribute}: {target}'. "
+                         f"Known: {', '.join(sorted(directions)) or 'none'}.")
+    return WEdit(found, strength, layers, conditioning_set(directions, attribute) if conditional else [])
+
+
 __all__ = ["DEFAULT_STRENGTH", "GANModel", "WEdit", "Components", "load_gan", "apply_edits", "edit_pair", "traversal", "ganspace",
-           "sefa", "sample_and_label", "fit_w", "directions_for", "conditioning_set", "EMBEDDED_GAN"]
+           "sefa", "sample_and_label", "fit_w", "directions_for", "conditioning_set", "make_edit", "EMBEDDED_GAN"]

@@ -88,36 +88,39 @@ def write_gan_card(folder: Path, measured: list[dict]) -> str:
 `edits/stylegan.py` in plain PyTorch (no custom ops): a mapping network z → w ({cfg['n_mlp']} layers, learning-rate
 multiplier {cfg['lr_mlp']}, tracked `w_avg`), synthesis from a learned 4×4 constant through modulated /
 demodulated 3×3 convolutions (transposed-convolution upsampling + [1,3,3,1] blur), per-layer noise (fixed
-buffers at inference, so an image is a function of w alone), ToRGB skips; {cfg['resolution'] and (2 * (cfg['resolution'].bit_length() - 1) - 2)} style layers (W+).
-Config: {arch}. Generator {t.get('g_params_M')} M parameters (discriminator {t.get('d_params_M')} M, not shipped).
-
-## Pixels or latents? (measured before training, this 2-core CPU)
-The synthesis network writes the **4×16×16 latents of the toy diffusion model's VAE** (scaled by its scaling
-factor, as the UNet sees them), and that VAE's decoder (`../toy-diffusion/vae`) turns them into 64×64 pixels.
-One generator + discriminator forward/backward pass at batch 32, one thread, measured on latents: 0.94 s with
-channels 128/128/64 and the grouped ("fused") modulated convolution, 0.51 s after replacing it by the equivalent
-per-sample scaling of activations, 0.23 s with channels 128/64/32 (shipped); a training step (D and G updates)
-then took 0.40 s. The pixel-space option was not timed: it needs two more resolutions (32 and 64) whose layers
-alone cost 4× and 16× the 16×16 layer's work at equal width, i.e. well over 3 hours for the same number of
-steps on these cores. Decoding to pixels is included in the W-space edit time below (`edit_w_ms`).
+buffers at inference, so an image is a function of w alone), ToRGB skips; {2 * (cfg['resolution'].bit_length() - 1) - 2} style layers (W+).
+It draws **64×64 RGB pixels** directly. Config: {arch}. Generator {t.get('g_params_M')} M parameters
+(encoder {t.get('e_params_M')} M, used in training only, not shipped).
 
 ## Training (`python -m toyworld.train stylegan`; resumable, checkpoints in runs/)
-Data: the 40 000 training latents of the diffusion model (the same scenes; the held-out colour/shape pairs never appear).
-Loss: non-saturating logistic GAN loss, lazy R1 (γ = {t.get('r1_gamma')}, every 16 steps), style mixing
-(p = {t.get('style_mixing')}), Adam (lr {t.get('lr')}, β = (0, 0.99)), batch {t.get('batch')}, EMA generator (shipped), fp32.{note}
+Data: the diffusion model's 40 000 training scenes (the held-out colour/shape pairs never appear), and each of
+them once more with one factor changed (same position and shade jitter; `toyworld.gan.make_pairs`).
 
-**Plus an autoencoding path** (weights: reconstruction {t.get('rec_weight')}, MMD {t.get('mmd_weight')}). The plain GAN was
-trained first, for 3000 steps (21 min on one core): its samples were colour blobs, often several colours per
-object, and over 500 samples the classifier was confident (≥ 0.9 on every factor) on 0.61 of them, with green at
-0.3× its training frequency. So training went on from those weights with an encoder E (the discriminator's
-architecture, 128 outputs) that maps real latents to w, a reconstruction loss (the synthesis network must redraw
-the real latent from E's w, MSE) and a maximum-mean-discrepancy loss between the mapping network's w and E's w
-(both ways), so that sampled codes land where real scenes' codes are. It is still a GAN (the adversarial loss and
-the discriminator stay), with W shaped by real scenes as in an adversarial autoencoder. The step count below
-counts the autoencoding phase only; the wall time includes both phases.
+An **adversarial autoencoder** in two stages:
+1. **Synthesis by reconstruction.** An encoder E (a residual CNN, 128 outputs) maps a scene to w; the synthesis
+   network must redraw the scene from w (L1 + L2 per pixel, object pixels weighted 9×, as for the VAE), with
+   Gaussian noise of {t.get('code_noise')} × the codes' spread added to w, so that every point near a real code draws a clean
+   scene. **W is made additive in the factors**: for a scene and its one-factor-changed twin, the codes must
+   differ by a learned vector of that (factor, class) change, E(x') − E(x) = u[f, b] − u[f, a] (loss weight
+   {t.get('add_weight')}, divided by the codes' variance so that shrinking W cannot satisfy it). This is a supervised
+   prior on W: the factor labels shape the geometry of W during training. No classifier, direction or edit
+   is trained: the directions the W-space tab uses are fitted afterwards from labelled samples, as always.
+   Adam (lr {t.get('lr')}, β = (0, 0.99)), batch {t.get('batch')} pairs, {t.get('steps')} steps; EMA copies of E and the generator.
+2. **The mapping network as a GAN in W.** z → w learns to draw codes that a critic (an MLP) cannot tell from
+   E's codes of the 40 000 training scenes: non-saturating loss, lazy R1, {t.get('mapping_steps')} steps at batch 256. `w_avg` is
+   the mean of 20 000 of its samples.
 
-Steps: {t.get('steps')}; total wall time {t.get('wall_s')} s. Final losses (mean of the last 50 steps): D {t.get('final_d_loss_50')},
-G {t.get('final_g_loss_50')}, reconstruction MSE {t.get('final_rec_50')}.
+Wall time {t.get('wall_s')} s on 2 CPU cores. Final losses (mean of the last 200 steps): reconstruction
+{t.get('final_200', {}).get('rec')}, additivity {t.get('final_200', {}).get('additivity')}; critic {t.get('critic_loss')}, mapping {t.get('mapping_loss')}.{note}
+
+## Why this recipe (measured in earlier sessions, see FINDINGS.md)
+- A plain GAN (non-saturating loss, R1, style mixing) on the toy VAE's 4×16×16 latents drew colour blobs after
+  3000 steps: the classifier was confident on 0.61 of 500 samples, green at 0.3× its training frequency.
+- With an autoencoding path and MMD (9500 steps, same latents) it reached coverage 0.59–1.81×, confident 0.55,
+  and W edits reached the target colour in 0.63 of edits but kept shape, size and background in 0.05.
+- The toy VAE itself caps that route: decoding the VAE's own encodings of 1000 real scenes, the classifier is
+  confident on 0.84 of them (clean renders: 0.93) and reads small shapes right in 0.81. So this generator draws
+  pixels; at 64×64 a plain GAN did not fit this CPU budget, reconstruction does.
 
 ## Measured (`python -m benchmarks ...`, this 2-core CPU)
 | benchmark | last line |

@@ -1,10 +1,15 @@
 """Training the embedded StyleGAN (`python -m toyworld.train stylegan`).
 
-The generator writes the 4 x 16 x 16 latents of the toy diffusion model's VAE (scaled by its
-scaling factor), and that VAE decodes them to 64 x 64 pixels. The discriminator only ever sees
-latents, so a training step costs a small fraction of a pixel-space one (measured cost of both
-options: assets/toy-stylegan/README.md). Loss: non-saturating logistic, lazy R1 on the reals,
-style mixing, an EMA copy of the generator for export; `w_avg` tracked as in StyleGAN2.
+The generator draws 64 x 64 RGB scenes directly (no decoder). It is trained as an adversarial
+autoencoder, in two stages that resume from runs/ checkpoints:
+
+1. an encoder E (the discriminator's architecture) and the synthesis network learn to redraw the
+   training scenes from E's codes w (object-weighted L1 + L2), with noise on the codes; pairs of scenes
+   that differ in one factor make W additive in the factors (`make_pairs`, the `add` loss);
+2. the mapping network z -> w is trained as a GAN in W against E's codes of the training scenes
+   (`train_mapping`), and `w_avg` is the mean of its samples.
+
+Why not the plain GAN or the VAE's latents: assets/toy-stylegan/README.md and FINDINGS.md.
 """
 from __future__ import annotations
 
@@ -69,124 +74,200 @@ class Discriminator(nn.Module):
         return self.fc2(self.fc1(x.flatten(1)))
 
 
-def _mix_latents(g: Generator, batch: int, prob: float, gen: torch.Generator) -> torch.Tensor:
-    z = torch.randn(2, batch, g.cfg.z_dim, generator=gen)
-    w1, w2 = g.mapping(z[0]), g.mapping(z[1])
-    wp = g.broadcast(w1).clone()
-    if float(torch.rand(1, generator=gen)) < prob:
-        cut = int(torch.randint(1, g.n_latent, (1,), generator=gen))
-        wp[:, cut:] = w2[:, None, :]
-    return wp, w1
+# ====================================================================== pixel-space adversarial autoencoder
+PAIR_FACTORS = ("colour", "shape", "size", "background")
 
 
-def mmd(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Maximum mean discrepancy between two samples (N, D), (M, D): Gaussian kernels at several
-    bandwidths around the median distance (robust to the codes' overall scale)."""
-    x = torch.cat([a, b])
-    d2 = torch.cdist(x, x).pow(2)  # (N+M, N+M)
-    med = d2.detach()[d2.detach() > 0].median()
-    k = sum(torch.exp(-d2 / (s * med)) for s in (0.25, 1.0, 4.0))
-    n = len(a)
-    return k[:n, :n].mean() + k[n:, n:].mean() - 2 * k[:n, n:].mean()
+def make_pairs(n: int = 40_000, seed: int = 3, pair_seed: int = 11) -> dict[str, np.ndarray]:
+    """Each of the training scenes (make_dataset(n, seed)) with one factor changed: the same position,
+    shade jitter and relative size, a different colour, shape, size or background (held-out colour/shape
+    pairs avoided). Cached under runs/data; used to make W additive in the factors (see train_stylegan)."""
+    from toyworld.data import CACHE, arrays_to_scene, make_dataset
+    from toyworld.world import _EXTENT, FACTORS, HELDOUT, RESOLUTION, SIZE_RADIUS, render
+
+    path = CACHE / f"pairs_{n}_{seed}_{pair_seed}.npz"
+    if path.exists():
+        with np.load(path) as f:
+            return dict(f)
+    base = make_dataset(n, seed)
+    rng = np.random.default_rng(pair_seed)
+    factor, new_class, images = np.zeros(n, np.int64), np.zeros(n, np.int64), []
+    for i in range(n):
+        s = arrays_to_scene(base, i)
+        while True:
+            f = int(rng.integers(len(PAIR_FACTORS)))
+            name = PAIR_FACTORS[f]
+            old = FACTORS[name].index(getattr(s, name))
+            new = int(rng.choice([c for c in range(len(FACTORS[name])) if c != old]))
+            changed = {**s.to_dict(), name: FACTORS[name][new]}
+            if (changed["colour"], changed["shape"]) not in HELDOUT:
+                break
+        if name == "size":  # the same relative place in the new size's radius range
+            (lo, hi), (lo2, hi2) = SIZE_RADIUS[s.size], SIZE_RADIUS[changed["size"]]
+            changed["radius"] = lo2 + (s.radius - lo) / (hi - lo) * (hi2 - lo2)
+        margin = (changed["radius"] * _EXTENT[changed["shape"]] + 1.5) / RESOLUTION
+        changed["x"], changed["y"] = (float(np.clip(changed[k], margin, 1 - margin)) for k in ("x", "y"))
+        images.append(render(type(s)(**changed), seed * 1_000_003 + i))
+        factor[i], new_class[i] = f, new
+    out = {"images": np.stack(images), "factor": factor, "new_class": new_class}
+    np.savez(path, **out)
+    return out
 
 
-def train_stylegan(steps: int = 6000, batch: int = 32, lr: float = 0.002, r1_gamma: float = 0.1,
-                   r1_every: int = 16, mixing: float = 0.5, out: Path = ASSETS / "toy-stylegan",
-                   export_every: int = 500, log=print, rec_weight: float = 10.0, mmd_weight: float = 10.0) -> dict:
-    """Adversarial training (non-saturating loss, lazy R1) plus an autoencoding path: an encoder E maps
-    real latents to w and the synthesis must reconstruct them (`rec_weight`), while the mapping network
-    learns to produce the encoder's distribution of w and the encoder stays within the mapping's range
-    (MMD in both directions, `mmd_weight`). On this CPU budget the
-    pure GAN drew colour blobs after 2500 steps (see the model card); the reconstruction teaches the
-    synthesis network the toy world's scenes directly. rec_weight = mmd_weight = 0 is the plain GAN."""
-    from diffusers import AutoencoderKL
+def edge_loss(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """L1 between the horizontal and vertical pixel differences of two images: the outline of the object
+    (its shape) is a small part of a per-pixel loss, and blobs minimise that loss long before stars do."""
+    dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
+    dx = lambda t: t[..., :, 1:] - t[..., :, :-1]  # noqa: E731
+    return (dy(y) - dy(x)).abs().mean() + (dx(y) - dx(x)).abs().mean()
 
-    cfg = StyleGANConfig()
-    vae_dir = RUNS / "vae"
-    sf = AutoencoderKL.load_config(vae_dir)["scaling_factor"]
-    with np.load(RUNS / "latents.npz") as f:
-        reals_all = torch.from_numpy(f["mean"]) * sf  # (N, 4, 16, 16), what the UNet learns too
-    G, D = Generator(cfg), Discriminator(cfg)
-    E = Discriminator(cfg, out_dim=cfg.w_dim, mbstd=False)
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    g_opt = torch.optim.Adam(list(G.parameters()) + list(E.parameters()), lr, betas=(0.0, 0.99))
-    d_ratio = r1_every / (r1_every + 1)
-    d_opt = torch.optim.Adam(D.parameters(), lr * d_ratio, betas=(0.0, 0.99 ** d_ratio))
-    ck = RUNS / "stylegan_ae.ckpt"
+
+class CodeCritic(nn.Module):
+    """The mapping network's adversary: an MLP that tells sampled w from the encoder's codes of real scenes."""
+
+    def __init__(self, w_dim: int, hidden: int = 512):
+        super().__init__()
+        self.net = nn.Sequential(EqualLinear(w_dim, hidden, activation=True), EqualLinear(hidden, hidden, activation=True),
+                                 EqualLinear(hidden, hidden, activation=True), EqualLinear(hidden, 1))
+
+    def forward(self, w):
+        return self.net(w)
+
+
+def train_stylegan(steps: int = 6000, batch: int = 32, lr: float = 0.002, add_weight: float = 0.5,
+                   code_noise: float = 0.05, edge_weight: float = 2.0, mapping_steps: int = 6000,
+                   out: Path = ASSETS / "toy-stylegan", log=print) -> dict:
+    """Stage 1 (`steps`, resumable): the synthesis network learns the scenes by redrawing them from an
+    encoder's codes (E: image -> w; object-weighted L1 + L2, plus L1 on pixel differences, `edge_weight`,
+    for the outlines), with Gaussian noise (`code_noise` of the codes'
+    spread) on the codes so that it draws a clean scene from every point near a real code. W is made additive
+    in the factors: for a scene and the same scene with one factor changed, the codes must differ by a
+    learned per-(factor, class) vector, E(x') - E(x) = u[f, b] - u[f, a]; the error is measured relative to
+    the sizes of both differences, so that ignoring a factor (both differences zero) cannot satisfy it. EMA copies of E and the generator are kept.
+    Stage 2 (`mapping_steps`): the mapping network is trained as a GAN in W against the EMA encoder's codes
+    of the 40 000 training scenes (`train_mapping`); the result is exported."""
+    from toyworld.data import make_dataset
+    from toyworld.train import reconstruction_loss, to_tensor
+    from toyworld.world import FACTORS
+
+    cfg = StyleGANConfig()  # 64 x 64 RGB
+    base = make_dataset(40_000, seed=3)
+    pairs = make_pairs(40_000, seed=3)
+    imgs_a, imgs_b = base["images"], pairs["images"]
+    cls_a = torch.from_numpy(np.stack([base[k] for k in PAIR_FACTORS], 1))  # (N, 4)
+    f_idx, cls_b = torch.from_numpy(pairs["factor"]), torch.from_numpy(pairs["new_class"])
+    offsets = torch.tensor(np.cumsum([0] + [len(FACTORS[k]) for k in PAIR_FACTORS])[:-1])
+    G, E = Generator(cfg), Discriminator(cfg, out_dim=cfg.w_dim, mbstd=False)
+    U = nn.Parameter(torch.zeros(sum(len(FACTORS[k]) for k in PAIR_FACTORS), cfg.w_dim))  # per (factor, class)
+    G_ema, E_ema = (copy.deepcopy(m).eval().requires_grad_(False) for m in (G, E))
+    opt = torch.optim.Adam([p for n, p in G.named_parameters() if not n.startswith("style.")]
+                           + list(E.parameters()) + [U], lr, betas=(0.0, 0.99))
+    ck = RUNS / "stylegan_px.ckpt"
     start, t_prev = 0, 0.0
     if ck.exists():
         s = torch.load(ck, weights_only=True)
-        G.load_state_dict(s["G"]); D.load_state_dict(s["D"]); G_ema.load_state_dict(s["G_ema"])
-        E.load_state_dict(s["E"]); g_opt.load_state_dict(s["g_opt"]); d_opt.load_state_dict(s["d_opt"])
-        start, t_prev = s["step"], s["wall"]
+        G.load_state_dict(s["G"]); E.load_state_dict(s["E"]); G_ema.load_state_dict(s["G_ema"])
+        E_ema.load_state_dict(s.get("E_ema", s["E"]))
+        if len(s["g_opt"]["param_groups"]) == 1:
+            opt.load_state_dict(s["g_opt"])
+        with torch.no_grad():
+            U.copy_(s["U"])
+        start, t_prev, hist = s["step"], s["wall"], [tuple(h) for h in s.get("hist", torch.zeros(0, 2)).tolist()]
         log(f"stylegan resumed at step {start}")
-    elif (RUNS / "stylegan.ckpt").exists():  # warm start from a plain-GAN run
-        s = torch.load(RUNS / "stylegan.ckpt", weights_only=True)
-        G.load_state_dict(s["G"]); D.load_state_dict(s["D"]); G_ema.load_state_dict(s["G_ema"])
-        t_prev = s["wall"]
-        log(f"stylegan warm-started from the plain GAN at step {s['step']}")
-    gen = torch.Generator().manual_seed(20_000 + start)
-    ema_decay = 0.5 ** (batch / 10_000)  # half-life of 10k images
-    t0, hist, rec_hist = time.time(), [], [(0.0, 0.0)]
+    else:
+        hist = []
+    gen = torch.Generator().manual_seed(30_000 + start)
+    ema_decay = 0.5 ** (batch / 10_000)
+    t0 = time.time()
     for step in range(start, steps):
-        # ---- discriminator
-        real = reals_all[torch.randint(0, len(reals_all), (batch,), generator=gen)]
+        i = torch.randint(0, len(imgs_a), (batch,), generator=gen)
+        real = torch.cat([to_tensor(imgs_a[i.numpy()]), to_tensor(imgs_b[i.numpy()])])  # (2B, 3, 64, 64)
+        fi = f_idx[i]
+        ua, ub = U[cls_a[i, fi] + offsets[fi]], U[cls_b[i] + offsets[fi]]
+        w = E(real)  # (2B, w_dim)
+        w_in = w + code_noise * w.detach().std(0).mean() * torch.randn(w.shape, generator=gen)
+        fake = G.synthesis(G.broadcast(w_in), randomize_noise=True)
+        rec = reconstruction_loss(fake, real) + edge_weight * edge_loss(fake, real)
+        dw, du = w[batch:] - w[:batch], ub - ua
+        add = ((dw - du).pow(2).sum(1) / (dw.pow(2).sum(1) + du.pow(2).sum(1) + 1e-8)).mean()
+        opt.zero_grad(set_to_none=True)
+        (rec + add_weight * add).backward()
+        opt.step()
         with torch.no_grad():
-            wp, _ = _mix_latents(G, batch, mixing, gen)
-            fake = G.synthesis(wp, randomize_noise=True)
-        d_loss = F.softplus(D(fake)).mean() + F.softplus(-D(real)).mean()
-        d_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        d_opt.step()
-        if step % r1_every == 0:
-            real.requires_grad_(True)
-            grad, = torch.autograd.grad(D(real).sum(), real, create_graph=True)
-            r1 = grad.pow(2).flatten(1).sum(1).mean()
-            d_opt.zero_grad(set_to_none=True)
-            (r1_gamma / 2 * r1 * r1_every).backward()
-            d_opt.step()
-        # ---- generator (+ encoder)
-        wp, w1 = _mix_latents(G, batch, mixing, gen)
-        g_loss = F.softplus(-D(G.synthesis(wp, randomize_noise=True))).mean()
-        total = g_loss
-        if rec_weight or mmd_weight:
-            real = real.detach().requires_grad_(False)
-            w_e = E(real)  # (B, w_dim)
-            rec = F.mse_loss(G.synthesis(G.broadcast(w_e), randomize_noise=True), real)
-            z = torch.randn(4 * batch, cfg.z_dim, generator=gen)
-            dist = mmd(G.mapping(z), w_e)  # both ways: the encoder's codes also move towards what the mapping draws
-            total = total + rec_weight * rec + mmd_weight * dist
-            rec_hist.append((rec.item(), dist.item()))
-        g_opt.zero_grad(set_to_none=True)
-        total.backward()
-        g_opt.step()
-        with torch.no_grad():
-            G.w_avg.lerp_(w1.mean(0), 1 - 0.995)
-            for pe, pm in zip(G_ema.parameters(), G.parameters()):
-                pe.lerp_(pm, 1 - ema_decay)
-            G_ema.w_avg.copy_(G.w_avg)
-        hist.append((d_loss.item(), g_loss.item()))
+            for ema, m in ((G_ema, G), (E_ema, E)):
+                for pe, pm in zip(ema.parameters(), m.parameters()):
+                    pe.lerp_(pm, 1 - ema_decay)
+        hist.append((rec.item(), add.item()))
         if step % 50 == 0:
-            d_m, g_m = np.mean(hist[-50:], axis=0)
-            r_m, m_m = np.mean(rec_hist[-50:], axis=0)
-            log(f"stylegan step {step} d {d_m:.3f} g {g_m:.3f} rec {r_m:.4f} mmd {m_m:.4f} "
+            m = np.mean(hist[-50:], axis=0)
+            log(f"stylegan step {step} rec {m[0]:.4f} add {m[1]:.4f} "
                 f"({(time.time() - t0) / max(1, step - start + 1):.2f} s/step)")
-        done = step == steps - 1
-        if (step + 1) % 250 == 0 or done:
+        if (step + 1) % 250 == 0 or step == steps - 1:
             wall = t_prev + time.time() - t0
-            torch.save({"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(), "E": E.state_dict(),
-                        "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(), "step": step + 1, "wall": wall},
-                       ck.with_suffix(".tmp"))
+            torch.save({"G": G.state_dict(), "E": E.state_dict(), "G_ema": G_ema.state_dict(),
+                        "E_ema": E_ema.state_dict(), "U": U.detach(), "g_opt": opt.state_dict(),
+                        "step": step + 1, "wall": wall, "hist": torch.tensor(hist[-200:])}, ck.with_suffix(".tmp"))
             ck.with_suffix(".tmp").replace(ck)
-            if (step + 1) % export_every == 0 or done:
-                save_generator(G_ema, out, extra={"decoder": "../toy-diffusion/vae", "latent_scale": sf})
-                (out / "training.json").write_text(json.dumps({
-                    "steps": step + 1, "batch": batch, "lr": lr, "r1_gamma": r1_gamma, "style_mixing": mixing,
-                    "train_latents": len(reals_all), "wall_s": round(wall, 1), "rec_weight": rec_weight,
-                    "mmd_weight": mmd_weight, "final_rec_50": round(float(np.mean([h[0] for h in rec_hist[-50:]])), 5),
-                    "g_params_M": round(sum(p.numel() for p in G.parameters()) / 1e6, 3),
-                    "d_params_M": round(sum(p.numel() for p in D.parameters()) / 1e6, 3),
-                    "final_d_loss_50": round(float(np.mean([h[0] for h in hist[-50:]])), 4),
-                    "final_g_loss_50": round(float(np.mean([h[1] for h in hist[-50:]])), 4)}, indent=1))
-                log(f"exported {out} at step {step + 1}")
-    return {"steps": steps}
+    wall = t_prev + (time.time() - t0 if start < steps else 0.0)
+    log("stylegan: encoding the training scenes for the mapping stage")
+    codes = encode_scenes(E_ema, imgs_a)
+    mapping = train_mapping(codes, G_ema, mapping_steps, log=log)
+    save_generator(G_ema, out)
+    m = np.mean(hist[-200:], axis=0) if hist else [float("nan")] * 2
+    (out / "training.json").write_text(json.dumps({
+        "recipe": "adversarial autoencoder, pixel space", "steps": steps, "batch": batch, "lr": lr,
+        "add_weight": add_weight, "code_noise": code_noise, "edge_weight": edge_weight, "train_scenes": len(imgs_a), "pairs": len(imgs_b),
+        "wall_s": round(wall + mapping["mapping_wall_s"], 1),
+        "g_params_M": round(sum(p.numel() for p in G.parameters()) / 1e6, 3),
+        "e_params_M": round(sum(p.numel() for p in E.parameters()) / 1e6, 3),
+        "final_200": {"rec": round(float(m[0]), 5), "additivity": round(float(m[1]), 4)}, **mapping}, indent=1))
+    log(f"exported {out}")
+    return {"steps": steps, **mapping}
+
+
+@torch.no_grad()
+def encode_scenes(E: nn.Module, images: np.ndarray, batch: int = 500) -> torch.Tensor:
+    from toyworld.train import to_tensor
+
+    return torch.cat([E(to_tensor(images[i:i + batch])) for i in range(0, len(images), batch)])
+
+
+def train_mapping(codes: torch.Tensor, G: Generator, steps: int = 6000, batch: int = 256, lr: float = 0.002,
+                  mapping_lr: float = 0.1, r1_gamma: float = 1.0, r1_every: int = 4, log=print,
+                  seed: int = 0) -> dict:
+    """The GAN in W: the mapping network (z -> w) learns to draw codes the critic cannot tell from the
+    encoder's codes of real scenes (non-saturating loss, lazy R1 on the real codes). Updates G.style and
+    G.w_avg in place; returns the losses of the last 200 steps."""
+    gen = torch.Generator().manual_seed(seed)
+    C = CodeCritic(G.cfg.w_dim)
+    m_opt = torch.optim.Adam(G.style.parameters(), mapping_lr, betas=(0.0, 0.99))
+    c_opt = torch.optim.Adam(C.parameters(), lr, betas=(0.0, 0.99))
+    G.style.requires_grad_(True)
+    hist, t0 = [], time.time()
+    for step in range(steps):
+        real = codes[torch.randint(0, len(codes), (batch,), generator=gen)]
+        fake = G.mapping(torch.randn(batch, G.cfg.z_dim, generator=gen))
+        c_loss = F.softplus(C(fake.detach())).mean() + F.softplus(-C(real)).mean()
+        c_opt.zero_grad(set_to_none=True)
+        c_loss.backward()
+        c_opt.step()
+        if step % r1_every == 0:
+            r = real.detach().requires_grad_(True)
+            g, = torch.autograd.grad(C(r).sum(), r, create_graph=True)
+            c_opt.zero_grad(set_to_none=True)
+            (r1_gamma / 2 * g.pow(2).sum(1).mean() * r1_every).backward()
+            c_opt.step()
+        m_loss = F.softplus(-C(fake)).mean()
+        m_opt.zero_grad(set_to_none=True)
+        m_loss.backward()
+        m_opt.step()
+        hist.append((c_loss.item(), m_loss.item()))
+        if step % 500 == 0:
+            m = np.mean(hist[-500:], axis=0)
+            log(f"mapping step {step} critic {m[0]:.3f} mapping {m[1]:.3f} ({time.time() - t0:.0f} s)")
+    with torch.no_grad():
+        G.w_avg.copy_(G.mean_latent(20_000))
+    G.style.requires_grad_(False)
+    m = np.mean(hist[-200:], axis=0)
+    return {"mapping_steps": steps, "critic_loss": round(float(m[0]), 4), "mapping_loss": round(float(m[1]), 4),
+            "mapping_wall_s": round(time.time() - t0, 1)}

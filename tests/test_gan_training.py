@@ -1,0 +1,53 @@
+"""The pieces of the embedded StyleGAN's training that can be checked small: the paired scenes that make W
+additive, and the mapping network's GAN in W."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from toyworld import data as toy_data
+from toyworld.world import BACKGROUNDS, FACTORS, HELDOUT
+
+
+def test_pairs_change_one_factor_only(tmp_path, monkeypatch):
+    from toyworld.gan import PAIR_FACTORS, make_pairs
+
+    monkeypatch.setattr(toy_data, "CACHE", tmp_path)
+    base = toy_data.make_dataset(24, seed=5)
+    pairs = make_pairs(24, seed=5, pair_seed=1)
+    assert pairs["images"].shape == base["images"].shape
+    for i in range(24):
+        name = PAIR_FACTORS[pairs["factor"][i]]
+        assert pairs["new_class"][i] != base[name][i]
+        colour = FACTORS["colour"][pairs["new_class"][i] if name == "colour" else base["colour"][i]]
+        shape = FACTORS["shape"][pairs["new_class"][i] if name == "shape" else base["shape"][i]]
+        assert (colour, shape) not in HELDOUT
+        a, b = base["images"][i].astype(int), pairs["images"][i].astype(int)
+        assert np.abs(a - b).max() > 20
+        if name == "background":  # the corner pixel is background: it moves to the new background's colour
+            new_bg = np.array(BACKGROUNDS[FACTORS["background"][pairs["new_class"][i]]])
+            assert np.abs(b[0, 0] - new_bg).max() <= 6
+        if name == "colour":  # same object, same place: the background pixels do not move
+            assert np.array_equal(a[0, 0], b[0, 0])
+    again = make_pairs(24, seed=5, pair_seed=1)  # cached, identical
+    assert np.array_equal(again["images"], pairs["images"])
+
+
+def test_mapping_gan_moves_samples_to_the_codes():
+    from edits.stylegan import Generator, StyleGANConfig
+    from toyworld.gan import train_mapping
+
+    torch.manual_seed(0)
+    g = Generator(StyleGANConfig(z_dim=8, w_dim=8, n_mlp=2, resolution=8, img_channels=3, channels={4: 8, 8: 8}))
+    codes = torch.randn(2000, 8) * 0.3 + torch.tensor([2.0, -1.0, 0, 0, 1.0, 0, 0, 3.0])
+
+    def gap():
+        with torch.no_grad():
+            w = g.mapping(torch.randn(2000, 8, generator=torch.Generator().manual_seed(1)))
+        return float((w.mean(0) - codes.mean(0)).norm())
+
+    before = gap()
+    out = train_mapping(codes, g, steps=600, batch=64, log=lambda *_: None)
+    assert gap() < 0.5 * before, (before, gap())
+    assert torch.allclose(g.w_avg, g.mean_latent(20_000), atol=1e-5)  # w_avg is the mean of the new samples
+    assert set(out) >= {"critic_loss", "mapping_loss", "mapping_steps"}
