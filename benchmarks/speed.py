@@ -55,7 +55,7 @@ def run(quick: bool = False, model_path: str | None = None) -> dict:
 
 
 def _wspace_speed(repeats: int) -> dict:
-    """Milliseconds for one edited StyleGAN image (mapping, edit, synthesis, VAE decoding)."""
+    """Milliseconds for one edited StyleGAN image (mapping, edit, synthesis; decoding too for a latent-space GAN)."""
     from edits.directions import load_directions
     from edits.wspace import DEFAULT_STRENGTH, apply_edits, edit_pair, load_gan, make_edit
 

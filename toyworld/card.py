@@ -98,11 +98,13 @@ them once more with one factor changed (same position and shade jitter; `toyworl
 
 An **adversarial autoencoder** in two stages:
 1. **Synthesis by reconstruction.** An encoder E (a residual CNN, 128 outputs) maps a scene to w; the synthesis
-   network must redraw the scene from w (L1 + L2 per pixel, object pixels weighted 9×, as for the VAE), with
+   network must redraw the scene from w (L1 + L2 per pixel, object pixels weighted 9×, as for the VAE, plus
+   {t.get('edge_weight')} × L1 on neighbouring-pixel differences, for the outlines), with
    Gaussian noise of {t.get('code_noise')} × the codes' spread added to w, so that every point near a real code draws a clean
    scene. **W is made additive in the factors**: for a scene and its one-factor-changed twin, the codes must
    differ by a learned vector of that (factor, class) change, E(x') − E(x) = u[f, b] − u[f, a] (loss weight
-   {t.get('add_weight')}, divided by the codes' variance so that shrinking W cannot satisfy it). This is a supervised
+   {t.get('add_weight')}; the error is relative to the sizes of both differences, so that ignoring a factor cannot
+   satisfy it). This is a supervised
    prior on W: the factor labels shape the geometry of W during training. No classifier, direction or edit
    is trained: the directions the W-space tab uses are fitted afterwards from labelled samples, as always.
    Adam (lr {t.get('lr')}, β = (0, 0.99)), batch {t.get('batch')} pairs, {t.get('steps')} steps; EMA copies of E and the generator.
@@ -113,14 +115,17 @@ An **adversarial autoencoder** in two stages:
 Wall time {t.get('wall_s')} s on 2 CPU cores. Final losses (mean of the last 200 steps): reconstruction
 {t.get('final_200', {}).get('rec')}, additivity {t.get('final_200', {}).get('additivity')}; critic {t.get('critic_loss')}, mapping {t.get('mapping_loss')}.{note}
 
-## Why this recipe (measured in earlier sessions, see FINDINGS.md)
+## Why this recipe (see FINDINGS.md)
 - A plain GAN (non-saturating loss, R1, style mixing) on the toy VAE's 4×16×16 latents drew colour blobs after
   3000 steps: the classifier was confident on 0.61 of 500 samples, green at 0.3× its training frequency.
 - With an autoencoding path and MMD (9500 steps, same latents) it reached coverage 0.59–1.81×, confident 0.55,
   and W edits reached the target colour in 0.63 of edits but kept shape, size and background in 0.05.
-- The toy VAE itself caps that route: decoding the VAE's own encodings of 1000 real scenes, the classifier is
-  confident on 0.84 of them (clean renders: 0.93) and reads small shapes right in 0.81. So this generator draws
-  pixels; at 64×64 a plain GAN did not fit this CPU budget, reconstruction does.
+- The toy VAE itself caps that route (measured this session): decoding the VAE's own encodings of 1000 held-out
+  scenes, the classifier is confident on 0.84 of them (on the clean renders: 0.93) and reads small shapes right
+  in 0.81. So this generator draws pixels. A training step of this recipe costs 0.35–0.45 s at batch 32 pairs on
+  these 2 cores; with an image discriminator added every other step (the first 600 steps of a discarded try,
+  whose mapping network also lagged far behind the encoder) it cost 0.63 s, so the adversarial part was moved
+  into W, where it costs 0.02 s a step.
 
 ## Measured (`python -m benchmarks ...`, this 2-core CPU)
 | benchmark | last line |

@@ -6,7 +6,7 @@
     python -m toyworld.train hourglass    # skips cut, x0-prediction -> assets/toy-diffusion-hourglass (h-space)
     python -m toyworld.train decoder      # sharpen the VAE decoder (encoder frozen); then `export`
     python -m toyworld.train export       # re-export the last diffusion checkpoint with the sharpened VAE
-    python -m toyworld.train stylegan     # StyleGAN on the VAE's latents -> assets/toy-stylegan
+    python -m toyworld.train stylegan     # StyleGAN (pixels, adversarial autoencoder) -> assets/toy-stylegan
     python -m toyworld.train all          # all of them, in order
 
 Each run checkpoints to runs/ every few hundred steps and resumes from there when restarted.
