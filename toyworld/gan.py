@@ -134,7 +134,7 @@ class CodeCritic(nn.Module):
         return self.net(w)
 
 
-def train_stylegan(steps: int = 12_250, batch: int = 32, lr: float = 0.002, add_weight: float = 0.5,
+def train_stylegan(steps: int = 17_500, batch: int = 32, lr: float = 0.002, add_weight: float = 0.5,
                    code_noise: float = 0.05, edge_weight: float = 2.0, mapping_steps: int = 6000,
                    out: Path = ASSETS / "toy-stylegan", log=print) -> dict:
     """Stage 1 (`steps`, resumable): the synthesis network learns the scenes by redrawing them from an
