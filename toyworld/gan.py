@@ -3,7 +3,7 @@
 The generator draws 64 x 64 RGB scenes directly (no decoder). It is trained as an adversarial
 autoencoder, in two stages that resume from runs/ checkpoints:
 
-1. an encoder E (the discriminator's architecture) and the synthesis network learn to redraw the
+1. an encoder E (StyleGAN2's discriminator layout) and the synthesis network learn to redraw the
    training scenes from E's codes w (object-weighted L1 + L2), with noise on the codes; pairs of scenes
    that differ in one factor make W additive in the factors (`make_pairs`, the `add` loss);
 2. the mapping network z -> w is trained as a GAN in W against E's codes of the training scenes
@@ -31,7 +31,7 @@ ASSETS = Path("assets")
 
 
 class DBlock(nn.Module):
-    """Residual discriminator block: two 3x3 convs, then 2x average-pool downsampling."""
+    """Residual block: two 3x3 convs, then 2x average-pool downsampling (StyleGAN2's discriminator block)."""
 
     def __init__(self, in_ch, out_ch):
         super().__init__()
@@ -45,12 +45,11 @@ class DBlock(nn.Module):
         return (y + F.avg_pool2d(self.skip(x), 2)) / math.sqrt(2)
 
 
-class Discriminator(nn.Module):
-    """Residual discriminator on latents; with `out_dim=w_dim` and no minibatch-std, the encoder."""
+class Encoder(nn.Module):
+    """Image -> w: StyleGAN2's residual discriminator layout with `w_dim` outputs (training only)."""
 
-    def __init__(self, cfg: StyleGANConfig, out_dim: int = 1, mbstd: bool = True):
+    def __init__(self, cfg: StyleGANConfig):
         super().__init__()
-        self.mbstd = mbstd
         ch, r = cfg.channels, cfg.resolution
         self.from_rgb = EqualConv2d(cfg.img_channels, ch[r], 1)
         blocks = []
@@ -58,20 +57,13 @@ class Discriminator(nn.Module):
             blocks.append(DBlock(ch[r], ch[r // 2]))
             r //= 2
         self.blocks = nn.Sequential(*blocks)
-        self.final_conv = EqualConv2d(ch[4] + int(mbstd), ch[4], 3, padding=1)
+        self.final_conv = EqualConv2d(ch[4], ch[4], 3, padding=1)
         self.fc1 = EqualLinear(ch[4] * 16, ch[4], activation=True)
-        self.fc2 = EqualLinear(ch[4], out_dim)
+        self.fc2 = EqualLinear(ch[4], cfg.w_dim)
 
     def forward(self, x):
         x = self.blocks(fused_lrelu(self.from_rgb(x)))  # (B, C, 4, 4)
-        if not self.mbstd:
-            return self.fc2(self.fc1(fused_lrelu(self.final_conv(x)).flatten(1)))
-        g = min(4, x.shape[0])
-        b, c, h, w = x.shape
-        y = x.view(g, -1, c, h, w)  # minibatch standard deviation, groups of g
-        y = (y.var(0, unbiased=False) + 1e-8).sqrt().mean([1, 2, 3]).view(-1, 1, 1, 1).repeat(g, 1, h, w)
-        x = fused_lrelu(self.final_conv(torch.cat([x, y], 1)))
-        return self.fc2(self.fc1(x.flatten(1)))
+        return self.fc2(self.fc1(fused_lrelu(self.final_conv(x)).flatten(1)))  # (B, w_dim)
 
 
 # ====================================================================== pixel-space adversarial autoencoder
@@ -139,11 +131,11 @@ def train_stylegan(steps: int = 17_500, batch: int = 32, lr: float = 0.002, add_
                    out: Path = ASSETS / "toy-stylegan", log=print) -> dict:
     """Stage 1 (`steps`, resumable): the synthesis network learns the scenes by redrawing them from an
     encoder's codes (E: image -> w; object-weighted L1 + L2, plus L1 on pixel differences, `edge_weight`,
-    for the outlines), with Gaussian noise (`code_noise` of the codes'
-    spread) on the codes so that it draws a clean scene from every point near a real code. W is made additive
-    in the factors: for a scene and the same scene with one factor changed, the codes must differ by a
-    learned per-(factor, class) vector, E(x') - E(x) = u[f, b] - u[f, a]; the error is measured relative to
-    the sizes of both differences, so that ignoring a factor (both differences zero) cannot satisfy it. EMA copies of E and the generator are kept.
+    for the outlines), with Gaussian noise (`code_noise` of the codes' spread) on the codes so that it draws
+    a clean scene from every point near a real code. W is made additive in the factors: for a scene and the
+    same scene with one factor changed, the codes must differ by a learned per-(factor, class) vector,
+    E(x') - E(x) = u[f, b] - u[f, a]; the error is measured relative to the sizes of both differences, so
+    that ignoring a factor (both differences zero) cannot satisfy it. EMA copies of E and G are kept.
     Stage 2 (`mapping_steps`): the mapping network is trained as a GAN in W against the EMA encoder's codes
     of the 40 000 training scenes (`train_mapping`); the result is exported."""
     from toyworld.data import make_dataset
@@ -157,7 +149,7 @@ def train_stylegan(steps: int = 17_500, batch: int = 32, lr: float = 0.002, add_
     cls_a = torch.from_numpy(np.stack([base[k] for k in PAIR_FACTORS], 1))  # (N, 4)
     f_idx, cls_b = torch.from_numpy(pairs["factor"]), torch.from_numpy(pairs["new_class"])
     offsets = torch.tensor(np.cumsum([0] + [len(FACTORS[k]) for k in PAIR_FACTORS])[:-1])
-    G, E = Generator(cfg), Discriminator(cfg, out_dim=cfg.w_dim, mbstd=False)
+    G, E = Generator(cfg), Encoder(cfg)
     U = nn.Parameter(torch.zeros(sum(len(FACTORS[k]) for k in PAIR_FACTORS), cfg.w_dim))  # per (factor, class)
     G_ema, E_ema = (copy.deepcopy(m).eval().requires_grad_(False) for m in (G, E))
     opt = torch.optim.Adam([p for n, p in G.named_parameters() if not n.startswith("style.")]
@@ -166,13 +158,11 @@ def train_stylegan(steps: int = 17_500, batch: int = 32, lr: float = 0.002, add_
     start, t_prev = 0, 0.0
     if ck.exists():
         s = torch.load(ck, weights_only=True)
-        G.load_state_dict(s["G"]); E.load_state_dict(s["E"]); G_ema.load_state_dict(s["G_ema"])
-        E_ema.load_state_dict(s.get("E_ema", s["E"]))
-        if len(s["g_opt"]["param_groups"]) == 1:
-            opt.load_state_dict(s["g_opt"])
+        for m, k in ((G, "G"), (E, "E"), (G_ema, "G_ema"), (E_ema, "E_ema"), (opt, "g_opt")):
+            m.load_state_dict(s[k])
         with torch.no_grad():
             U.copy_(s["U"])
-        start, t_prev, hist = s["step"], s["wall"], [tuple(h) for h in s.get("hist", torch.zeros(0, 2)).tolist()]
+        start, t_prev, hist = s["step"], s["wall"], [tuple(h) for h in s["hist"].tolist()]
         log(f"stylegan resumed at step {start}")
     else:
         hist = []
