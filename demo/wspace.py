@@ -117,7 +117,7 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         e = build_edits(attribute, target, strength, conditional, ex)
         if not e:
             return []
-        frames = traversal(gan, seed, e[0], truncation_psi, 7, e[0].conditional_on, layers)
+        frames = traversal(gan, seed, e[0], truncation_psi, 7, layers)
         top = max(1.0, abs(e[0].strength))
         return [(f, f"{-top + 2 * top * i / 6:+.1f}") for i, f in enumerate(frames)]
 

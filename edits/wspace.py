@@ -223,15 +223,15 @@ def edit_pair(gan: GANModel, seed: int, edits: list[WEdit], truncation_psi: floa
 
 
 def traversal(gan: GANModel, seed: int, edit: WEdit, truncation_psi: float = 0.7, frames: int = 7,
-              conditional_on=(), layers=None) -> list[np.ndarray]:
-    """Frames from strength -s to +s (the edit's own strength, at least 1)."""
+              layers=None) -> list[np.ndarray]:
+    """Frames from strength -s to +s (the edit's own strength, at least 1); the rest of the edit (its
+    layers, what it is conditioned on) is kept."""
     seed = check_seed(seed)
     psi = check_number(truncation_psi, "Truncation ψ", 0.0, 1.5)
     frames = check_number(frames, "The number of frames", 2, 32, integer=True)
     w = gan.w_from_seed(seed, psi)
     top = max(1.0, abs(edit.strength))
-    cond = list(conditional_on) or edit.conditional_on
-    wps = [apply_edits(gan, w, [replace(edit, strength=float(s), conditional_on=cond)], layers=layers)
+    wps = [apply_edits(gan, w, [replace(edit, strength=float(s))], layers=layers)
            for s in np.linspace(-top, top, frames)]
     return list(gan.render(torch.cat(wps)))
 
