@@ -20,6 +20,7 @@ def write_card(folder: Path, measured: list[dict]) -> str:
     decoder = (f"\n  Decoder sharpened afterwards with the encoder frozen: {vae['decoder_finetune_steps']} steps, "
                f"{vae.get('decoder_finetune_wall_s')} s." if vae.get("decoder_finetune_steps") else "")
     note = t.get("note", "")
+    findings = f"\n\n{t['findings']}" if t.get("findings") else ""
     rows = _rows(measured)
     text = f"""# toy-diffusion: a small latent text-to-image diffusion model of the toy world
 
@@ -57,7 +58,7 @@ pairs {', '.join(f'{c} {s}' for c, s in HELDOUT)} never appear in training.
   min-SNR-5 weighting, gradient clipping 1.0, EMA 0.999 (the EMA weights are shipped);
   fp32 on 2 CPU cores (this CPU has no bf16 support: autocast to bf16 was 30× slower);
   {t.get('diffusion_wall_s')} s. Final loss (mean of the last 50 steps): {t.get('final_loss_50')}.{note}
-- Weights are fp16 safetensors.
+- Weights are fp16 safetensors.{findings}
 
 ## Measured (`python -m benchmarks ...`, this 2-core CPU)
 | benchmark | last line |
