@@ -111,7 +111,8 @@ An **adversarial autoencoder** in two stages:
    Adam (lr {t.get('lr')}, β = (0, 0.99)), batch {t.get('batch')} pairs, {t.get('steps')} steps; EMA copies of E and the generator.
 2. **The mapping network as a GAN in W.** z → w learns to draw codes that a critic (an MLP) cannot tell from
    E's codes of the 40 000 training scenes: non-saturating loss, lazy R1, {t.get('mapping_steps')} steps at batch 256. `w_avg` is
-   the mean of 20 000 of its samples.
+   the mean of 20 000 of its samples. Factor-balance weight {t.get('balance_weight', 0.0)} (a term that prices
+   dropped modes, measured and left off: FINDINGS.md).
 
 Wall time {t.get('wall_s')} s on 2 CPU cores. Final losses (mean of the last 200 steps): reconstruction
 {t.get('final_200', {}).get('rec')}, additivity {t.get('final_200', {}).get('additivity')}; critic {t.get('critic_loss')}, mapping {t.get('mapping_loss')}.{note}

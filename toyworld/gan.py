@@ -126,9 +126,9 @@ class CodeCritic(nn.Module):
         return self.net(w)
 
 
-def train_stylegan(steps: int = 17_500, batch: int = 32, lr: float = 0.002, add_weight: float = 0.5,
+def train_stylegan(steps: int = 30_000, batch: int = 32, lr: float = 0.002, add_weight: float = 0.5,
                    code_noise: float = 0.05, edge_weight: float = 2.0, mapping_steps: int = 6000,
-                   out: Path = ASSETS / "toy-stylegan", log=print) -> dict:
+                   balance_weight: float = 0.0, out: Path = ASSETS / "toy-stylegan", log=print) -> dict:
     """Stage 1 (`steps`, resumable): the synthesis network learns the scenes by redrawing them from an
     encoder's codes (E: image -> w; object-weighted L1 + L2, plus L1 on pixel differences, `edge_weight`,
     for the outlines), with Gaussian noise (`code_noise` of the codes' spread) on the codes so that it draws
@@ -137,7 +137,8 @@ def train_stylegan(steps: int = 17_500, batch: int = 32, lr: float = 0.002, add_
     E(x') - E(x) = u[f, b] - u[f, a]; the error is measured relative to the sizes of both differences, so
     that ignoring a factor (both differences zero) cannot satisfy it. EMA copies of E and G are kept.
     Stage 2 (`mapping_steps`): the mapping network is trained as a GAN in W against the EMA encoder's codes
-    of the 40 000 training scenes (`train_mapping`); the result is exported."""
+    of the 40 000 training scenes (`train_mapping`, with the factor-balance term at `balance_weight`); the
+    result is exported."""
     from toyworld.data import make_dataset
     from toyworld.train import reconstruction_loss, to_tensor
     from toyworld.world import FACTORS
@@ -201,12 +202,13 @@ def train_stylegan(steps: int = 17_500, batch: int = 32, lr: float = 0.002, add_
     wall = t_prev + (time.time() - t0 if start < steps else 0.0)
     log("stylegan: encoding the training scenes for the mapping stage")
     codes = encode_scenes(E_ema, imgs_a)
-    mapping = train_mapping(codes, G_ema, mapping_steps, log=log)
+    mapping = train_mapping(codes, G_ema, mapping_steps, log=log, labels=cls_a.long(), balance_weight=balance_weight)
     save_generator(G_ema, out)
     m = np.mean(hist[-200:], axis=0) if hist else [float("nan")] * 2
     (out / "training.json").write_text(json.dumps({
         "recipe": "adversarial autoencoder, pixel space", "steps": steps, "batch": batch, "lr": lr,
-        "add_weight": add_weight, "code_noise": code_noise, "edge_weight": edge_weight, "train_scenes": len(imgs_a), "pairs": len(imgs_b),
+        "add_weight": add_weight, "code_noise": code_noise, "edge_weight": edge_weight, "balance_weight": balance_weight,
+        "train_scenes": len(imgs_a), "pairs": len(imgs_b),
         "wall_s": round(wall + mapping["mapping_wall_s"], 1),
         "g_params_M": round(sum(p.numel() for p in G.parameters()) / 1e6, 3),
         "e_params_M": round(sum(p.numel() for p in E.parameters()) / 1e6, 3),
@@ -222,13 +224,59 @@ def encode_scenes(E: nn.Module, images: np.ndarray, batch: int = 500) -> torch.T
     return torch.cat([E(to_tensor(images[i:i + batch])) for i in range(0, len(images), batch)])
 
 
+class CodeProbe(nn.Module):
+    """Linear heads reading each factor's class from w, and the training classes' frequencies."""
+
+    def __init__(self, w_dim: int, n_classes: list[int], priors: list[torch.Tensor]):
+        super().__init__()
+        self.heads = nn.ModuleList(nn.Linear(w_dim, n) for n in n_classes)
+        for i, p in enumerate(priors):
+            self.register_buffer(f"prior{i}", p)
+
+    def forward(self, w: torch.Tensor) -> list[torch.Tensor]:
+        return [h(w) for h in self.heads]
+
+    def balance_loss(self, w: torch.Tensor) -> torch.Tensor:
+        loss = w.new_zeros(())
+        for i, logits in enumerate(self(w)):
+            p, prior = logits.softmax(1), getattr(self, f"prior{i}")
+            loss = loss + (prior * (prior.log() - p.mean(0).clamp_min(1e-8).log())).sum()  # KL(prior || mean p)
+            loss = loss - (p * logits.log_softmax(1)).sum(1).mean()  # mean entropy per sample
+        return loss
+
+
+def fit_code_probe(codes: torch.Tensor, labels: torch.Tensor, steps: int = 300, lr: float = 0.05) -> CodeProbe:
+    """A `CodeProbe` fitted (full batch, Adam, cross-entropy) on codes (N, w_dim) and labels (N, F); frozen."""
+    n_classes = [int(labels[:, j].max()) + 1 for j in range(labels.shape[1])]
+    priors = [torch.bincount(labels[:, j], minlength=n).float() / len(labels) for j, n in enumerate(n_classes)]
+    probe = CodeProbe(codes.shape[1], n_classes, priors)
+    opt = torch.optim.Adam(probe.parameters(), lr)
+    x = (codes - codes.mean(0)) / codes.std(0).clamp_min(1e-6)
+    for _ in range(steps):
+        loss = sum(F.cross_entropy(o, labels[:, j]) for j, o in enumerate(probe(x)))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    with torch.no_grad():  # fold the standardisation into the heads, so they read raw codes
+        for h in probe.heads:
+            h.weight.div_(codes.std(0).clamp_min(1e-6))
+            h.bias.sub_(h.weight @ codes.mean(0))
+    return probe.requires_grad_(False)
+
+
 def train_mapping(codes: torch.Tensor, G: Generator, steps: int = 6000, batch: int = 256, lr: float = 0.002,
                   mapping_lr: float = 0.1, r1_gamma: float = 1.0, r1_every: int = 4, log=print,
-                  seed: int = 0) -> dict:
+                  seed: int = 0, labels: torch.Tensor | None = None, balance_weight: float = 0.0) -> dict:
     """The GAN in W: the mapping network (z -> w) learns to draw codes the critic cannot tell from the
-    encoder's codes of real scenes (non-saturating loss, lazy R1 on the real codes). Updates G.style and
-    G.w_avg in place; returns the losses of the last 200 steps."""
+    encoder's codes of real scenes (non-saturating loss, lazy R1 on the real codes).
+
+    With `labels` (N, F) (the scenes' class indices, one column per factor) and `balance_weight`, a linear
+    probe is first fitted on the codes, and the mapping also pays, per factor, the KL divergence from the
+    training classes' frequencies to the probe's mean prediction over the batch (a dropped mode costs) plus
+    the probe's mean entropy per sample (a code between two classes costs). Updates G.style and G.w_avg in
+    place; returns the losses of the last 200 steps."""
     gen = torch.Generator().manual_seed(seed)
+    probe = fit_code_probe(codes, labels) if labels is not None and balance_weight else None
     C = CodeCritic(G.cfg.w_dim)
     m_opt = torch.optim.Adam(G.style.parameters(), mapping_lr, betas=(0.0, 0.99))
     c_opt = torch.optim.Adam(C.parameters(), lr, betas=(0.0, 0.99))
@@ -248,6 +296,8 @@ def train_mapping(codes: torch.Tensor, G: Generator, steps: int = 6000, batch: i
             (r1_gamma / 2 * g.pow(2).sum(1).mean() * r1_every).backward()
             c_opt.step()
         m_loss = F.softplus(-C(fake)).mean()
+        if probe is not None:
+            m_loss = m_loss + balance_weight * probe.balance_loss(fake)
         m_opt.zero_grad(set_to_none=True)
         m_loss.backward()
         m_opt.step()
