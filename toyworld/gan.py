@@ -251,7 +251,8 @@ def fit_code_probe(codes: torch.Tensor, labels: torch.Tensor, steps: int = 300, 
     priors = [torch.bincount(labels[:, j], minlength=n).float() / len(labels) for j, n in enumerate(n_classes)]
     probe = CodeProbe(codes.shape[1], n_classes, priors)
     opt = torch.optim.Adam(probe.parameters(), lr)
-    x = (codes - codes.mean(0)) / codes.std(0).clamp_min(1e-6)
+    mu, sd = codes.mean(0), codes.std(0).clamp_min(1e-6)
+    x = (codes - mu) / sd
     for _ in range(steps):
         loss = sum(F.cross_entropy(o, labels[:, j]) for j, o in enumerate(probe(x)))
         opt.zero_grad(set_to_none=True)
@@ -259,8 +260,8 @@ def fit_code_probe(codes: torch.Tensor, labels: torch.Tensor, steps: int = 300, 
         opt.step()
     with torch.no_grad():  # fold the standardisation into the heads, so they read raw codes
         for h in probe.heads:
-            h.weight.div_(codes.std(0).clamp_min(1e-6))
-            h.bias.sub_(h.weight @ codes.mean(0))
+            h.weight.div_(sd)
+            h.bias.sub_(h.weight @ mu)
     return probe.requires_grad_(False)
 
 
