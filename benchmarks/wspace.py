@@ -44,13 +44,13 @@ def coverage(gan, classifier, n: int = 1000, first_seed: int = 500_000) -> dict:
 
 
 def evaluate(gan, dirs, seeds, strength, psi, conditional, classifier, labeller) -> dict:
-    colour_dirs = {d.meta["class"]: d for d in dirs.values() if d.meta.get("attribute") == "colour"}
+    targets = sorted({d.meta["class"] for d in dirs.values() if d.meta.get("attribute") == "colour"})
     w = gan.w_from_seeds(seeds, psi)
     orig = gan.render(w)
     orig_colour = labeller(orig)
     orig_pred = classifier.predict(orig)
     wins, kept = [], []
-    for target, d in sorted(colour_dirs.items()):
+    for target in targets:
         idx = [i for i, c in enumerate(orig_colour) if c != target]
         if not idx:
             continue

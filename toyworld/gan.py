@@ -230,16 +230,15 @@ class CodeProbe(nn.Module):
     def __init__(self, w_dim: int, n_classes: list[int], priors: list[torch.Tensor]):
         super().__init__()
         self.heads = nn.ModuleList(nn.Linear(w_dim, n) for n in n_classes)
-        for i, p in enumerate(priors):
-            self.register_buffer(f"prior{i}", p)
+        self.priors = priors  # (n_classes[i],) each; the probe is never saved, so no buffers
 
     def forward(self, w: torch.Tensor) -> list[torch.Tensor]:
         return [h(w) for h in self.heads]
 
     def balance_loss(self, w: torch.Tensor) -> torch.Tensor:
         loss = w.new_zeros(())
-        for i, logits in enumerate(self(w)):
-            p, prior = logits.softmax(1), getattr(self, f"prior{i}")
+        for logits, prior in zip(self(w), self.priors):
+            p = logits.softmax(1)
             loss = loss + (prior * (prior.log() - p.mean(0).clamp_min(1e-8).log())).sum()  # KL(prior || mean p)
             loss = loss - (p * logits.log_softmax(1)).sum(1).mean()  # mean entropy per sample
         return loss
