@@ -1,7 +1,8 @@
 """W-space edits on the embedded StyleGAN, re-scored by the labellers (ColorwAI-style).
 
-- colour_edit_success: each seed is pushed towards every colour other than its own (as read by the
-  colour labeller) at the tab's default strength; success = the labeller reads the target afterwards.
+- colour_edit_success: each seed (at the tab's default truncation ψ) is pushed towards every colour other
+  than its own (as read by the colour labeller) with the tab's default edit (a class swap at the default
+  strength, on the directions' recommended style layers); success = the labeller reads the target afterwards.
 - preservation: fraction of those edits where the classifier finds shape, size and background unchanged.
 - conditional_*: the same with the conditional edit (the other attributes' boundaries projected out).
 - coverage_min_ratio / coverage_max_ratio: over 1000 samples (ψ = 1), each colour's and shape's
@@ -18,7 +19,7 @@ import numpy as np
 
 from edits.directions import load_directions
 from edits.labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
-from edits.wspace import DEFAULT_STRENGTH, apply_edits, load_gan, make_edit
+from edits.wspace import DEFAULT_PSI, DEFAULT_STRENGTH, apply_edits, load_gan, make_edit
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTIONS = ROOT / "assets" / "directions"
@@ -63,7 +64,7 @@ def evaluate(gan, dirs, seeds, strength, psi, conditional, classifier, labeller)
 
 
 def run(quick: bool = False, model_path: str | None = None, strength: float | None = None,
-        sweep: bool = False, directions: str | None = None, psi: float = 0.7) -> dict:
+        sweep: bool = False, directions: str | None = None, psi: float = DEFAULT_PSI) -> dict:
     gan = load_gan(model_path)
     dirs = load_directions(directions or DIRECTIONS, space="w")
     if not any(d.meta.get("attribute") == "colour" for d in dirs.values()):
@@ -81,7 +82,7 @@ def run(quick: bool = False, model_path: str | None = None, strength: float | No
     if sweep:
         res["sweep"] = [{"strength": s, **{k: round(v, 3) for k, v in evaluate(
             gan, dirs, seeds[:24], s, psi, c, classifier, labeller).items() if k != "edits"}, "conditional": c}
-            for s in (0.5, 1.0, 1.5, 2.0, 3.0, 4.0) for c in (False, True)]
+            for s in (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0) for c in (False, True)]
     res.update(coverage(gan, classifier, 300 if quick else 1000))
     accs = [d.meta["accuracy"][0] for d in dirs.values() if d.meta.get("attribute") in ("colour", "shape", "size")]
     res["mean_boundary_accuracy"] = round(float(np.mean(accs)), 4)

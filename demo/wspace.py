@@ -5,8 +5,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from edits.wspace import (DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, directions_for, edit_pair, make_edit,
-                          traversal)
+from edits.wspace import (DEFAULT_PSI, DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, directions_for, edit_pair, make_edit,
+                          recommended_layers, traversal)
 
 from .common import Models, friendly, image_out
 
@@ -23,10 +23,13 @@ point in this **W space** — the archive of its potential images.
 
 A **direction** is a line through W fitted from thousands of labelled samples (InterFaceGAN): the
 boundary that best separates, say, blue objects from all others. Moving w across that boundary changes
-the colour while the seed — and ideally everything else — stays. *Strength* is a signed distance from the
-boundary in standard deviations: **1** lands just on the target's side from wherever the seed started,
-**0** is the original. *Conditional* also holds the other attributes' boundaries fixed. *Style layers*
-0–1 draw the coarse 4×4 layout, the last ones the fine detail: an edit can be limited to some of them.
+the colour while the seed — and ideally everything else — stays. *Strength* **1** swaps classes: the code
+loses the offset of the class it sits in (read from the boundaries) and gains the target's, so "make it
+blue" works from red and from cyan alike; **0** is the original, between 0 and 1 it slides, above 1 it
+overshoots, and negative values push away from the target. *Conditional* also holds the other attributes'
+boundaries fixed. *Style layers* 0–1 draw the coarse 4×4 layout, the last ones the fine detail: colour
+directions come with layers 4–9 (16×16 and finer), where the measurement found colour changed and shape
+kept; shape and size use all layers.
 The **unsupervised** sliders move along directions nobody labelled — the main axes of variation of w
 (GANSpace) and of the generator's own weights (SeFa) — to see what the model organised by itself.
 *Truncation ψ* pulls w towards the average image: lower is more typical, higher more varied.
@@ -48,7 +51,7 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
 
     with gr.Row():
         with gr.Column(scale=1):
-            psi = gr.Slider(0.0, 1.0, value=0.7, step=0.05, label="Truncation ψ")
+            psi = gr.Slider(0.0, 1.0, value=DEFAULT_PSI, step=0.05, label="Truncation ψ")
             with gr.Row():
                 attribute = gr.Dropdown(attrs, value="colour" if "colour" in attrs else attrs[0], label="Attribute",
                                         allow_custom_value=True)
@@ -56,7 +59,7 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                 target = gr.Dropdown(first_targets, label="Target", allow_custom_value=True,
                                      value="blue" if "blue" in first_targets else (first_targets or [None])[0])
             strength = gr.Slider(-MAX_STRENGTH / 2, MAX_STRENGTH / 2, value=DEFAULT_STRENGTH, step=0.1,
-                                 label="Strength (signed distance from the boundary, in std)")
+                                 label="Strength (1 = swap to the target class, 0 = original)")
             extra = []
             with gr.Accordion("More attribute sliders at once", open=False):
                 for a in ("shape", "size"):
@@ -69,9 +72,10 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                         extra.append((a, t, s))
             with gr.Row():
                 conditional = gr.Checkbox(value=False, label="Conditional (keep the other attributes fixed)")
+            lo0, hi0 = recommended_layers(dirs, attribute.value, L)
             with gr.Row():
-                first_layer = gr.Slider(0, L - 1, value=0, step=1, label="First style layer")
-                last_layer = gr.Slider(0, L - 1, value=L - 1, step=1, label="Last style layer")
+                first_layer = gr.Slider(0, L - 1, value=lo0, step=1, label="First style layer")
+                last_layer = gr.Slider(0, L - 1, value=hi0, step=1, label="Last style layer")
             comps = []
             with gr.Accordion("Unsupervised directions (nobody labelled these)", open=False):
                 for method, c in (("pca", gan.pca), ("sefa", gan.sefa)):
@@ -90,12 +94,13 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         with gr.Accordion("Measured: how well do W-space directions steer this GAN?", open=False):
             gr.Markdown(FINDINGS.read_text())
 
-    def build_edits(attribute, target, strength, conditional, extras):
+    def build_edits(attribute, target, strength, conditional, extras, layers=None):
+        """The main edit on the chosen style layers; the extra sliders' on their directions' own."""
         edits = []
-        for a, t, s in [(attribute, target, strength), *extras]:
+        for i, (a, t, s) in enumerate([(attribute, target, strength), *extras]):
             if t in (None, "", NONE):
                 continue
-            edits.append(make_edit(dirs, a, t, s, conditional))
+            edits.append(make_edit(dirs, a, t, s, conditional, layers if i == 0 else None))
         return edits
 
     def unpack(args):
@@ -108,13 +113,13 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     @friendly
     def edit(seed, truncation_psi, attribute, target, strength, *rest):
         conditional, layers, ex, comp_values = unpack(rest) if rest else (False, None, [], {})
-        e = build_edits(attribute, target, strength, conditional, ex)
+        e = build_edits(attribute, target, strength, conditional, ex, layers)
         return edit_pair(gan, seed, e, truncation_psi, comp_values, layers)
 
     @friendly
     def strip_fn(seed, truncation_psi, attribute, target, strength, *rest):
         conditional, layers, ex, _ = unpack(rest)
-        e = build_edits(attribute, target, strength, conditional, ex)
+        e = build_edits(attribute, target, strength, conditional, ex, layers)
         if not e:
             return []
         frames = traversal(gan, seed, e[0], truncation_psi, 7, layers)
@@ -123,7 +128,8 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
 
     def refresh_targets(attribute):
         ch = targets(attribute)
-        return gr.update(choices=ch, value="blue" if "blue" in ch else (ch[0] if ch else None))
+        lo, hi = recommended_layers(dirs, attribute, L)
+        return gr.update(choices=ch, value="blue" if "blue" in ch else (ch[0] if ch else None)), lo, hi
 
     inputs = [seed, psi, attribute, target, strength, conditional, first_layer, last_layer,
               *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps]]
@@ -133,10 +139,10 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     ev = gr.on(live, edit, inputs, [original, edited], api_name="edit_w", concurrency_id="gan",
                concurrency_limit=4, show_progress="hidden", trigger_mode="always_last")
     ev.then(strip_fn, inputs, strip, api_name=False, concurrency_id="gan", show_progress="hidden")
-    attribute.change(refresh_targets, attribute, target, api_name=False, queue=False)
-    reset.click(lambda: [DEFAULT_STRENGTH, False, 0, L - 1, *[NONE, DEFAULT_STRENGTH] * len(extra),
-                         *[0] * len(comps)],
-                None, [strength, conditional, first_layer, last_layer, *[c for _, t, s in extra for c in (t, s)],
+    attribute.change(refresh_targets, attribute, [target, first_layer, last_layer], api_name=False, queue=False)
+    reset.click(lambda a: [DEFAULT_STRENGTH, False, *recommended_layers(dirs, a, L), *[NONE, DEFAULT_STRENGTH] * len(extra),
+                           *[0] * len(comps)],
+                attribute, [strength, conditional, first_layer, last_layer, *[c for _, t, s in extra for c in (t, s)],
                        *[s for _, s in comps]], api_name=False, queue=False).then(
         edit, inputs, [original, edited], api_name=False, concurrency_id="gan")
     return {"refresh": (edit, inputs, [original, edited])}

@@ -27,7 +27,7 @@ from .hspace import DEFAULT_EDIT, default_edit, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from .metrics import distance
 from .pipeline import InputError, check_seed, to_uint8
-from .wspace import DEFAULT_STRENGTH, apply_edits, make_edit
+from .wspace import DEFAULT_PSI, DEFAULT_STRENGTH, apply_edits, make_edit
 
 METHODS = ("conditioning", "hspace", "wspace")
 TITLES = {"conditioning": "Imagination — prompt rewritten", "hspace": "Potentiality — h-space direction",
@@ -102,7 +102,7 @@ def _finish(col: Column, scorer: Scorer, attribute: str, target: str) -> Column:
 
 def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], bases: list[dict],
                   attributes: list[str], targets: list[str], scorer: Scorer | None = None,
-                  truncation_psi: float = 0.7, batch_size: int = 8, progress=None,
+                  truncation_psi: float = DEFAULT_PSI, batch_size: int = 8, progress=None,
                   h_diffusion=None) -> list[dict[str, Column]]:
     """The three columns for each (seed, base, attribute, target); diffusion sampling is batched.
     `h_diffusion` is the model of the h-space column (default: `diffusion`)."""

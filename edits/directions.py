@@ -38,6 +38,7 @@ class Boundary:
     scale: float  # std of the samples' projections on the normal
     n_train: int
     n_test: int
+    offset: float = 0.0  # mean-difference only: how far the class's mean lies from all samples' mean, along normal
 
 
 METHODS = ("logistic", "logistic-raw", "mean-difference")
@@ -85,8 +86,10 @@ def fit_boundary(X: np.ndarray, y: np.ndarray, seed: int = 0, test_fraction: flo
     acc = float(((d_te > 0) == yte)[yte].mean() / 2 + ((d_te > 0) == yte)[~yte].mean() / 2)
     normal = w / norm
     proj = X @ normal
+    # the class mean sits (1 - p) * |m1 - m0| from the mean of all samples (p: the class's share)
+    offset = (1.0 - float(ytr.mean())) * norm if method == "mean-difference" else 0.0
     return Boundary(normal=normal.astype(np.float32), bias=b / norm, accuracy=acc,
-                    scale=float(proj.std()) or 1.0, n_train=len(ytr), n_test=len(yte))
+                    scale=float(proj.std()) or 1.0, n_train=len(ytr), n_test=len(yte), offset=offset)
 
 
 def fit_one_vs_rest(X: np.ndarray, labels: list[str], classes: list[str] | None = None,
@@ -104,6 +107,32 @@ def fit_one_vs_rest(X: np.ndarray, labels: list[str], classes: list[str] | None 
             out[c] = fit_boundary(X, y, seed=seed, method=method)
     if not out:
         raise DirectionError("No class has enough samples on both sides of a boundary; draw more samples.")
+    return out
+
+
+def fit_readout(X: np.ndarray, labels: list[str], classes: list[str], C: float = 1.0) -> dict[str, tuple[np.ndarray, float]]:
+    """A multinomial logistic regression (standardised features) reading which of `classes` a code
+    belongs to, folded back to the original space: class -> (weights (D,), bias); the class of x is
+    the argmax of weights . x + bias. Mean-difference normals say where a class lies, not where its
+    borders are: on the embedded GAN, the largest of their signed distances read a sample's colour right
+    in 0.67-0.70 of 600 samples, this readout in 0.99-1.0."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    labels = np.asarray(labels)
+    keep = np.isin(labels, classes)
+    scaler = StandardScaler().fit(X[keep])
+    sigma = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    lr = LogisticRegression(C=C, max_iter=3000).fit((X[keep] - scaler.mean_) / sigma, labels[keep])
+    if len(lr.classes_) == 2:  # sklearn keeps one row for two classes: the second class's logit
+        coef, icpt = np.stack([-lr.coef_[0], lr.coef_[0]]) / 2, np.array([-lr.intercept_[0], lr.intercept_[0]]) / 2
+    else:
+        coef, icpt = lr.coef_, lr.intercept_
+    out = {}
+    for c, wc, bc in zip(lr.classes_, coef, icpt):
+        w = wc / sigma
+        out[str(c)] = (w.astype(np.float32), float(bc - w @ scaler.mean_))
     return out
 
 
@@ -145,6 +174,9 @@ class Direction:
     scales: torch.Tensor  # (T,)
     biases: torch.Tensor  # (T,)
     meta: dict = field(default_factory=dict)
+    # optional: this class's row of a readout of the attribute (fit_readout), (T, *shape) and (T,)
+    readout_vectors: torch.Tensor | None = None
+    readout_biases: torch.Tensor | None = None
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -152,6 +184,8 @@ class Direction:
         vec = torch.from_numpy(np.stack([b.normal.reshape(shape) for b in boundaries]))
         meta = {**meta, "accuracy": [round(b.accuracy, 4) for b in boundaries],
                 "samples": meta.get("samples", boundaries[0].n_train + boundaries[0].n_test)}
+        if all(b.offset > 0 for b in boundaries):
+            meta["class_offset"] = [round(b.offset, 6) for b in boundaries]
         return cls(vec.float(), torch.tensor([b.scale for b in boundaries]), torch.tensor([b.bias for b in boundaries]),
                    meta)
 
@@ -186,7 +220,8 @@ class Direction:
                                  f"{tuple(shape)}: it belongs to another model.")
 
     def with_vectors(self, vectors: torch.Tensor, **meta) -> "Direction":
-        return Direction(vectors.float(), self.scales.clone(), self.biases.clone(), {**self.meta, **meta})
+        return Direction(vectors.float(), self.scales.clone(), self.biases.clone(), {**self.meta, **meta},
+                         self.readout_vectors, self.readout_biases)
 
     # ---------------------------------------------------------------- files
     def save(self, path: str | Path) -> Path:
@@ -195,8 +230,12 @@ class Direction:
         path = Path(path).with_suffix(".safetensors")
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT, **self.meta}
-        save_file({"vectors": self.vectors.contiguous().float(), "scales": self.scales.float(),
-                   "biases": self.biases.float()}, path, metadata={"direction": json.dumps(meta)})
+        tensors = {"vectors": self.vectors.contiguous().float(), "scales": self.scales.float(),
+                   "biases": self.biases.float()}
+        if self.readout_vectors is not None:
+            tensors.update(readout_vectors=self.readout_vectors.contiguous().float(),
+                           readout_biases=self.readout_biases.contiguous().float())
+        save_file(tensors, path, metadata={"direction": json.dumps(meta)})
         path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
         return path
 
@@ -228,7 +267,11 @@ class Direction:
             raise DirectionError(f"{path.name} contains NaN or infinite values.")
         if len(meta.get("timesteps") or [0]) != vec.shape[0]:
             raise DirectionError(f"{path.name}: its metadata and its tensors disagree on the number of timesteps.")
-        return cls(vec, sc, bi, meta)
+        rv, rb = tensors.get("readout_vectors"), tensors.get("readout_biases")
+        if (rv is None) != (rb is None) or (rv is not None and (
+                rv.shape != vec.shape or rb.shape != bi.shape or not (torch.isfinite(rv).all() and torch.isfinite(rb).all()))):
+            raise DirectionError(f"{path.name} has a broken readout (its tensors' shapes or values are wrong).")
+        return cls(vec, sc, bi, meta, None if rv is None else rv.float(), None if rb is None else rb.float())
 
 
 def load_directions(folder: str | Path, space: str | None = None) -> dict[str, Direction]:

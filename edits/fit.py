@@ -153,6 +153,8 @@ def main(argv=None) -> None:
                    help="also edit the skip tensors entering this many of the deepest up-blocks (0: mid-block only)")
     p.add_argument("--method", default=None, choices=["logistic", "logistic-raw", "mean-difference"],
                    help="how the boundary is fitted (default: mean-difference; see assets/directions/FINDINGS.md)")
+    p.add_argument("--layers", default=None,
+                   help="wspace: the style layers these directions are recommended for, e.g. '4-9' (default: all)")
     p.add_argument("--out", default="assets/directions")
     a = p.parse_args(argv)
     if a.space == "wspace":
@@ -184,7 +186,7 @@ def main(argv=None) -> None:
 
 
 def main_wspace(a: argparse.Namespace) -> None:
-    from .wspace import fit_w, load_gan, sample_and_label
+    from .wspace import check_layers, fit_w, load_gan, sample_and_label
 
     try:
         attributes = [x.strip() for x in a.attribute.split(",") if x.strip()]
@@ -193,6 +195,14 @@ def main_wspace(a: argparse.Namespace) -> None:
             raise InputError(f"Unknown attribute(s) {unknown}: choose among {list(FACTORS)}.")
         labellers = {x: ColourLabeler() if x == "colour" else ToyClassifierLabeler(x) for x in attributes}
         gan = load_gan(a.gan)
+        layers = None
+        if a.layers:
+            try:
+                layers = [int(v) for v in a.layers.split("-")]
+                assert len(layers) == 2
+            except (ValueError, AssertionError):
+                raise InputError(f"--layers must look like '4-9', not {a.layers!r}.") from None
+            check_layers(layers, gan.n_latent)
         t0 = time.perf_counter()
         bar = _Bar(a.samples)
         w, labels = sample_and_label(gan, a.samples, labellers, a.psi, a.first_seed, progress=bar)
@@ -201,6 +211,8 @@ def main_wspace(a: argparse.Namespace) -> None:
             dirs = fit_w(w, labels[x], x, "colour" if x == "colour" else "classifier", gan.name,
                          truncation_psi=a.psi, method=a.method or "mean-difference")
             for c, d in dirs.items():
+                if layers:
+                    d.meta["layers"] = layers
                 path = d.save(Path(a.out) / f"w_{x}_{c}")
                 print(f"{path}: held-out accuracy {d.meta['accuracy'][0]:.3f} ({d.meta['class_samples']} samples)")
         print(f"fitted in {time.perf_counter() - t0:.1f} s")

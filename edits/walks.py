@@ -60,7 +60,7 @@ def diffusion_walk(model, prompt: str, seed_a, seed_b, frames: int, **kwargs) ->
     return list(to_uint8(sample(model, prompt, [a] * n, latents=noise, **kwargs).images))
 
 
-def gan_walk(gan, seed_a, seed_b, frames: int, truncation_psi: float = 0.7) -> list[np.ndarray]:
+def gan_walk(gan, seed_a, seed_b, frames: int, truncation_psi: float = 1.0) -> list[np.ndarray]:
     """Linear interpolation of w between two seeds."""
     a, b = check_seed(seed_a), check_seed(seed_b)
     if a == b:
@@ -83,7 +83,7 @@ def direction_walk(model, directions: dict, attribute: str, target: str, strengt
     if hasattr(model, "generator"):  # a GANModel
         from .wspace import apply_edits, make_edit
 
-        w = model.w_from_seed(check_seed(seed), 0.7)
+        w = model.w_from_seed(check_seed(seed), 1.0)
         return list(model.render(torch.cat([apply_edits(model, w, [make_edit(directions, attribute, target, float(s))])
                                             for s in np.linspace(-strength, strength, n)])))
     from .hspace import default_edit, sample

@@ -1,21 +1,33 @@
 """W-space edits on the StyleGAN generator: InterFaceGAN boundaries, W+ layer ranges, GANSpace, SeFa.
 
-    gan = load_gan()                                           # assets/toy-stylegan (+ the toy VAE)
-    w = gan.w_from_seed(7, truncation_psi=0.7)                 # (1, w_dim)
-    blue = gan_directions["colour: blue"]                      # a Direction with space "w"
-    wp = apply_edits(gan, w, [WEdit(blue, strength=2.0)])      # (1, L, w_dim) W+
+    gan = load_gan()                                           # assets/toy-stylegan
+    w = gan.w_from_seed(7)                                     # (1, w_dim), truncation DEFAULT_PSI
+    edit = make_edit(gan_directions, "colour", "blue", 1.0)    # a class swap on the recommended layers
+    wp = apply_edits(gan, w, [edit])                           # (1, L, w_dim) W+
     original, edited = gan.render(gan.generator.broadcast(w)), gan.render(wp)
 
-How a boundary edit moves w (n: the boundary's unit normal, d(w) = n.w + b: the signed distance of
-w from the boundary, sigma: the samples' spread along n, s: the strength):
+Two ways a fitted direction moves w (n_c: the unit normal of class c's one-vs-rest boundary, b_c its
+bias, so d_c(w) = n_c.w + b_c is the signed distance; s: the strength):
 
-    w' = w + (s * sigma - min(|s|, 1) * d(w)) * n
+- a *class swap* (the default, for an attribute whose classes were all fitted by mean difference): the
+  class w sits in now is the one whose boundary it is furthest past, relative to how far that class's
+  mean lies from the mean of all codes (a_c = offset_c * n_c); then
 
-so s = 0 leaves w alone, s = 1 lands one standard deviation on the target's side of the boundary
-wherever w started ("make it blue" works from red and from cyan alike), s = 2 two, and between 0
-and 1 the image slides from the original to that point; negative s lands on the other side. A
-conditional edit moves along n with the other attributes' normals projected out (InterFaceGAN),
-still landing at the same distance. A layer range applies the move to those W+ layers only.
+      w' = w + s * a_target - min(max(s, 0), 1) * a_current
+
+  so s = 0 leaves w alone, s = 1 trades the current class's offset for the target's ("make it blue"
+  from red or from cyan alike, without the red left in), above 1 overshoots towards the target, and
+  negative s pushes away from it.
+- a *boundary edit* (any single direction, e.g. an InterFaceGAN boundary of a real StyleGAN), with
+  sigma the samples' spread along n:
+
+      w' = w + (s * sigma - min(|s|, 1) * d(w)) * n
+
+  landing s standard deviations on the target's side of the boundary wherever w started.
+
+A conditional edit removes from the move its components along the other attributes' normals
+(InterFaceGAN's projection). A layer range applies the move to those W+ layers only; a direction may
+recommend its own ("layers" in its metadata, set by `python -m edits.fit wspace --layers`).
 """
 from __future__ import annotations
 
@@ -25,13 +37,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .directions import Direction, DirectionError, fit_one_vs_rest, project_out, signed_shift
+from .directions import Direction, DirectionError, fit_one_vs_rest, fit_readout, project_out, signed_shift
 from .pipeline import InputError, ModelLoadError, check_number, check_seed, make_generator, to_uint8
 from .stylegan import Generator, load_generator
 
 EMBEDDED_GAN = Path(__file__).resolve().parent.parent / "assets" / "toy-stylegan"
 MAX_STRENGTH = 10.0
-DEFAULT_STRENGTH = 2.0  # what `python -m benchmarks wspace` measures
+DEFAULT_STRENGTH = 1.0  # what `python -m benchmarks wspace` measures: a full class swap
+DEFAULT_PSI = 1.0  # no truncation: in the toy world the average code is a blob between the classes
 MAX_COMPONENT = 10.0  # unsupervised sliders, in standard deviations
 MAX_SAMPLES = 20_000
 
@@ -147,12 +160,19 @@ def sefa(gan: GANModel, k: int = 8, seed: int = 0) -> Components:
 # ------------------------------------------------------------------ supervised edits
 @dataclass
 class WEdit:
-    """One boundary edit: land `strength` standard deviations on the direction's side of its boundary."""
+    """One supervised edit. With `siblings` (the attribute's other classes, fitted by mean difference) it is
+    a class swap: strength 1 replaces the class the code sits in by the target (see _swap_move). Without,
+    it is a boundary edit: land `strength` standard deviations on the direction's side of its boundary."""
 
     direction: Direction
     strength: float
     layers: tuple[int, int] | None = None  # inclusive W+ layer range; None = all layers
     conditional_on: list[Direction] = field(default_factory=list)
+    siblings: list[Direction] = field(default_factory=list)  # the attribute's other classes: a class swap
+
+    @property
+    def is_swap(self) -> bool:
+        return bool(self.siblings) and all("class_offset" in d.meta for d in (self.direction, *self.siblings))
 
     def check(self, gan: GANModel) -> "WEdit":
         if self.direction.meta.get("space") != "w":
@@ -172,14 +192,50 @@ def check_layers(layers, n_latent: int) -> tuple[int, int] | None:
     return lo, hi
 
 
+def _conditional(n: torch.Tensor, e: WEdit) -> torch.Tensor:
+    """n with the conditioning directions projected out (InterFaceGAN), or n itself."""
+    if not e.conditional_on:
+        return n
+    return torch.from_numpy(project_out(n.numpy(), [o.vectors[0].numpy() for o in e.conditional_on])).to(n)
+
+
+def _swap_move(w: torch.Tensor, e: WEdit) -> torch.Tensor:
+    """A categorical edit: from the class w sits in now to the target class. Each class's offset from the
+    mean of all codes (its mean-difference normal times `class_offset`) is taken away for the current
+    class and added for the target, so strength 1 gives the code the target's average offset in place of
+    its own; above 1 it goes further towards the target; below 0 it moves away from the target only."""
+    classes = [e.direction, *e.siblings]
+    normals = torch.stack([d.vectors[0] for d in classes]).to(w)  # (K, w_dim)
+    offsets = torch.tensor([float(d.meta["class_offset"][0]) for d in classes]).to(w)  # (K,)
+    if all(d.readout_vectors is not None for d in classes):  # the fitted readout (fit_readout)
+        r = torch.stack([d.readout_vectors[0] for d in classes]).to(w)
+        rb = torch.stack([d.readout_biases[0] for d in classes]).to(w)
+        current = (w @ r.T + rb).argmax(1)  # (B,) index into classes; 0 is the target
+    else:  # how far past each boundary, relative to where that class's mean lies
+        biases = torch.tensor([float(d.biases[0]) for d in classes]).to(w)
+        current = ((w @ normals.T + biases) / offsets).argmax(1)
+    s = float(e.strength)
+    delta = s * offsets[0] * normals[0] - min(max(s, 0.0), 1.0) * (offsets[current, None] * normals[current])
+    if e.conditional_on:  # keep the other attributes' boundaries fixed: no move along their normals
+        q = _orthonormal([o.vectors[0] for o in e.conditional_on]).to(w)  # (M, w_dim)
+        delta = delta - (delta @ q.T) @ q
+    return delta  # (B, w_dim)
+
+
+def _orthonormal(vectors: list[torch.Tensor]) -> torch.Tensor:
+    q, _ = torch.linalg.qr(torch.stack(vectors).double().T)  # (w_dim, M)
+    return q.T.float()
+
+
 def _move(w: torch.Tensor, e: WEdit) -> torch.Tensor:
-    """The displacement in W (B, w_dim) that lands each w at the edit's signed distance."""
+    """The displacement in W (B, w_dim): a class swap when the edit knows the attribute's other classes
+    (and their offsets), otherwise a landing at the edit's signed distance from the boundary."""
+    if e.is_swap:
+        return _swap_move(w, e)
     n = e.direction.vectors[0].to(w)  # (w_dim,)
     sigma, bias = float(e.direction.scales[0]), float(e.direction.biases[0])
     target_shift = signed_shift(w, n, bias, sigma, torch.full((len(w),), float(e.strength)).to(w))  # (B,)
-    m = n
-    if e.conditional_on:
-        m = torch.from_numpy(project_out(n.numpy(), [o.vectors[0].numpy() for o in e.conditional_on])).to(w)
+    m = _conditional(n, e)
     along = float(m @ n)
     if abs(along) < 1e-3:
         raise DirectionError(f"'{e.direction.label}' cannot be moved independently of the attributes it is "
@@ -212,7 +268,7 @@ def apply_edits(gan: GANModel, w: torch.Tensor, edits: list[WEdit] = (),
     return wp
 
 
-def edit_pair(gan: GANModel, seed: int, edits: list[WEdit], truncation_psi: float = 0.7,
+def edit_pair(gan: GANModel, seed: int, edits: list[WEdit], truncation_psi: float = DEFAULT_PSI,
               components=None, layers=None) -> tuple[np.ndarray, np.ndarray]:
     """(original, edited) uint8 images of one seed."""
     seed = check_seed(seed)
@@ -222,7 +278,7 @@ def edit_pair(gan: GANModel, seed: int, edits: list[WEdit], truncation_psi: floa
     return imgs[0], imgs[1]
 
 
-def traversal(gan: GANModel, seed: int, edit: WEdit, truncation_psi: float = 0.7, frames: int = 7,
+def traversal(gan: GANModel, seed: int, edit: WEdit, truncation_psi: float = DEFAULT_PSI, frames: int = 7,
               layers=None) -> list[np.ndarray]:
     """Frames from strength -s to +s (the edit's own strength, at least 1); the rest of the edit (its
     layers, what it is conditioned on) is kept."""
@@ -262,13 +318,22 @@ def fit_w(w: torch.Tensor, labels: list[str], attribute: str, labeller: str, mod
     on the embedded GAN it turned 0.49-0.55 of 40 seeds to four target colours at strengths 1-2, where
     standardised logistic normals reached 0.04-0.07 (they lean on low-variance dimensions of W that the
     generator barely reads); logistic regression on the raw codes, as InterFaceGAN fits its SVM, needed
-    strength 8 for 0.57."""
+    strength 8 for 0.57. Each class also gets its row of a multinomial readout of the attribute
+    (`fit_readout`): a class swap uses it to tell which class a code is in before it moves it."""
     bounds = fit_one_vs_rest(w.numpy(), labels, classes, method=method)
+    readout = fit_readout(w.numpy(), labels, list(bounds)) if len(bounds) >= 2 else {}
     counts = {c: int(np.sum(np.asarray(labels) == c)) for c in bounds}
-    return {c: Direction.from_boundaries([b], (w.shape[1],), {
-        "space": "w", "model": model, "attribute": attribute, "class": c, "timesteps": [0],
-        "samples": len(labels), "class_samples": counts[c], "labeller": labeller,
-        "truncation_psi": truncation_psi, "method": method}) for c, b in bounds.items()}
+    out = {}
+    for c, b in bounds.items():
+        d = Direction.from_boundaries([b], (w.shape[1],), {
+            "space": "w", "model": model, "attribute": attribute, "class": c, "timesteps": [0],
+            "samples": len(labels), "class_samples": counts[c], "labeller": labeller,
+            "truncation_psi": truncation_psi, "method": method})
+        if c in readout:
+            d.readout_vectors = torch.from_numpy(readout[c][0])[None]
+            d.readout_biases = torch.tensor([readout[c][1]])
+        out[c] = d
+    return out
 
 
 def directions_for(directions: dict[str, Direction], attribute: str) -> dict[str, Direction]:
@@ -280,16 +345,30 @@ def conditioning_set(directions: dict[str, Direction], attribute: str) -> list[D
     return [d for d in directions.values() if d.meta.get("attribute") != attribute]
 
 
+def recommended_layers(directions: dict[str, Direction], attribute: str, n_latent: int) -> tuple[int, int]:
+    """The style layers an attribute's directions were fitted for ("layers" in their metadata), else all."""
+    for d in directions_for(directions, attribute).values():
+        if d.meta.get("layers"):
+            return tuple(d.meta["layers"])
+    return 0, n_latent - 1
+
+
 def make_edit(directions: dict[str, Direction], attribute: str, target: str, strength: float,
-              conditional: bool = False, layers: tuple[int, int] | None = None) -> WEdit:
+              conditional: bool = False, layers: tuple[int, int] | None = None, swap: bool = True) -> WEdit:
     """The edit the tab, the benchmark, Compare and the walks make for "attribute: target"; with
-    `conditional`, the other attributes' boundaries are held fixed."""
-    found = directions_for(directions, attribute).get(target)
+    `conditional`, the other attributes' boundaries are held fixed. A class swap when the attribute's
+    other classes were fitted too (and `swap`); `layers` None takes the direction's own recommended style
+    layers ("layers" in its metadata) if it has them, else all."""
+    classes = directions_for(directions, attribute)
+    found = classes.get(target)
     if found is None:
         raise InputError(f"There is no W-space direction for '{attribute}: {target}'. "
                          f"Known: {', '.join(sorted(directions)) or 'none'}.")
-    return WEdit(found, strength, layers, conditioning_set(directions, attribute) if conditional else [])
+    if layers is None and found.meta.get("layers"):
+        layers = tuple(found.meta["layers"])
+    siblings = [d for c, d in sorted(classes.items()) if c != target] if swap else []
+    return WEdit(found, strength, layers, conditioning_set(directions, attribute) if conditional else [], siblings)
 
 
-__all__ = ["DEFAULT_STRENGTH", "GANModel", "WEdit", "Components", "load_gan", "apply_edits", "edit_pair", "traversal", "ganspace",
-           "sefa", "sample_and_label", "fit_w", "directions_for", "conditioning_set", "make_edit", "EMBEDDED_GAN"]
+__all__ = ["DEFAULT_PSI", "DEFAULT_STRENGTH", "GANModel", "WEdit", "Components", "load_gan", "apply_edits", "edit_pair", "traversal", "ganspace",
+           "sefa", "sample_and_label", "fit_w", "directions_for", "recommended_layers", "conditioning_set", "make_edit", "EMBEDDED_GAN"]

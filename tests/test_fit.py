@@ -45,3 +45,14 @@ def test_cli_with_user_labels(tiny_pipeline_dir, tmp_path, capsys):
         main(["hspace", "--model", str(tiny_pipeline_dir), "--prompt", "a circle", "--attribute", "x",
               "--labeler", "csv", "--samples", "3"])
     assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("layers", ["4to9", "7-3", "0-99"])
+def test_wspace_cli_rejects_bad_layer_ranges(tiny_gan, tmp_path, capsys, layers):
+    folder = tmp_path / "gan"
+    from edits.stylegan import save_generator
+    save_generator(tiny_gan.generator, folder)
+    with pytest.raises(SystemExit) as e:
+        main(["wspace", "--gan", str(folder), "--attribute", "colour", "--layers", layers, "--out", str(tmp_path / "d")])
+    assert e.value.code == 2 and "layer" in capsys.readouterr().err.lower()
+    assert not (tmp_path / "d").exists()

@@ -68,3 +68,50 @@ def test_code_probe_prices_dropped_modes_and_in_between_codes():
         collapsed = probe.balance_loss(codes[labels[:, 0] == 0][:300])  # factor 0's class 1 dropped
         between = probe.balance_loss((codes[:300] + codes[1:301]) / 2)  # midpoints of neighbouring classes
     assert balanced < collapsed and balanced < between, (balanced, collapsed, between)
+
+
+def test_z_to_scene_draws_the_training_distribution():
+    from toyworld.gan import z_to_scene
+    from toyworld.world import _EXTENT, FACTORS, HELDOUT, RESOLUTION, SIZE_RADIUS
+
+    z = torch.randn(40_000, 32, generator=torch.Generator().manual_seed(0))
+    cls, geom = z_to_scene(z)
+    colour, shape, size, bg = cls.T
+    for k, col in zip(("colour", "size", "background"), (colour, size, bg)):
+        freq = torch.bincount(col, minlength=len(FACTORS[k])).float() / len(z)
+        assert torch.allclose(freq, torch.full_like(freq, 1 / len(FACTORS[k])), atol=0.015), k
+    pairs = {(FACTORS["colour"][c], FACTORS["shape"][s]) for c, s in zip(colour.tolist(), shape.tolist())}
+    assert not pairs & set(HELDOUT) and len(pairs) == 32 - len(HELDOUT)
+    lo = torch.tensor([SIZE_RADIUS[FACTORS["size"][i]][0] for i in size])
+    hi = torch.tensor([SIZE_RADIUS[FACTORS["size"][i]][1] for i in size])
+    assert ((geom[:, 2] >= lo) & (geom[:, 2] <= hi)).all()
+    margin = (geom[:, 2] * torch.tensor([_EXTENT[FACTORS["shape"][i]] for i in shape]) + 1.5) / RESOLUTION
+    assert ((geom[:, :2] >= margin[:, None] - 1e-6) & (geom[:, :2] <= 1 - margin[:, None] + 1e-6)).all()
+    assert torch.equal(z_to_scene(z[:5] * 3.0)[0], cls[:5])  # read after PixelNorm: the scale of z does not matter
+
+
+def test_mapping_from_scenes_learns_the_codes_of_the_named_scenes():
+    from edits.stylegan import Generator, StyleGANConfig
+    from toyworld.gan import train_mapping_from_scenes, z_to_scene
+
+    torch.manual_seed(0)
+    cfg = StyleGANConfig(z_dim=16, w_dim=8, n_mlp=2, resolution=8, channels={4: 8, 8: 8})
+    G = Generator(cfg)
+    z = torch.randn(3000, 16, generator=torch.Generator().manual_seed(1))
+    cls, geom = z_to_scene(z)
+    table = torch.randn(8, 8)  # each colour's code: a toy encoder that only sees the colour
+    codes = table[cls[:, 0]]
+    zt = torch.randn(500, 16, generator=torch.Generator().manual_seed(2))
+
+    def error(g):  # the mapping's squared error to the named scenes' codes, relative to the codes' variance
+        with torch.no_grad():
+            return float((g.mapping(zt) - table[z_to_scene(zt)[0][:, 0]]).pow(2).mean() / table.var(0).mean())
+
+    before = error(G)
+    out, m = train_mapping_from_scenes(codes, cls, geom, G, steps=1500, scene_steps=600, n_mlp=3, batch=256, log=lambda s: None)
+    assert out.cfg.n_mlp == 3 and len(out.style) == 4  # PixelNorm + 3 layers
+    ref = G.state_dict()
+    assert all(torch.equal(v, ref[k]) for k, v in out.state_dict().items()
+               if not k.startswith("style.") and k != "w_avg")  # the synthesis network is G's
+    assert error(out) < min(0.35, before / 3) and m["scene_to_w_explained"] > 0.9, (before, error(out))
+    assert torch.allclose(out.w_avg, out.mean_latent(20_000), atol=1e-5)

@@ -148,3 +148,69 @@ def test_corrupt_or_missing_weights(tmp_path, gan):
     (folder / "generator.safetensors").write_bytes(b"\x00garbage" * 100)
     with pytest.raises(ModelLoadError):
         load_gan(folder)
+
+
+def _clustered_codes(gan, n=900, seed=0):
+    """Codes of three well-separated colour classes (means along axes 0, 1, 2) plus small noise."""
+    g = torch.Generator().manual_seed(seed)
+    names = ["red", "green", "blue"]
+    idx = torch.arange(n) % 3
+    w = 0.1 * torch.randn(n, gan.w_dim, generator=g)
+    w[torch.arange(n), idx] += 3.0
+    return w, [names[i] for i in idx.tolist()]
+
+
+def test_class_swap_replaces_the_current_class_by_the_target(gan):
+    from edits.wspace import make_edit
+
+    w, labels = _clustered_codes(gan)
+    dirs = {d.label: d for d in fit_w(w, labels, "colour", "test").values()}
+    assert all("class_offset" in d.meta for d in dirs.values())
+    reds = w[[i for i, c in enumerate(labels) if c == "red"][:20]]
+    e = make_edit(dirs, "colour", "blue", 1.0)
+    assert e.is_swap and len(e.siblings) == 2
+    moved = apply_edits(gan, reds, [e])[:, 0]
+    # the red offset is gone and the blue one is there: the code now sits at the blue codes' place
+    blue_mean = w[[i for i, c in enumerate(labels) if c == "blue"]].mean(0)
+    red_mean = w[[i for i, c in enumerate(labels) if c == "red"]].mean(0)
+    assert torch.allclose(moved.mean(0), blue_mean + (reds.mean(0) - red_mean), atol=0.1)
+    assert torch.equal(apply_edits(gan, reds, [make_edit(dirs, "colour", "blue", 0.0)])[:, 0], reds)
+    blues = w[[i for i, c in enumerate(labels) if c == "blue"][:5]]  # already blue: strength 1 leaves them
+    assert torch.allclose(apply_edits(gan, blues, [make_edit(dirs, "colour", "blue", 1.0)])[:, 0], blues, atol=1e-5)
+    # without the siblings it is a boundary edit again
+    plain = make_edit(dirs, "colour", "blue", 1.0, swap=False)
+    assert not plain.is_swap
+
+
+def test_direction_layers_are_the_default_layer_range(gan):
+    from edits.wspace import make_edit
+
+    w, labels = _clustered_codes(gan)
+    dirs = {d.label: d for d in fit_w(w, labels, "colour", "test").values()}
+    for d in dirs.values():
+        d.meta["layers"] = [3, 5]
+    assert make_edit(dirs, "colour", "blue", 1.0).layers == (3, 5)
+    assert make_edit(dirs, "colour", "blue", 1.0, layers=(0, 1)).layers == (0, 1)
+    wp = apply_edits(gan, w[:2], [make_edit(dirs, "colour", "blue", 1.0)])
+    assert torch.equal(wp[:, :3], gan.generator.broadcast(w[:2])[:, :3]) and not torch.equal(wp[:, 3:], wp[:, :3])
+
+
+def test_readout_reads_the_class_and_round_trips(gan, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    w, labels = _clustered_codes(gan)
+    dirs = fit_w(w, labels, "colour", "test")
+    names = sorted(dirs)
+    scores = torch.stack([w @ dirs[c].readout_vectors[0] + dirs[c].readout_biases[0] for c in names], 1)
+    assert np.mean([names[i] == c for i, c in zip(scores.argmax(1).tolist(), labels)]) > 0.99
+    path = dirs["blue"].save(tmp_path / "w_colour_blue")
+    back = Direction.load(path)
+    assert torch.equal(back.readout_vectors, dirs["blue"].readout_vectors)
+    t = load_file(str(path))
+    t["readout_biases"] = torch.zeros(3)  # one bias per timestep is expected
+    from safetensors import safe_open
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    save_file(t, str(path), metadata=meta)
+    with pytest.raises(DirectionError, match="readout"):
+        Direction.load(path)

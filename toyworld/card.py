@@ -84,6 +84,24 @@ def write_gan_card(folder: Path, measured: list[dict]) -> str:
     defaults = {f.name for f in dataclasses.fields(StyleGANConfig)}
     arch = ", ".join(f"{k}={cfg[k]}" for k in sorted(defaults) if k in cfg)
     note = t.get("note", "")
+    if t.get("mapping") == "from scenes":
+        stage2 = f"""2. **The mapping network draws the codes of definite scenes.** A small MLP learns E's code of each of the
+   40 000 training scenes from its factors and geometry (MSE, {t.get('scene_steps')} steps; it explains
+   {t.get('scene_to_w_explained')} of the codes' variance on a held-out tenth). A fresh {t.get('n_mlp')}-layer mapping network then
+   learns, for every z, the code of the scene z names (`toyworld.gan.z_to_scene`: after the mapping's PixelNorm,
+   the first seven coordinates of z, through the normal CDF, pick colour, shape, size and background in
+   equal-mass bins, never a colour's held-out shape, and x, y and radius uniformly in the ranges the training
+   scenes use); MSE, {t.get('mapping_steps')} steps at batch 1024, a fresh z each step. So a seed names a scene and the
+   generator draws that scene's code: this is a designed, supervised prior on z, where StyleGAN's mapping is
+   learned without labels. The earlier recipe, a GAN in W against E's codes (`mapping="gan"`), drew codes
+   between the classes (FINDINGS.md). `w_avg` is the mean of 20 000 samples."""
+        losses = f"mapping MSE {t.get('mapping_mse')}"
+    else:
+        stage2 = f"""2. **The mapping network as a GAN in W.** z → w learns to draw codes that a critic (an MLP) cannot tell from
+   E's codes of the 40 000 training scenes: non-saturating loss, lazy R1, {t.get('mapping_steps')} steps at batch 256. `w_avg` is
+   the mean of 20 000 of its samples. Factor-balance weight {t.get('balance_weight', 0.0)} (a term that prices
+   dropped modes, measured and left off: FINDINGS.md)."""
+        losses = f"critic {t.get('critic_loss')}, mapping {t.get('mapping_loss')}"
     text = f"""# toy-stylegan: a StyleGAN2-style generator of the toy world
 
 `edits/stylegan.py` in plain PyTorch (no custom ops): a mapping network z → w ({cfg['n_mlp']} layers, learning-rate
@@ -109,13 +127,10 @@ An **adversarial autoencoder** in two stages:
    prior on W: the factor labels shape the geometry of W during training. No classifier, direction or edit
    is trained: the directions the W-space tab uses are fitted afterwards from labelled samples, as always.
    Adam (lr {t.get('lr')}, β = (0, 0.99)), batch {t.get('batch')} pairs, {t.get('steps')} steps; EMA copies of E and the generator.
-2. **The mapping network as a GAN in W.** z → w learns to draw codes that a critic (an MLP) cannot tell from
-   E's codes of the 40 000 training scenes: non-saturating loss, lazy R1, {t.get('mapping_steps')} steps at batch 256. `w_avg` is
-   the mean of 20 000 of its samples. Factor-balance weight {t.get('balance_weight', 0.0)} (a term that prices
-   dropped modes, measured and left off: FINDINGS.md).
+{stage2}
 
 Wall time {t.get('wall_s')} s on 2 CPU cores. Final losses (mean of the last 200 steps): reconstruction
-{t.get('final_200', {}).get('rec')}, additivity {t.get('final_200', {}).get('additivity')}; critic {t.get('critic_loss')}, mapping {t.get('mapping_loss')}.{note}
+{t.get('final_200', {}).get('rec')}, additivity {t.get('final_200', {}).get('additivity')}; {losses}.{note}
 
 ## Why this recipe (see FINDINGS.md)
 - A plain GAN (non-saturating loss, R1, style mixing) on the toy VAE's 4×16×16 latents drew colour blobs after

@@ -6,8 +6,10 @@ autoencoder, in two stages that resume from runs/ checkpoints:
 1. an encoder E (StyleGAN2's discriminator layout) and the synthesis network learn to redraw the
    training scenes from E's codes w (object-weighted L1 + L2), with noise on the codes; pairs of scenes
    that differ in one factor make W additive in the factors (`make_pairs`, the `add` loss);
-2. the mapping network z -> w is trained as a GAN in W against E's codes of the training scenes
-   (`train_mapping`), and `w_avg` is the mean of its samples.
+2. the mapping network z -> w learns to draw E's code of the scene that z names (`z_to_scene`: the
+   first seven coordinates of z pick the factors and the geometry; `train_mapping_from_scenes`), and
+   `w_avg` is the mean of its samples. The earlier recipe, a GAN in W (`train_mapping`), drew codes
+   between the classes; it stays available with `mapping="gan"`.
 
 Why not the plain GAN or the VAE's latents: assets/toy-stylegan/README.md and FINDINGS.md.
 """
@@ -127,8 +129,9 @@ class CodeCritic(nn.Module):
 
 
 def train_stylegan(steps: int = 30_000, batch: int = 32, lr: float = 0.002, add_weight: float = 0.5,
-                   code_noise: float = 0.05, edge_weight: float = 2.0, mapping_steps: int = 6000,
-                   balance_weight: float = 0.0, out: Path = ASSETS / "toy-stylegan", log=print) -> dict:
+                   code_noise: float = 0.05, edge_weight: float = 2.0, mapping: str = "scenes",
+                   mapping_steps: int | None = None, balance_weight: float = 0.0, out: Path = ASSETS / "toy-stylegan",
+                   log=print) -> dict:
     """Stage 1 (`steps`, resumable): the synthesis network learns the scenes by redrawing them from an
     encoder's codes (E: image -> w; object-weighted L1 + L2, plus L1 on pixel differences, `edge_weight`,
     for the outlines), with Gaussian noise (`code_noise` of the codes' spread) on the codes so that it draws
@@ -136,9 +139,13 @@ def train_stylegan(steps: int = 30_000, batch: int = 32, lr: float = 0.002, add_
     same scene with one factor changed, the codes must differ by a learned per-(factor, class) vector,
     E(x') - E(x) = u[f, b] - u[f, a]; the error is measured relative to the sizes of both differences, so
     that ignoring a factor (both differences zero) cannot satisfy it. EMA copies of E and G are kept.
-    Stage 2 (`mapping_steps`): the mapping network is trained as a GAN in W against the EMA encoder's codes
-    of the 40 000 training scenes (`train_mapping`, with the factor-balance term at `balance_weight`); the
-    result is exported."""
+    Stage 2 (`mapping_steps`), on the EMA encoder's codes of the 40 000 training scenes: with `mapping`
+    "scenes" (shipped) a fresh 8-layer mapping network learns to draw the code of the scene its z names
+    (`train_mapping_from_scenes`, 40 000 steps); with "gan" (the earlier recipe) it is trained as a GAN in
+    W (`train_mapping`, 6000 steps, with the factor-balance term at `balance_weight`). The result is
+    exported."""
+    if mapping not in ("scenes", "gan"):
+        raise ValueError(f"mapping must be 'scenes' or 'gan', not {mapping!r}")
     from toyworld.data import make_dataset
     from toyworld.train import reconstruction_loss, to_tensor
     from toyworld.world import FACTORS
@@ -202,19 +209,26 @@ def train_stylegan(steps: int = 30_000, batch: int = 32, lr: float = 0.002, add_
     wall = t_prev + (time.time() - t0 if start < steps else 0.0)
     log("stylegan: encoding the training scenes for the mapping stage")
     codes = encode_scenes(E_ema, imgs_a)
-    mapping = train_mapping(codes, G_ema, mapping_steps, log=log, labels=cls_a.long(), balance_weight=balance_weight)
-    save_generator(G_ema, out)
+    if mapping == "scenes":
+        G_out, stage2 = train_mapping_from_scenes(codes, cls_a.long(), torch.from_numpy(base["geom"]).float(), G_ema,
+                                                   mapping_steps or 40_000, log=log)
+    else:
+        G_out = G_ema
+        stage2 = train_mapping(codes, G_ema, mapping_steps or 6000, log=log, labels=cls_a.long(),
+                                balance_weight=balance_weight)
+    save_generator(G_out, out)
     m = np.mean(hist[-200:], axis=0) if hist else [float("nan")] * 2
     (out / "training.json").write_text(json.dumps({
         "recipe": "adversarial autoencoder, pixel space", "steps": steps, "batch": batch, "lr": lr,
-        "add_weight": add_weight, "code_noise": code_noise, "edge_weight": edge_weight, "balance_weight": balance_weight,
+        "add_weight": add_weight, "code_noise": code_noise, "edge_weight": edge_weight,
+        **({"balance_weight": balance_weight} if mapping == "gan" else {}),
         "train_scenes": len(imgs_a), "pairs": len(imgs_b),
-        "wall_s": round(wall + mapping["mapping_wall_s"], 1),
-        "g_params_M": round(sum(p.numel() for p in G.parameters()) / 1e6, 3),
+        "wall_s": round(wall + stage2["mapping_wall_s"], 1),
+        "g_params_M": round(sum(p.numel() for p in G_out.parameters()) / 1e6, 3),
         "e_params_M": round(sum(p.numel() for p in E.parameters()) / 1e6, 3),
-        "final_200": {"rec": round(float(m[0]), 5), "additivity": round(float(m[1]), 4)}, **mapping}, indent=1))
+        "final_200": {"rec": round(float(m[0]), 5), "additivity": round(float(m[1]), 4)}, **stage2}, indent=1))
     log(f"exported {out}")
-    return {"steps": steps, **mapping}
+    return {"steps": steps, **stage2}
 
 
 @torch.no_grad()
@@ -311,3 +325,107 @@ def train_mapping(codes: torch.Tensor, G: Generator, steps: int = 6000, batch: i
     m = np.mean(hist[-200:], axis=0)
     return {"mapping_steps": steps, "critic_loss": round(float(m[0]), 4), "mapping_loss": round(float(m[1]), 4),
             "mapping_wall_s": round(time.time() - t0, 1)}
+
+
+# ====================================================================== stage 2: the mapping from scenes
+class SceneToW(nn.Module):
+    """A scene's factors (one-hot classes) and geometry (x, y in 0..1, radius in pixels) -> its code w."""
+
+    def __init__(self, w_dim: int, n_classes: list[int], width: int = 256):
+        super().__init__()
+        self.n_classes = n_classes
+        self.net = nn.Sequential(nn.Linear(sum(n_classes) + 3, width), nn.SiLU(), nn.Linear(width, width), nn.SiLU(),
+                                 nn.Linear(width, width), nn.SiLU(), nn.Linear(width, w_dim))
+
+    def features(self, classes: torch.Tensor, geom: torch.Tensor) -> torch.Tensor:
+        onehots = [F.one_hot(classes[:, i], n).float() for i, n in enumerate(self.n_classes)]
+        return torch.cat([*onehots, geom[:, :2] * 2 - 1, geom[:, 2:] / 9 - 1.4], 1)
+
+    def forward(self, classes: torch.Tensor, geom: torch.Tensor) -> torch.Tensor:
+        return self.net(self.features(classes, geom))
+
+
+def z_to_scene(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The scene a latent z stands for under the embedded GAN's prior: after the mapping's PixelNorm, the
+    first seven coordinates, through the normal CDF, pick colour, shape, size and background (equal-mass
+    bins; a colour's held-out shape is never drawn, as in the training scenes) and x, y and radius (uniform
+    within the ranges `sample_scene` draws from). Returns class indices (B, 4) in PAIR_FACTORS order and
+    geometry (B, 3)."""
+    from toyworld.world import _EXTENT, FACTORS, HELDOUT, RESOLUTION, SIZE_RADIUS
+
+    u = z * torch.rsqrt(z.pow(2).mean(1, keepdim=True) + 1e-8)
+    q = torch.special.ndtr(u[:, :7]).clamp(0.0, 1.0 - 1e-6)  # (B, 7) uniform in [0, 1)
+    n = [len(FACTORS[k]) for k in PAIR_FACTORS]
+    colour = (q[:, 0] * n[0]).long()
+    shapes = FACTORS["shape"]
+    # per colour, the shapes its training scenes show, in order; the shape bins share q[:, 1] among them
+    allowed = [[i for i, s in enumerate(shapes) if (c, s) not in HELDOUT] for c in FACTORS["colour"]]
+    table = torch.full((n[0], n[1]), -1, dtype=torch.long)
+    for c, a in enumerate(allowed):
+        table[c, :len(a)] = torch.tensor(a)
+    n_allowed = torch.tensor([len(a) for a in allowed])[colour]
+    shape = table[colour, (q[:, 1] * n_allowed).long()]
+    size, background = (q[:, 2] * n[2]).long(), (q[:, 3] * n[3]).long()
+    lo = torch.tensor([SIZE_RADIUS[s][0] for s in FACTORS["size"]])[size]
+    hi = torch.tensor([SIZE_RADIUS[s][1] for s in FACTORS["size"]])[size]
+    radius = lo + q[:, 6] * (hi - lo)
+    margin = (radius * torch.tensor([_EXTENT[s] for s in shapes])[shape] + 1.5) / RESOLUTION
+    xy = margin[:, None] + q[:, 4:6] * (1 - 2 * margin[:, None])
+    return torch.stack([colour, shape, size, background], 1), torch.cat([xy, radius[:, None]], 1)
+
+
+def train_mapping_from_scenes(codes: torch.Tensor, classes: torch.Tensor, geom: torch.Tensor, G: Generator,
+                              steps: int = 40_000, scene_steps: int = 4000, n_mlp: int = 8, batch: int = 1024,
+                              seed: int = 0, log=print) -> tuple[Generator, dict]:
+    """Stage 2 without a critic. A small network (`SceneToW`) learns the encoder's code of each training
+    scene from its factors and geometry (MSE, `scene_steps`); then a fresh `n_mlp`-layer StyleGAN mapping
+    network learns to output, for every z, the code of the scene `z_to_scene(z)` names (MSE, `steps`, fresh
+    z each step). Every sample is then the code of a definite scene rather than a point between classes,
+    which is what the GAN in W drew (FINDINGS.md). Returns a new generator (G's synthesis network, the new
+    mapping, its w_avg) and the losses."""
+    gen = torch.Generator().manual_seed(seed)
+    t0 = time.time()
+    n_classes = [int(classes[:, j].max()) + 1 for j in range(classes.shape[1])]
+    scene = SceneToW(G.cfg.w_dim, n_classes)
+    opt = torch.optim.Adam(scene.parameters(), 1e-3)
+    n_fit = int(len(codes) * 0.9)  # the last tenth is held out to report the fit
+    for step in range(scene_steps):
+        i = torch.randint(0, n_fit, (512,), generator=gen)
+        loss = F.mse_loss(scene(classes[i], geom[i]), codes[i])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step == scene_steps // 2:
+            opt.param_groups[0]["lr"] = 3e-4
+    scene.requires_grad_(False)
+    with torch.no_grad():
+        held = F.mse_loss(scene(classes[n_fit:], geom[n_fit:]), codes[n_fit:]).item()
+    explained = 1 - held / codes.var(0).mean().item()
+    log(f"scene -> w: held-out MSE {held:.4f} (explains {explained:.4f} of the codes' variance)")
+    cfg = StyleGANConfig(**{**json.loads(G.cfg.to_json()), "n_mlp": n_mlp})
+    out = Generator(cfg)
+    out.load_state_dict({k: v for k, v in G.state_dict().items() if not k.startswith("style.")}, strict=False)
+    out.requires_grad_(False)
+    out.style.requires_grad_(True)
+    # lr 1 on equalised-lr weights (lr_mul 0.01) steps like Adam at about 1e-3 on plain weights
+    opt = torch.optim.Adam(out.style.parameters(), 1.0, betas=(0.9, 0.99))
+    hist = []
+    for step in range(steps):
+        z = torch.randn(batch, cfg.z_dim, generator=gen)
+        with torch.no_grad():
+            target = scene(*z_to_scene(z))
+        loss = F.mse_loss(out.mapping(z), target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        hist.append(loss.item())
+        if step == int(steps * 0.7):
+            opt.param_groups[0]["lr"] *= 0.2
+        if step % 2000 == 0:
+            log(f"mapping step {step} mse {np.mean(hist[-2000:]):.4f} ({time.time() - t0:.0f} s)")
+    out.style.requires_grad_(False)
+    with torch.no_grad():
+        out.w_avg.copy_(out.mean_latent(20_000))
+    return out.eval(), {"mapping": "from scenes", "mapping_steps": steps, "scene_steps": scene_steps, "n_mlp": n_mlp,
+                        "scene_to_w_explained": round(explained, 4), "mapping_mse": round(float(np.mean(hist[-200:])), 4),
+                        "mapping_wall_s": round(time.time() - t0, 1)}
