@@ -28,7 +28,8 @@ from .common import batched, to_uint8
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTIONS = ROOT / "assets" / "directions"
 COLOUR_LIST = list(COLOURS)
-SWEEP = {"land": (0.5, 1.0, 1.5, 2.0, 3.0, 4.0), "add": (2.0, 4.0, 8.0, 12.0, 16.0, 24.0)}  # strengths per move
+SWEEP = {"swap": (0.5, 1.0, 1.5, 2.0, 3.0), "land": (0.5, 1.0, 1.5, 2.0, 3.0, 4.0),
+         "add": (2.0, 4.0, 8.0, 12.0, 16.0, 24.0)}  # strengths per move
 
 
 def _plan(n: int, seed: int = 7):
@@ -48,8 +49,9 @@ def _edits(model, prompts, seeds, targets, dirs, strength, mode, start, end, mov
     for target in sorted(set(targets)):
         idx_t = [i for i, t in enumerate(targets) if t == target]
         for idx in batched(idx_t, batch):
+            siblings = [d for k, d in sorted(dirs.items()) if k != f"colour: {target}"]
             imgs = sample(model, [prompts[i] for i in idx], [seeds[i] for i in idx],
-                          edit=HEdit(dirs[f"colour: {target}"], strength, start, end, mode, move)).images
+                          edit=HEdit(dirs[f"colour: {target}"], strength, start, end, mode, move, siblings)).images
             for j, i in enumerate(idx):
                 out[i] = imgs[j]
     return np.stack(out)

@@ -78,7 +78,7 @@ def _hspace_speed(model, repeats: int) -> dict:
     from edits.directions import load_directions
     from edits.fit import collect_h, fit_h
 
-    from edits.hspace import DEFAULT_EDIT, default_edit, h_shape, sample
+    from edits.hspace import DEFAULT_EDIT, default_edit, h_shape, sample, siblings_of
     from edits.labelers import ColourLabeler
 
     dirs = load_directions(ROOT / "assets" / "directions", space="h")
@@ -86,7 +86,7 @@ def _hspace_speed(model, repeats: int) -> dict:
         return {}
     d, prompt = dirs["colour: blue"], "a large circle on a white background"
     runs = {"plain": lambda: sample(model, prompt, 1),
-            **{m: lambda m=m: sample(model, prompt, 1, edit=replace(default_edit(d, DEFAULT_EDIT["strength"]), mode=m))
+            **{m: lambda m=m: sample(model, prompt, 1, edit=replace(default_edit(d, DEFAULT_EDIT["strength"], siblings_of(dirs, d)), mode=m))
                for m in ("symmetric", "asymmetric")}}
     for fn in runs.values():
         fn()  # warm-up

@@ -11,7 +11,7 @@ import pandas as pd
 
 from edits.directions import Direction, DirectionError
 from edits.fit import collect_h, fill_template, fit_h
-from edits.hspace import DEFAULT_EDIT, MAX_STRENGTH, edit_pair, h_shape, traversal
+from edits.hspace import DEFAULT_EDIT, MAX_STRENGTH, edit_pair, h_shape, siblings_of, traversal
 from edits.labelers import FACTORS, ColourLabeler, CSVLabeler
 from edits.pipeline import InputError, to_uint8
 
@@ -34,8 +34,10 @@ connections cut, so that everything the model decides passes through h. In the s
 Imagination tab's model) the same edits change nothing: the skips carry the decision around the
 bottleneck (measured below). So the original image here is the hourglass model's, not the Imagination tab's.
 
-*Strength* counts standard deviations of h along the direction: with *land* (default), h is put that far on
-the target's side of the boundary, wherever it started; with *add*, that much is added. *Asymmetric* (Asyrp)
+With *swap* (default), at every edited step a readout fitted with the direction tells which class h is in
+now; that class's average offset is taken out of h and the target's put in (*strength* 1 = one full swap,
+more overshoots, negative pushes away). With *land*, h is put *strength* standard deviations on the
+target's side of the boundary, wherever it started; with *add*, that much is added. *Asymmetric* (Asyrp)
 uses the edited prediction only for the predicted clean image in each DDIM step, which keeps the edit
 from cancelling itself.
 """
@@ -54,6 +56,12 @@ def _find(models: Models, mine: dict | None, attribute: str, target: str) -> Dir
         known = ", ".join(sorted(set(models.h_directions) | set(mine or {}))) or "none"
         raise InputError(f"There is no h-space direction for {key!r}. Known directions: {known}.")
     return found
+
+
+def _siblings(models: Models, mine: dict | None, d: Direction) -> list[Direction]:
+    """The other classes for a swap: from the same set as d (the user's own fit, else the shipped ones)."""
+    own = mine or {}
+    return siblings_of(own if any(v is d for v in own.values()) else models.h_directions, d)
 
 
 SWEEP = Path(__file__).resolve().parent.parent / "assets" / "directions" / "sweep.json"
@@ -85,15 +93,15 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                 targets = _choices(models, None, first)
                 target = gr.Dropdown(targets, value="blue" if "blue" in targets else (targets or [None])[0],
                                      label="Target", allow_custom_value=True)
-            strength = gr.Slider(-MAX_STRENGTH / 2, MAX_STRENGTH / 2, value=DEFAULT_EDIT["strength"], step=0.5,
-                                 label="Strength (standard deviations of h along the direction)")
+            strength = gr.Slider(-MAX_STRENGTH / 2, MAX_STRENGTH / 2, value=DEFAULT_EDIT["strength"], step=0.25,
+                                 label="Strength (swap: 1 = the target class; land / add: standard deviations)")
             with gr.Accordion("Edit interval and mode", open=False):
                 with gr.Row():
                     start = gr.Slider(0, 1, value=DEFAULT_EDIT["start"], step=0.05, label="Edit from (fraction of steps)")
                     end = gr.Slider(0, 1, value=DEFAULT_EDIT["end"], step=0.05, label="…until")
                 mode = gr.Radio(["asymmetric", "symmetric"], value=DEFAULT_EDIT["mode"], label="Mode")
-                move = gr.Radio([("land on the target's side", "land"), ("add", "add")], value=DEFAULT_EDIT["move"],
-                                label="Strength means")
+                move = gr.Radio([("swap the class", "swap"), ("land on the target's side", "land"), ("add", "add")],
+                                value=DEFAULT_EDIT["move"], label="Strength means")
             button = gr.Button("Edit", variant="primary")
         with gr.Column(scale=2):
             with gr.Row():
@@ -134,14 +142,14 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     @friendly
     def edit(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
         d = _find(models, mine, attribute, target)
-        a, b = edit_pair(model, prompt, seed, d, strength, start, end, mode, move)
+        a, b = edit_pair(model, prompt, seed, d, strength, start, end, mode, move, _siblings(models, mine, d))
         return to_uint8(a), to_uint8(b)
 
     @friendly
     def strip_fn(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
         d = _find(models, mine, attribute, target)
         alphas, imgs = traversal(model, prompt, seed, d, strength or DEFAULT_EDIT["strength"], 7, start, end, mode,
-                                 move)
+                                 move, _siblings(models, mine, d))
         return [(to_uint8(im), f"{a:+g}") for a, im in zip(alphas, imgs)]
 
     @friendly

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .hspace import DEFAULT_EDIT, default_edit, sample
+from .hspace import DEFAULT_EDIT, default_edit, sample, siblings_of
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from .metrics import distance
 from .pipeline import InputError, check_seed, to_uint8
@@ -138,7 +138,7 @@ def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], 
                 continue
             prompts = [plans[j]["hspace"][0] for j in idx for _ in (0, 1)]
             strengths = [s for _ in idx for s in (0.0, DEFAULT_EDIT["strength"])]
-            edit = default_edit(d, strengths)
+            edit = default_edit(d, strengths, siblings_of(h_dirs, d))
             imgs = to_uint8(sample(h_diffusion, prompts, [seeds[j] for j in idx for _ in (0, 1)], edit=edit).images)
             for r, j in enumerate(idx):
                 out[j]["hspace"].original, out[j]["hspace"].edited = imgs[2 * r], imgs[2 * r + 1]

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from .directions import Direction, DirectionError, fit_one_vs_rest
+from .directions import Direction, DirectionError, fit_one_vs_rest, fit_readout
 from .hspace import describe, h_shape, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from .pipeline import DiffusionModel, InputError, load_hspace_diffusion, to_uint8
@@ -96,10 +97,12 @@ def fit_h(samples: Samples, labels: list[str], attribute: str, model_name: str, 
         raise DirectionError(f"The labeller returned a single class ({present[0] if present else 'none'}) "
                              "for every sample, so there is nothing to separate.")
     per_step = [fit_one_vs_rest(samples.h[:, t], labels, classes, method=method) for t in range(samples.h.shape[1])]
+    fitted = [c for c in per_step[0] if all(c in ps for ps in per_step)]
+    # per step, a multinomial readout of the class (what a class swap uses to tell the current class)
+    readouts = [fit_readout(samples.h[:, t], labels, fitted) for t in range(samples.h.shape[1])] \
+        if len(fitted) >= 2 else []
     out = {}
-    for c in per_step[0]:
-        if not all(c in ps for ps in per_step):
-            continue
+    for c in fitted:
         shape = h_dims if samples.h.shape[2] == int(np.prod(h_dims)) else (samples.h.shape[2],)
         out[c] = Direction.from_boundaries([ps[c] for ps in per_step], shape, {
             "space": "h", "model": model_name, "attribute": attribute, "class": c,
@@ -107,6 +110,9 @@ def fit_h(samples: Samples, labels: list[str], attribute: str, model_name: str, 
             "prompt": template, "class_counts": {k: labels.count(k) for k in present},
             "edits": describe(samples.skip_levels), "skip_levels": samples.skip_levels, "method": method,
         })
+        if readouts:
+            out[c].readout_vectors = torch.from_numpy(np.stack([r[c][0] for r in readouts])).reshape(-1, *shape)
+            out[c].readout_biases = torch.tensor([r[c][1] for r in readouts])
     return out
 
 

@@ -28,7 +28,7 @@ from .pipeline import (MAX_GUIDANCE, MAX_STEPS, DiffusionModel, InputError, chec
                        make_generator)
 
 MODES = ("asymmetric", "symmetric")
-MOVES = ("land", "add")
+MOVES = ("land", "add", "swap")
 MAX_STRENGTH = 100.0
 
 
@@ -42,7 +42,12 @@ class HEdit:
     - "land": h lands `strength` spreads on the target's side of that step's boundary, wherever it
       started (`edits.directions.signed_shift`, as in W-space); for a direction on the full mid-block
       output (not pooled, no skip tensors), else "add" is used;
-    - "add": h <- h + strength * scale_t * d_t.
+    - "add": h <- h + strength * scale_t * d_t;
+    - "swap": a class swap, as in W-space (`edits.wspace._swap_move`): at each step the direction's
+      readout (and its `siblings'`, the attribute's other classes) tells which class h is in, and
+      h <- h + strength * a_target - min(max(strength, 0), 1) * a_current, a_c being class c's offset
+      from the mean of all samples at that step (the mean-difference normal times `class_offset`); for
+      a direction on the full mid-block output with a readout, else "land" is used.
     """
 
     direction: object
@@ -51,6 +56,12 @@ class HEdit:
     end: float = 0.6
     mode: str = "asymmetric"
     move: str = "land"
+    siblings: list = field(default_factory=list)  # the attribute's other classes, for "swap"
+
+    @property
+    def can_swap(self) -> bool:
+        classes = [self.direction, *self.siblings]
+        return bool(self.siblings) and all(d.readout_vectors is not None and "class_offset" in d.meta for d in classes)
 
     def check(self) -> "HEdit":
         if self.mode not in MODES:
@@ -90,6 +101,7 @@ class _Hooks:
         self.cfg = False
         self.delta: list[torch.Tensor] | None = None  # per part of the layout: (B, *shape)
         self.land = None  # or (normal (D,), bias, scale, strengths (B,)): the delta depends on h itself
+        self.swap = None  # or (normals (K, D), offsets (K,), readout (K, D), readout bias (K,), strengths (B,))
         self.double = False
         self.h: list[torch.Tensor] = []
         self.h_uncond: list[torch.Tensor] = []
@@ -122,7 +134,13 @@ class _Hooks:
         if self.delta is None:
             return None
         delta = self.delta[0]
-        if self.land is not None:
+        if self.swap is not None:
+            hc = (h[h.shape[0] // 2:] if self.cfg else h).float().flatten(1)  # (B, D): the conditional half
+            normals, offsets, r, rb, s = (v.to(hc) for v in self.swap)
+            current = (hc @ r.T + rb).argmax(1)  # (B,) 0 is the target
+            a = offsets[:, None] * normals  # (K, D)
+            delta = (s[:, None] * a[0] - s.clamp(0.0, 1.0)[:, None] * a[current]).view_as(delta).to(h.dtype)
+        elif self.land is not None:
             hc = (h[h.shape[0] // 2:] if self.cfg else h).float().flatten(1)  # (B, D): the conditional half, unpooled
             normal, bias, scale, strengths = (v.to(hc) if torch.is_tensor(v) else v for v in self.land)
             delta = (signed_shift(hc, normal, bias, scale, strengths)[:, None] * normal).view_as(delta).to(h.dtype)
@@ -242,10 +260,28 @@ def _edit_delta(edit: HEdit, t: int, step_frac: float, batch: int, device, dtype
     return out
 
 
+def _swapping(edit: HEdit, t: int, batch: int, layout) -> tuple | None:
+    """(normals, offsets, readout, readout bias, strengths (B,)) for a "swap" edit on the full mid-block
+    output, with readouts, else None."""
+    d, _ = edit.direction.at_timestep(t)
+    if edit.move != "swap" or not edit.can_swap or len(layout) != 1 or d.numel() != int(np.prod(layout[0][1])):
+        return None
+    classes = [edit.direction, *edit.siblings]
+    i = [c.index_for(t) for c in classes]
+    normals = torch.stack([c.vectors[j].float().reshape(-1) for c, j in zip(classes, i)])  # (K, D)
+    offsets = torch.tensor([float(c.meta["class_offset"][j]) for c, j in zip(classes, i)])
+    r = torch.stack([c.readout_vectors[j].float().reshape(-1) for c, j in zip(classes, i)])
+    rb = torch.stack([c.readout_biases[j].float() for c, j in zip(classes, i)])
+    s = torch.tensor(edit.strengths, dtype=torch.float32)
+    return normals, offsets, r, rb, s.expand(batch) if s.numel() == 1 else s
+
+
 def _landing(edit: HEdit, t: int, batch: int, layout) -> tuple | None:
-    """(normal (D,), bias, scale, strengths (B,)) for a "land" edit on the full mid-block output, else None."""
+    """(normal (D,), bias, scale, strengths (B,)) for a "land" edit on the full mid-block output (also a
+    "swap" that cannot swap), else None."""
     d, scale = edit.direction.at_timestep(t)
-    if edit.move != "land" or len(layout) != 1 or d.numel() != int(np.prod(layout[0][1])):
+    if edit.move == "add" or (edit.move == "swap" and edit.can_swap) or len(layout) != 1 \
+            or d.numel() != int(np.prod(layout[0][1])):
         return None
     s = torch.tensor(edit.strengths, dtype=torch.float32)
     return d.float().reshape(-1), edit.direction.bias_at(t), scale, s.expand(batch) if s.numel() == 1 else s
@@ -309,6 +345,7 @@ def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | i
             asym = delta is not None and edit.mode == "asymmetric"
             hooks.delta, hooks.double = delta, asym
             hooks.land = None if delta is None else _landing(edit, int(t), batch, layout)
+            hooks.swap = None if delta is None else _swapping(edit, int(t), batch, layout)
             x_in = torch.cat([latents] * 2) if cfg else latents
             x_in = scheduler.scale_model_input(x_in, t)
             eps = pipe.unet(x_in, t, encoder_hidden_states=embeds, return_dict=False)[0]
@@ -330,32 +367,42 @@ def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | i
 
 # ------------------------------------------------------------------ the default edit
 # What `python -m benchmarks hspace` measures and the tab starts at.
-DEFAULT_EDIT = {"strength": 2.0, "start": 0.0, "end": 0.6, "mode": "asymmetric", "move": "land"}
+DEFAULT_EDIT = {"strength": 1.0, "start": 0.0, "end": 0.6, "mode": "asymmetric", "move": "swap"}
 
 
-def default_edit(direction, strengths: list[float] | float) -> HEdit:
+def siblings_of(directions: dict, direction) -> list:
+    """The other classes of a direction's attribute in a {label: Direction} dict (what a swap needs)."""
+    m = direction.meta
+    return [d for _, d in sorted(directions.items()) if d is not direction and d.meta.get("attribute") == m.get("attribute")
+            and d.meta.get("space") == m.get("space") and d.meta.get("class") != m.get("class")]
+
+
+def default_edit(direction, strengths: list[float] | float, siblings: list = ()) -> HEdit:
     """The default edit (interval, mode, move) at these strengths."""
-    return HEdit(direction, strengths, **{k: v for k, v in DEFAULT_EDIT.items() if k != "strength"})
+    return HEdit(direction, strengths, **{k: v for k, v in DEFAULT_EDIT.items() if k != "strength"},
+                 siblings=list(siblings))
 
 
 def edit_pair(model: DiffusionModel, prompt: str, seed: int, direction, strength: float,
               start: float = DEFAULT_EDIT["start"], end: float = DEFAULT_EDIT["end"],
-              mode: str = DEFAULT_EDIT["mode"], move: str = DEFAULT_EDIT["move"],
+              mode: str = DEFAULT_EDIT["mode"], move: str = DEFAULT_EDIT["move"], siblings: list = (),
               **kwargs) -> tuple[np.ndarray, np.ndarray]:
     """(original, edited) for one seed; the original is exactly the plain pipeline's image."""
     plain = sample(model, prompt, seed, **kwargs).images[0]
-    edited = sample(model, prompt, seed, edit=HEdit(direction, strength, start, end, mode, move), **kwargs).images[0]
+    edited = sample(model, prompt, seed, edit=HEdit(direction, strength, start, end, mode, move, list(siblings)),
+                    **kwargs).images[0]
     return plain, edited
 
 
 def traversal(model: DiffusionModel, prompt: str, seed: int, direction, strength: float, frames: int = 7,
               start: float = DEFAULT_EDIT["start"], end: float = DEFAULT_EDIT["end"],
-              mode: str = DEFAULT_EDIT["mode"], move: str = DEFAULT_EDIT["move"],
+              mode: str = DEFAULT_EDIT["mode"], move: str = DEFAULT_EDIT["move"], siblings: list = (),
               **kwargs) -> tuple[list[float], np.ndarray]:
     """`frames` images from -strength to +strength (one batch, the same seed)."""
     frames = int(check_number(frames, "Frames", 3, 15, integer=True))
     alphas = np.linspace(-abs(strength), abs(strength), frames).round(3).tolist()
-    out = sample(model, prompt, [seed] * frames, edit=HEdit(direction, alphas, start, end, mode, move), **kwargs)
+    out = sample(model, prompt, [seed] * frames, edit=HEdit(direction, alphas, start, end, mode, move, list(siblings)),
+                 **kwargs)
     return alphas, out.images
 
 

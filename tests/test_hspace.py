@@ -136,3 +136,43 @@ def test_asymmetric_step_reads_any_prediction_type_as_noise(kind):
     a = sch.alphas_cumprod[t]
     eps = _as_eps(sch, t, x_t, out)
     assert torch.allclose(a.sqrt() * x0 + (1 - a).sqrt() * eps, x_t, atol=1e-5)
+
+
+def test_swap_reads_the_class_at_each_step_and_moves_it(tiny_model, monkeypatch):
+    from edits import hspace
+    from edits.fit import collect_h, fit_h
+
+    seeds = list(range(30))
+    s = collect_h(tiny_model, "a circle", seeds, num_inference_steps=3)
+    last = s.h[:, -1] - s.h[:, -1].mean(0)
+    pc = np.linalg.svd(last, full_matrices=False)[2][0]
+    proj = last @ pc
+    labels = ["a" if v < np.quantile(proj, 1 / 3) else "b" if v < np.quantile(proj, 2 / 3) else "c" for v in proj]
+    dirs = fit_h(s, labels, "test", "tiny", "csv", h_shape(tiny_model))
+    d, sibs = dirs["c"], [dirs["a"], dirs["b"]]
+    assert d.readout_vectors.shape == d.vectors.shape and len(d.meta["class_offset"]) == 3
+    plain = sample(tiny_model, "a circle", [3, 4], num_inference_steps=3).images
+    same = sample(tiny_model, "a circle", [3, 4], num_inference_steps=3,
+                  edit=HEdit(d, 0.0, 0.0, 1.0, "symmetric", "swap", sibs)).images
+    assert np.array_equal(plain, same)
+    edit = HEdit(d, 1.0, 0.0, 1.0, "symmetric", "swap", sibs)
+    assert edit.can_swap and not HEdit(d, 1.0, move="swap").can_swap  # without siblings: a landing
+    # the move the hook makes: the target's offset in, the offset of the class the readout reads out
+    seen = []
+    real = hspace._Hooks._mid
+
+    def spy(self, module, args, output):
+        out = real(self, module, args, output)
+        if self.swap is not None:
+            seen.append((output.detach().clone(), out.detach().clone(), self.swap))
+        return out
+
+    monkeypatch.setattr(hspace._Hooks, "_mid", spy)
+    swapped = sample(tiny_model, "a circle", [3, 4], num_inference_steps=3, edit=edit).images
+    assert not np.array_equal(plain, swapped) and len(seen) == 3
+    h, out, (normals, offsets, r, rb, strengths) = seen[0]
+    hc = h[h.shape[0] // 2:].flatten(1) if h.shape[0] == 4 else h.flatten(1)
+    cur = (hc @ r.T + rb).argmax(1)
+    want = offsets[0] * normals[0] - offsets[cur, None] * normals[cur]
+    got = (out - h)[-2:].flatten(1)
+    assert torch.allclose(got, want, atol=1e-5)
