@@ -78,7 +78,8 @@ def _hspace_speed(model, repeats: int) -> dict:
     from edits.directions import load_directions
     from edits.fit import collect_h, fit_h
 
-    from edits.hspace import DEFAULT_EDIT, default_edit, h_shape, sample, siblings_of
+    from edits.directions import siblings_of
+    from edits.hspace import DEFAULT_EDIT, default_edit, h_shape, sample
     from edits.labelers import ColourLabeler
 
     dirs = load_directions(ROOT / "assets" / "directions", space="h")

@@ -9,9 +9,9 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from edits.directions import Direction, DirectionError
+from edits.directions import Direction, DirectionError, siblings_of
 from edits.fit import collect_h, fill_template, fit_h
-from edits.hspace import DEFAULT_EDIT, MAX_STRENGTH, edit_pair, h_shape, siblings_of, traversal
+from edits.hspace import DEFAULT_EDIT, MAX_STRENGTH, edit_pair, h_shape, traversal
 from edits.labelers import FACTORS, ColourLabeler, CSVLabeler
 from edits.pipeline import InputError, to_uint8
 

@@ -166,6 +166,30 @@ def signed_shift(codes: torch.Tensor, normal: torch.Tensor, bias: float, scale: 
     return strengths * scale - strengths.abs().clamp(max=1.0) * d
 
 
+def swap_shift(codes: torch.Tensor, normals: torch.Tensor, offsets: torch.Tensor, readout: torch.Tensor,
+               readout_bias: torch.Tensor, strengths: torch.Tensor) -> torch.Tensor:
+    """A class swap, for an attribute's K classes, the target first: the readout (K, D) and its bias (K,)
+    tell which class each code is in now; a_c = offsets[c] * normals[c] is class c's offset from the mean
+    of all samples; the move is s * a_target - min(max(s, 0), 1) * a_current. So s = 0 leaves the code
+    alone, 1 trades its class's offset for the target's, above 1 overshoots, below 0 moves away from the
+    target only. codes (B, D), strengths (B,) -> (B, D)."""
+    current = (codes @ readout.T + readout_bias).argmax(1)  # (B,) 0 is the target
+    a = offsets[:, None] * normals  # (K, D)
+    return strengths[:, None] * a[0] - strengths.clamp(0.0, 1.0)[:, None] * a[current]
+
+
+def can_swap(classes: list["Direction"]) -> bool:
+    """Whether `classes` (the target first, then the attribute's other classes) carry what a swap needs."""
+    return len(classes) >= 2 and all(d.readout_vectors is not None and "class_offset" in d.meta for d in classes)
+
+
+def siblings_of(directions: dict, direction: "Direction") -> list["Direction"]:
+    """The other classes of a direction's attribute in a {label: Direction} dict (what a swap needs)."""
+    m = direction.meta
+    return [d for _, d in sorted(directions.items()) if d is not direction and d.meta.get("attribute") == m.get("attribute")
+            and d.meta.get("space") == m.get("space") and d.meta.get("class") != m.get("class")]
+
+
 @dataclass
 class Direction:
     """Unit vectors (one per timestep in h-space, one in W), their scales and biases, and metadata."""

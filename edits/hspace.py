@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .directions import signed_shift
+from .directions import can_swap, signed_shift, swap_shift
 from .pipeline import (MAX_GUIDANCE, MAX_STEPS, DiffusionModel, InputError, check_number, check_prompt, check_seed,
                        make_generator)
 
@@ -60,8 +60,7 @@ class HEdit:
 
     @property
     def can_swap(self) -> bool:
-        classes = [self.direction, *self.siblings]
-        return bool(self.siblings) and all(d.readout_vectors is not None and "class_offset" in d.meta for d in classes)
+        return can_swap([self.direction, *self.siblings])
 
     def check(self) -> "HEdit":
         if self.mode not in MODES:
@@ -136,10 +135,7 @@ class _Hooks:
         delta = self.delta[0]
         if self.swap is not None:
             hc = (h[h.shape[0] // 2:] if self.cfg else h).float().flatten(1)  # (B, D): the conditional half
-            normals, offsets, r, rb, s = (v.to(hc) for v in self.swap)
-            current = (hc @ r.T + rb).argmax(1)  # (B,) 0 is the target
-            a = offsets[:, None] * normals  # (K, D)
-            delta = (s[:, None] * a[0] - s.clamp(0.0, 1.0)[:, None] * a[current]).view_as(delta).to(h.dtype)
+            delta = swap_shift(hc, *(v.to(hc) for v in self.swap)).view_as(delta).to(h.dtype)
         elif self.land is not None:
             hc = (h[h.shape[0] // 2:] if self.cfg else h).float().flatten(1)  # (B, D): the conditional half, unpooled
             normal, bias, scale, strengths = (v.to(hc) if torch.is_tensor(v) else v for v in self.land)
@@ -368,13 +364,6 @@ def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | i
 # ------------------------------------------------------------------ the default edit
 # What `python -m benchmarks hspace` measures and the tab starts at.
 DEFAULT_EDIT = {"strength": 1.0, "start": 0.0, "end": 0.6, "mode": "asymmetric", "move": "swap"}
-
-
-def siblings_of(directions: dict, direction) -> list:
-    """The other classes of a direction's attribute in a {label: Direction} dict (what a swap needs)."""
-    m = direction.meta
-    return [d for _, d in sorted(directions.items()) if d is not direction and d.meta.get("attribute") == m.get("attribute")
-            and d.meta.get("space") == m.get("space") and d.meta.get("class") != m.get("class")]
 
 
 def default_edit(direction, strengths: list[float] | float, siblings: list = ()) -> HEdit:

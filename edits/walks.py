@@ -86,7 +86,8 @@ def direction_walk(model, directions: dict, attribute: str, target: str, strengt
         w = model.w_from_seed(check_seed(seed), 1.0)
         return list(model.render(torch.cat([apply_edits(model, w, [make_edit(directions, attribute, target, float(s))])
                                             for s in np.linspace(-strength, strength, n)])))
-    from .hspace import default_edit, sample, siblings_of
+    from .directions import siblings_of
+    from .hspace import default_edit, sample
 
     s = check_seed(seed)
     edit = default_edit(d, list(np.linspace(-strength, strength, n)), siblings_of(directions, d))

@@ -9,9 +9,9 @@
 Two ways a fitted direction moves w (n_c: the unit normal of class c's one-vs-rest boundary, b_c its
 bias, so d_c(w) = n_c.w + b_c is the signed distance; s: the strength):
 
-- a *class swap* (the default, for an attribute whose classes were all fitted by mean difference): the
-  class w sits in now is the one whose boundary it is furthest past, relative to how far that class's
-  mean lies from the mean of all codes (a_c = offset_c * n_c); then
+- a *class swap* (the default, for an attribute whose classes were all fitted by `fit_w`): a readout
+  fitted with the directions tells the class w sits in now; a_c = offset_c * n_c is how far class c's
+  mean lies from the mean of all codes; then
 
       w' = w + s * a_target - min(max(s, 0), 1) * a_current
 
@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .directions import Direction, DirectionError, fit_one_vs_rest, fit_readout, project_out, signed_shift
+from .directions import (Direction, DirectionError, can_swap, fit_one_vs_rest, fit_readout, project_out, siblings_of,
+                         signed_shift, swap_shift)
 from .pipeline import InputError, ModelLoadError, check_number, check_seed, make_generator, to_uint8
 from .stylegan import Generator, load_generator
 
@@ -172,7 +173,7 @@ class WEdit:
 
     @property
     def is_swap(self) -> bool:
-        return bool(self.siblings) and all("class_offset" in d.meta for d in (self.direction, *self.siblings))
+        return can_swap([self.direction, *self.siblings])
 
     def check(self, gan: GANModel) -> "WEdit":
         if self.direction.meta.get("space") != "w":
@@ -200,22 +201,12 @@ def _conditional(n: torch.Tensor, e: WEdit) -> torch.Tensor:
 
 
 def _swap_move(w: torch.Tensor, e: WEdit) -> torch.Tensor:
-    """A categorical edit: from the class w sits in now to the target class. Each class's offset from the
-    mean of all codes (its mean-difference normal times `class_offset`) is taken away for the current
-    class and added for the target, so strength 1 gives the code the target's average offset in place of
-    its own; above 1 it goes further towards the target; below 0 it moves away from the target only."""
+    """A class swap (`edits.directions.swap_shift`) from the class w is in now to the target."""
     classes = [e.direction, *e.siblings]
-    normals = torch.stack([d.vectors[0] for d in classes]).to(w)  # (K, w_dim)
-    offsets = torch.tensor([float(d.meta["class_offset"][0]) for d in classes]).to(w)  # (K,)
-    if all(d.readout_vectors is not None for d in classes):  # the fitted readout (fit_readout)
-        r = torch.stack([d.readout_vectors[0] for d in classes]).to(w)
-        rb = torch.stack([d.readout_biases[0] for d in classes]).to(w)
-        current = (w @ r.T + rb).argmax(1)  # (B,) index into classes; 0 is the target
-    else:  # how far past each boundary, relative to where that class's mean lies
-        biases = torch.tensor([float(d.biases[0]) for d in classes]).to(w)
-        current = ((w @ normals.T + biases) / offsets).argmax(1)
-    s = float(e.strength)
-    delta = s * offsets[0] * normals[0] - min(max(s, 0.0), 1.0) * (offsets[current, None] * normals[current])
+    stack = lambda ts: torch.stack([t[0] for t in ts]).to(w)  # noqa: E731  (the one W "timestep")
+    offsets = torch.tensor([float(d.meta["class_offset"][0]) for d in classes]).to(w)
+    delta = swap_shift(w, stack([d.vectors for d in classes]), offsets, stack([d.readout_vectors for d in classes]),
+                       stack([d.readout_biases for d in classes]), torch.full((len(w),), float(e.strength)).to(w))
     if e.conditional_on:  # keep the other attributes' boundaries fixed: no move along their normals
         q = _orthonormal([o.vectors[0] for o in e.conditional_on]).to(w)  # (M, w_dim)
         delta = delta - (delta @ q.T) @ q
@@ -366,7 +357,7 @@ def make_edit(directions: dict[str, Direction], attribute: str, target: str, str
                          f"Known: {', '.join(sorted(directions)) or 'none'}.")
     if layers is None and found.meta.get("layers"):
         layers = tuple(found.meta["layers"])
-    siblings = [d for c, d in sorted(classes.items()) if c != target] if swap else []
+    siblings = siblings_of(directions, found) if swap else []
     return WEdit(found, strength, layers, conditioning_set(directions, attribute) if conditional else [], siblings)
 
 
