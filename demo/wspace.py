@@ -27,7 +27,8 @@ the colour while the seed — and ideally everything else — stays. *Strength* 
 loses the offset of the class it sits in (read from the boundaries) and gains the target's, so "make it
 blue" works from red and from cyan alike; **0** is the original, between 0 and 1 it slides, above 1 it
 overshoots, and negative values push away from the target. *Conditional* also holds the other attributes'
-boundaries fixed. *Style layers* 0–1 draw the coarse 4×4 layout, the last ones the fine detail: colour
+boundaries fixed (InterFaceGAN); on this GAN that freezes the edit almost entirely, because the other
+attributes' directions span most of each colour direction (see *Measured* below). *Style layers* 0–1 draw the coarse 4×4 layout, the last ones the fine detail: colour
 directions come with layers 4–9 (16×16 and finer), where the measurement found colour changed and shape
 kept; shape and size use all layers.
 The **unsupervised** sliders move along directions nobody labelled — the main axes of variation of w
