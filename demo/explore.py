@@ -56,7 +56,8 @@ def create_walk_tab(models: Models, seed: gr.Number) -> dict:
             with gr.Row():
                 attribute = gr.Dropdown(["colour", "shape", "size"], value="colour", label="Direction: attribute")
                 target = gr.Textbox(value="blue", label="…target", max_lines=1)
-            strength = gr.Slider(0.5, 10, value=3, step=0.5, label="Strength at the ends (direction walks)")
+            strength = gr.Slider(0.5, 10, value=1.5, step=0.5,
+                                 label="Strength at the ends (direction walks; 1 = one class swap)")
             frames = gr.Slider(2, MAX_FRAMES, value=12, step=1,
                                label=f"Frames (diffusion walks: at most {MAX_DIFFUSION_FRAMES} on this server)")
             fps = gr.Slider(2, 24, value=8, step=1, label="Frames per second")
@@ -68,7 +69,7 @@ def create_walk_tab(models: Models, seed: gr.Number) -> dict:
             files = gr.File(label="Download", interactive=False, file_count="multiple")
 
     @friendly
-    def walk(kind, prompt, seed_a, seed_b, frames, attribute="colour", target="blue", strength=3.0, fps=8,
+    def walk(kind, prompt, seed_a, seed_b, frames, attribute="colour", target="blue", strength=1.5, fps=8,
              progress=gr.Progress()):
         k = KINDS.get(kind) or (kind if kind in KINDS.values() else None)
         if k is None:
