@@ -128,7 +128,7 @@ class CodeCritic(nn.Module):
         return self.net(w)
 
 
-def train_stylegan(steps: int = 30_000, batch: int = 32, lr: float = 0.002, add_weight: float = 0.5,
+def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_weight: float = 0.5,
                    code_noise: float = 0.05, edge_weight: float = 2.0, mapping: str = "scenes",
                    mapping_steps: int | None = None, balance_weight: float = 0.0, out: Path = ASSETS / "toy-stylegan",
                    log=print) -> dict:
