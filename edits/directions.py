@@ -136,19 +136,24 @@ def fit_readout(X: np.ndarray, labels: list[str], classes: list[str], C: float =
     return out
 
 
-def project_out(d: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
-    """InterFaceGAN's conditional direction: remove from d its components along the other
-    directions (Gram-Schmidt on the others first), then renormalise."""
-    d = np.asarray(d, dtype=np.float64).ravel()
+def orthonormal_basis(vectors: list) -> list[np.ndarray]:
+    """Gram-Schmidt: unit vectors spanning `vectors` (ones already in the span are skipped)."""
     basis: list[np.ndarray] = []
-    for o in others:
+    for o in vectors:
         o = np.asarray(o, dtype=np.float64).ravel()
         for q in basis:
             o = o - (o @ q) * q
         n = np.linalg.norm(o)
         if n > 1e-8:
             basis.append(o / n)
-    for q in basis:
+    return basis
+
+
+def project_out(d: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
+    """InterFaceGAN's conditional direction: remove from d its components along the other
+    directions (Gram-Schmidt on the others first), then renormalise."""
+    d = np.asarray(d, dtype=np.float64).ravel()
+    for q in orthonormal_basis(others):
         d = d - (d @ q) * q
     n = np.linalg.norm(d)
     if n < 1e-8:

@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .directions import (Direction, DirectionError, can_swap, fit_one_vs_rest, fit_readout, project_out, siblings_of,
-                         signed_shift, swap_shift)
+from .directions import (Direction, DirectionError, can_swap, fit_one_vs_rest, fit_readout, orthonormal_basis,
+                         project_out, siblings_of, signed_shift, swap_shift)
 from .pipeline import InputError, ModelLoadError, check_number, check_seed, make_generator, to_uint8
 from .stylegan import Generator, load_generator
 
@@ -208,14 +208,9 @@ def _swap_move(w: torch.Tensor, e: WEdit) -> torch.Tensor:
     delta = swap_shift(w, stack([d.vectors for d in classes]), offsets, stack([d.readout_vectors for d in classes]),
                        stack([d.readout_biases for d in classes]), torch.full((len(w),), float(e.strength)).to(w))
     if e.conditional_on:  # keep the other attributes' boundaries fixed: no move along their normals
-        q = _orthonormal([o.vectors[0] for o in e.conditional_on]).to(w)  # (M, w_dim)
+        q = torch.from_numpy(np.stack(orthonormal_basis([o.vectors[0].numpy() for o in e.conditional_on]))).to(w)
         delta = delta - (delta @ q.T) @ q
     return delta  # (B, w_dim)
-
-
-def _orthonormal(vectors: list[torch.Tensor]) -> torch.Tensor:
-    q, _ = torch.linalg.qr(torch.stack(vectors).double().T)  # (w_dim, M)
-    return q.T.float()
 
 
 def _move(w: torch.Tensor, e: WEdit) -> torch.Tensor:

@@ -77,7 +77,7 @@ def make_pairs(n: int = 40_000, seed: int = 3, pair_seed: int = 11) -> dict[str,
     shade jitter and relative size, a different colour, shape, size or background (held-out colour/shape
     pairs avoided). Cached under runs/data; used to make W additive in the factors (see train_stylegan)."""
     from toyworld.data import CACHE, arrays_to_scene, make_dataset
-    from toyworld.world import _EXTENT, FACTORS, HELDOUT, RESOLUTION, SIZE_RADIUS, render
+    from toyworld.world import _EXTENT, FACTORS, HELDOUT, SIZE_RADIUS, placement_margin, render
 
     path = CACHE / f"pairs_{n}_{seed}_{pair_seed}.npz"
     if path.exists():
@@ -99,7 +99,7 @@ def make_pairs(n: int = 40_000, seed: int = 3, pair_seed: int = 11) -> dict[str,
         if name == "size":  # the same relative place in the new size's radius range
             (lo, hi), (lo2, hi2) = SIZE_RADIUS[s.size], SIZE_RADIUS[changed["size"]]
             changed["radius"] = lo2 + (s.radius - lo) / (hi - lo) * (hi2 - lo2)
-        margin = (changed["radius"] * _EXTENT[changed["shape"]] + 1.5) / RESOLUTION
+        margin = placement_margin(changed["radius"], _EXTENT[changed["shape"]])
         changed["x"], changed["y"] = (float(np.clip(changed[k], margin, 1 - margin)) for k in ("x", "y"))
         images.append(render(type(s)(**changed), seed * 1_000_003 + i))
         factor[i], new_class[i] = f, new
@@ -351,7 +351,7 @@ def z_to_scene(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     bins; a colour's held-out shape is never drawn, as in the training scenes) and x, y and radius (uniform
     within the ranges `sample_scene` draws from). Returns class indices (B, 4) in PAIR_FACTORS order and
     geometry (B, 3)."""
-    from toyworld.world import _EXTENT, FACTORS, HELDOUT, RESOLUTION, SIZE_RADIUS
+    from toyworld.world import _EXTENT, FACTORS, HELDOUT, SIZE_RADIUS, placement_margin
 
     u = z * torch.rsqrt(z.pow(2).mean(1, keepdim=True) + 1e-8)
     q = torch.special.ndtr(u[:, :7]).clamp(0.0, 1.0 - 1e-6)  # (B, 7) uniform in [0, 1)
@@ -369,7 +369,7 @@ def z_to_scene(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     lo = torch.tensor([SIZE_RADIUS[s][0] for s in FACTORS["size"]])[size]
     hi = torch.tensor([SIZE_RADIUS[s][1] for s in FACTORS["size"]])[size]
     radius = lo + q[:, 6] * (hi - lo)
-    margin = (radius * torch.tensor([_EXTENT[s] for s in shapes])[shape] + 1.5) / RESOLUTION
+    margin = placement_margin(radius, torch.tensor([_EXTENT[s] for s in shapes])[shape])
     xy = margin[:, None] + q[:, 4:6] * (1 - 2 * margin[:, None])
     return torch.stack([colour, shape, size, background], 1), torch.cat([xy, radius[:, None]], 1)
 

@@ -65,6 +65,12 @@ class Scene:
         return asdict(self)
 
 
+def placement_margin(radius, extent):
+    """How far (a fraction of the side) an object's centre must stay from the edges: its reach (radius in
+    pixels times the shape's extent) plus 1.5 pixels. Works on numbers, arrays and tensors alike."""
+    return (radius * extent + 1.5) / RESOLUTION
+
+
 def sample_scene(rng: np.random.Generator, include_heldout: bool = False, **fixed: str) -> Scene:
     """Draw a scene; factors given in `fixed` (e.g. colour="blue") are kept."""
     for name, value in fixed.items():
@@ -78,7 +84,7 @@ def sample_scene(rng: np.random.Generator, include_heldout: bool = False, **fixe
             break
     lo, hi = SIZE_RADIUS[f["size"]]
     radius = float(rng.uniform(lo, hi))
-    margin = (radius * _EXTENT[f["shape"]] + 1.5) / RESOLUTION
+    margin = placement_margin(radius, _EXTENT[f["shape"]])
     x, y = (float(v) for v in rng.uniform(margin, 1.0 - margin, size=2))
     return Scene(x=x, y=y, radius=radius, **f)
 
