@@ -78,7 +78,13 @@ def degrade(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return x.clamp(-1, 1)
 
 
-def train_classifier(steps: int = 1500, batch: int = 128) -> dict:
+def train_classifier(steps: int = 6000, batch: int = 128, out_dir: Path | None = None, mix: float = 0.5) -> dict:
+    """The toy-world attribute classifier (the benchmarks' measuring tool).
+
+    A fraction `mix` of each batch are pixel blends of two scenes (mixup, blend weight uniform in 0-1)
+    labelled with the same blend of their labels, so that a hybrid (half square, half triangle) is read
+    as uncertain rather than confidently as one of them.
+    """
     data = make_dataset(40_000, seed=1, include_heldout=True)  # the measuring tool sees every combination
     test = make_dataset(4_000, seed=2, include_heldout=True)
     model = ToyClassifier()
@@ -90,9 +96,17 @@ def train_classifier(steps: int = 1500, batch: int = 128) -> dict:
         for pg in opt.param_groups:
             pg["lr"] = lr_at(step, steps, 2e-3, 100)
         idx = torch.randint(0, len(x_all), (batch,), generator=g).numpy()
-        x = degrade(to_tensor(x_all[idx]), g)
-        out = model(x)
-        loss = sum(F.cross_entropy(out[k], torch.from_numpy(data[k][idx])) for k in FACTORS)
+        x = to_tensor(x_all[idx])
+        target = {k: F.one_hot(torch.from_numpy(data[k][idx]).long(), len(FACTORS[k])).float() for k in FACTORS}
+        m = int(round(batch * mix))
+        if m:
+            other = torch.randint(0, batch, (m,), generator=g)
+            lam = torch.rand(m, generator=g)
+            x = torch.cat([lam[:, None, None, None] * x[:m] + (1 - lam[:, None, None, None]) * x[other], x[m:]])
+            target = {k: torch.cat([lam[:, None] * t[:m] + (1 - lam[:, None]) * t[other], t[m:]])
+                      for k, t in target.items()}
+        out = model(degrade(x, g))
+        loss = sum(F.cross_entropy(out[k], target[k]) for k in FACTORS)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -113,13 +127,13 @@ def train_classifier(steps: int = 1500, batch: int = 128) -> dict:
                 a = float((torch.cat(preds[k]).numpy() == test[k]).mean())
                 acc[f"{k}_{name}"] = a
         acc = {k: v for k, v in acc.items() if "_" in k}
-    out_dir = ASSETS / "classifier"
+    out_dir = Path(out_dir or ASSETS / "classifier")
     out_dir.mkdir(parents=True, exist_ok=True)
     from safetensors.torch import save_file
 
     save_file(_fp16_state(model), out_dir / "model.safetensors")
     (out_dir / "config.json").write_text(json.dumps({"factors": FACTORS, "width": 32}, indent=1))
-    metrics = {"steps": steps, "batch": batch, "train_images": len(x_all), "test_images": len(tx),
+    metrics = {"steps": steps, "batch": batch, "mix": mix, "train_images": len(x_all), "test_images": len(tx),
                "wall_s": round(time.time() - t0, 1), "held_out_accuracy": acc}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     log(f"classifier done {metrics}")
@@ -455,11 +469,12 @@ def main(argv=None) -> None:
     p.add_argument("what", choices=["classifier", "vae", "decoder", "diffusion", "hourglass", "stylegan", "export",
                                     "all"])
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the shipped recipe)")
+    p.add_argument("--out", type=Path, default=None, help="classifier only: where to write it (default: assets/classifier)")
     a = p.parse_args(argv)
     cfg = DiffusionConfig()
     kw = {} if a.steps is None else {"steps": a.steps}
     if a.what in ("classifier", "all"):
-        train_classifier(**kw)
+        train_classifier(**kw, out_dir=a.out)
     if a.what in ("vae", "all"):
         if not (RUNS / "vae" / "metrics.json").exists() or a.what == "vae":
             train_vae(cfg, **kw)
