@@ -33,6 +33,8 @@ With the embedded models, the edits run on **toy-diffusion-hourglass**: the toy 
 connections cut, so that everything the model decides passes through h. In the standard UNet (the
 Imagination tab's model) the same edits change nothing: the skips carry the decision around the
 bottleneck (measured below). So the original image here is the hourglass model's, not the Imagination tab's.
+This small model sometimes draws no object at all (a third of its images when the colour is unsaid): if the
+original is empty, try another seed.
 
 With *swap* (default), at every edited step a readout fitted with the direction tells which class h is in
 now; that class's average offset is taken out of h and the target's put in (*strength* 1 = one full swap,
