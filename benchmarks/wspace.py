@@ -38,7 +38,7 @@ def coverage(gan, classifier, n: int = 1000, first_seed: int = 500_000) -> dict:
         freq = np.bincount([FACTORS[factor].index(c) for c in labels], minlength=len(FACTORS[factor])) / n
         ref = np.bincount(train[factor], minlength=len(FACTORS[factor])) / len(train[factor])
         ratios.update({f"{factor}:{c}": float(f / r) for c, f, r in zip(FACTORS[factor], freq, ref)})
-    confident = np.min(np.stack([pred[k][1] for k in FACTORS]), axis=0) >= 0.9
+    confident = classifier.sure(pred)
     return {"coverage_min_ratio": round(min(ratios.values()), 3), "coverage_max_ratio": round(max(ratios.values()), 3),
             "confident_fraction": round(float(confident.mean()), 3),
             "coverage_worst": min(ratios, key=ratios.get), "coverage_most": max(ratios, key=ratios.get)}

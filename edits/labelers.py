@@ -170,6 +170,12 @@ class ToyClassifierLabeler:
     def __call__(self, images, seeds=None) -> list[str]:
         return self.predict(images)[self.attribute][0]
 
+    @staticmethod
+    def sure(prediction: dict[str, tuple[list[str], np.ndarray]], threshold: float = 0.9) -> np.ndarray:
+        """Per image, whether `predict`'s probability is >= threshold for every factor (what the benchmarks
+        call a recognisable scene)."""
+        return np.min(np.stack([conf for _, conf in prediction.values()]), axis=0) >= threshold
+
 
 def load_classifier(folder: str | Path = DEFAULT_CLASSIFIER) -> ToyClassifier:
     from safetensors.torch import load_file

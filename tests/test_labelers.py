@@ -1,8 +1,10 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from edits.labelers import CLIPLabeler, ColourLabeler, CSVLabeler, ToyClassifierLabeler, colour_name
+from edits.labelers import FACTORS, CLIPLabeler, ColourLabeler, CSVLabeler, ToyClassifierLabeler, colour_name
 from toyworld.world import COLOURS, render, sample_scene
 
 from .conftest import ROOT
@@ -46,14 +48,10 @@ def test_classifier_is_sure_of_scenes_and_unsure_of_hybrids():
     """The benchmarks count a sample as recognisable when every factor's probability is >= 0.9: the
     classifier must reach that on clean renders, small objects included, and not on a half-half blend of
     the same scene with another shape (a hybrid) or on noise."""
-    import dataclasses
-
-    from edits.labelers import FACTORS
-
     scenes, imgs = _renders(160, seed=13)
     lab = ToyClassifierLabeler()
     out = lab.predict(imgs)
-    sure = np.min(np.stack([out[k][1] for k in FACTORS]), axis=0) >= 0.9
+    sure = lab.sure(out)
     assert sure.mean() >= 0.97
     assert sure[[i for i, s in enumerate(scenes) if s.size == "small"]].mean() >= 0.95
     shapes = FACTORS["shape"]
