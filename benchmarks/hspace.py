@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edits.directions import load_directions
+from edits.directions import load_directions, siblings_of
 from edits.hspace import DEFAULT_EDIT, HEdit, sample
 from edits.labelers import ColourLabeler, ToyClassifierLabeler
 from edits.pipeline import load_hspace_diffusion
@@ -49,9 +49,9 @@ def _edits(model, prompts, seeds, targets, dirs, strength, mode, start, end, mov
     for target in sorted(set(targets)):
         idx_t = [i for i, t in enumerate(targets) if t == target]
         for idx in batched(idx_t, batch):
-            siblings = [d for k, d in sorted(dirs.items()) if k != f"colour: {target}"]
+            d = dirs[f"colour: {target}"]
             imgs = sample(model, [prompts[i] for i in idx], [seeds[i] for i in idx],
-                          edit=HEdit(dirs[f"colour: {target}"], strength, start, end, mode, move, siblings)).images
+                          edit=HEdit(d, strength, start, end, mode, move, siblings_of(dirs, d))).images
             for j, i in enumerate(idx):
                 out[i] = imgs[j]
     return np.stack(out)

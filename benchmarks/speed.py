@@ -65,8 +65,8 @@ def _wspace_speed(repeats: int) -> dict:
         return {}
     dirs = load_directions(ROOT / "assets" / "directions", space="w")
     edits = [make_edit(dirs, "colour", "blue", DEFAULT_STRENGTH)] if "colour: blue" in dirs else []
-    one = median_time(lambda: gan.render(apply_edits(gan, gan.w_from_seed(1, 0.7), edits)), max(repeats, 21), warmup=3)
-    pair = median_time(lambda: edit_pair(gan, 1, edits, 0.7), max(repeats, 21), warmup=3)
+    one = median_time(lambda: gan.render(apply_edits(gan, gan.w_from_seed(1), edits)), max(repeats, 21), warmup=3)
+    pair = median_time(lambda: edit_pair(gan, 1, edits), max(repeats, 21), warmup=3)
     return {"edit_w_ms": round(1000 * one, 2), "edit_pair_w_ms": round(1000 * pair, 2)}
 
 
@@ -75,10 +75,8 @@ def _hspace_speed(model, repeats: int) -> dict:
     each round's ratio (plain, symmetric and asymmetric run back to back in every round)."""
     from dataclasses import replace
 
-    from edits.directions import load_directions
+    from edits.directions import load_directions, siblings_of
     from edits.fit import collect_h, fit_h
-
-    from edits.directions import siblings_of
     from edits.hspace import DEFAULT_EDIT, default_edit, h_shape, sample
     from edits.labelers import ColourLabeler
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .pipeline import InputError, check_number, check_seed, to_uint8
+from .wspace import DEFAULT_PSI
 
 MAX_FRAMES = 48
 MIN_SIDE = 256  # small frames are enlarged (nearest neighbour) to at least this many pixels
@@ -60,7 +61,7 @@ def diffusion_walk(model, prompt: str, seed_a, seed_b, frames: int, **kwargs) ->
     return list(to_uint8(sample(model, prompt, [a] * n, latents=noise, **kwargs).images))
 
 
-def gan_walk(gan, seed_a, seed_b, frames: int, truncation_psi: float = 1.0) -> list[np.ndarray]:
+def gan_walk(gan, seed_a, seed_b, frames: int, truncation_psi: float = DEFAULT_PSI) -> list[np.ndarray]:
     """Linear interpolation of w between two seeds."""
     a, b = check_seed(seed_a), check_seed(seed_b)
     if a == b:
@@ -83,7 +84,7 @@ def direction_walk(model, directions: dict, attribute: str, target: str, strengt
     if hasattr(model, "generator"):  # a GANModel
         from .wspace import apply_edits, make_edit
 
-        w = model.w_from_seed(check_seed(seed), 1.0)
+        w = model.w_from_seed(check_seed(seed))
         return list(model.render(torch.cat([apply_edits(model, w, [make_edit(directions, attribute, target, float(s))])
                                             for s in np.linspace(-strength, strength, n)])))
     from .directions import siblings_of

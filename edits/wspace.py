@@ -78,11 +78,11 @@ class GANModel:
         return torch.cat([torch.randn(1, self.generator.cfg.z_dim, generator=make_generator(s)) for s in seeds])
 
     @torch.no_grad()
-    def w_from_seeds(self, seeds: list[int], truncation_psi: float = 1.0) -> torch.Tensor:
+    def w_from_seeds(self, seeds: list[int], truncation_psi: float = DEFAULT_PSI) -> torch.Tensor:
         w = self.generator.mapping(self.z_from_seeds(seeds))  # (B, w_dim)
         return self.generator.truncate(w, truncation_psi)
 
-    def w_from_seed(self, seed: int, truncation_psi: float = 1.0) -> torch.Tensor:
+    def w_from_seed(self, seed: int, truncation_psi: float = DEFAULT_PSI) -> torch.Tensor:
         return self.w_from_seeds([seed], truncation_psi)
 
     @torch.no_grad()
