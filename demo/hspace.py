@@ -184,7 +184,8 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         mine = {**(mine or {}), **{d.label: d for d in dirs.values()}}
         rows = [{"step": i, "accuracy": a, "class": c} for c, d in dirs.items() for i, a in enumerate(d.meta["accuracy"])]
         folder = Path(tempfile.mkdtemp(prefix="directions_"))
-        files = [str(d.save(folder / f"h_{attribute}_{c}")) for c, d in dirs.items()]
+        # Files are named by index, never by the user's attribute or class names.
+        files = [str(d.save_in(folder, f"h_{i:02d}")) for i, d in enumerate(dirs.values())]
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(dirs[next(iter(dirs))].meta["class_counts"].items()))
         msg = (f"Fitted {len(dirs)} direction(s) for **{attribute}** from {len(seeds)} samples ({counts}). "
                f"Mean held-out accuracy {np.mean([np.mean(d.meta['accuracy']) for d in dirs.values()]):.2f}. "

@@ -14,6 +14,7 @@ timestep (the direction changes as denoising goes on).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,25 @@ MIN_PER_CLASS = 4
 
 class DirectionError(InputError):
     """A direction cannot be fitted, loaded or applied; the message says why in plain words."""
+
+
+_STEM = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def file_stem(*parts: object) -> str:
+    """A file name made only of [a-z0-9_-] from its parts (never a path); anything else is refused."""
+    stem = "_".join(str(p) for p in parts if str(p))
+    if not _STEM.fullmatch(stem):
+        raise DirectionError("A direction's file name may use only lower-case letters, digits, '_' and '-'.")
+    return stem
+
+
+def readable_stem(i: int, *parts: object) -> str:
+    """`file_stem(*parts)` when the parts are plain words (the shipped 'w_colour_blue'), else by index."""
+    try:
+        return file_stem(*parts)
+    except DirectionError:
+        return file_stem(parts[0], f"{i:02d}")
 
 
 @dataclass
@@ -254,9 +274,12 @@ class Direction:
 
     # ---------------------------------------------------------------- files
     def save(self, path: str | Path) -> Path:
+        """Write `path`.safetensors and `path`.json; the file name must pass `file_stem`."""
         from safetensors.torch import save_file
 
-        path = Path(path).with_suffix(".safetensors")
+        path = Path(path)
+        name = path.stem if path.suffix in (".safetensors", ".json") else path.name
+        path = path.with_name(file_stem(name) + ".safetensors")
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT, **self.meta}
         tensors = {"vectors": self.vectors.contiguous().float(), "scales": self.scales.float(),
@@ -267,6 +290,14 @@ class Direction:
         save_file(tensors, path, metadata={"direction": json.dumps(meta)})
         path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
         return path
+
+    def save_in(self, folder: str | Path, stem: str) -> Path:
+        """`save` into `folder` under a whitelisted stem, checking that the file stays inside the folder."""
+        folder = Path(folder).resolve()
+        path = (folder / file_stem(stem)).resolve()
+        if path.parent != folder:
+            raise DirectionError("A direction can only be written inside its own folder.")
+        return self.save(path)
 
     @classmethod
     def load(cls, path: str | Path, max_bytes: int = 64 * 2**20) -> "Direction":

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .directions import Direction, DirectionError, fit_one_vs_rest, fit_readout
+from .directions import Direction, DirectionError, fit_one_vs_rest, fit_readout, readable_stem
 from .hspace import describe, h_shape, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from .pipeline import DiffusionModel, InputError, load_hspace_diffusion, to_uint8
@@ -181,8 +181,8 @@ def main(argv=None) -> None:
         labels = labeller(samples.images, seeds=samples.seeds)
         dirs = fit_h(samples, labels, a.attribute, f"embedded:{Path(model.name).name}" if model.is_embedded else model.name,
                      a.labeler, h_shape(model, a.skip_levels), classes, a.prompt, method=a.method or "mean-difference")
-        for c, d in dirs.items():
-            path = d.save(Path(a.out) / f"h{a.skip_levels or ''}_{a.attribute}_{c}")
+        for i, (c, d) in enumerate(dirs.items()):
+            path = d.save_in(a.out, readable_stem(i, f"h{a.skip_levels or ''}", a.attribute, c))
             acc = d.meta["accuracy"]
             print(f"{path}: held-out accuracy mean {np.mean(acc):.3f}, best {max(acc):.3f}")
         print(f"fitted {len(dirs)} directions from {len(seeds)} samples in {time.perf_counter() - t0:.1f} s")
@@ -216,10 +216,10 @@ def main_wspace(a: argparse.Namespace) -> None:
         for x in attributes:
             dirs = fit_w(w, labels[x], x, "colour" if x == "colour" else "classifier", gan.name,
                          truncation_psi=a.psi, method=a.method or "mean-difference")
-            for c, d in dirs.items():
+            for i, (c, d) in enumerate(dirs.items()):
                 if layers:
                     d.meta["layers"] = layers
-                path = d.save(Path(a.out) / f"w_{x}_{c}")
+                path = d.save_in(a.out, readable_stem(i, "w", x, c))
                 print(f"{path}: held-out accuracy {d.meta['accuracy'][0]:.3f} ({d.meta['class_samples']} samples)")
         print(f"fitted in {time.perf_counter() - t0:.1f} s")
     except (InputError, DirectionError, ValueError) as e:

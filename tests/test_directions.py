@@ -109,3 +109,23 @@ def test_signed_shift_lands_at_the_asked_distance_wherever_it_starts():
         moved = codes + signed_shift(codes, n, bias, scale, torch.full((5,), s))[:, None] * n
         assert torch.allclose(moved @ n + bias, torch.full((5,), s * scale), atol=1e-5)
     assert torch.equal(signed_shift(codes, n, bias, scale, torch.zeros(5)), torch.zeros(5))
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", "..", "", "Red", "x" * 80, "a\x00b", "café"])
+def test_file_stem_refuses_anything_but_plain_words(bad):
+    from edits.directions import DirectionError, file_stem
+
+    with pytest.raises(DirectionError):
+        file_stem(bad)
+
+
+def test_save_in_stays_inside_its_folder(tmp_path):
+    from edits.directions import DirectionError, readable_stem
+
+    X, y, _ = _blobs(100, d=4)
+    d = Direction.from_boundaries([fit_boundary(X, y)], shape=(4,), meta={"space": "w"})
+    with pytest.raises(DirectionError):
+        d.save_in(tmp_path, "../escape")
+    assert d.save_in(tmp_path, readable_stem(3, "w", "colour", "../../x")).name == "w_03.safetensors"
+    assert d.save_in(tmp_path, readable_stem(0, "w", "colour", "blue")).name == "w_colour_blue.safetensors"
+    assert not (tmp_path.parent / "escape.safetensors").exists()

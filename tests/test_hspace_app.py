@@ -1,4 +1,6 @@
 """The h-space tab through gradio_client, on an app built around the tiny random pipeline."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -74,3 +76,19 @@ def test_fit_h_bad_input(tiny_app):
         tiny_app.predict("a {mood} circle", "colour", "classifier", 16, None, api_name="/fit_h")
     with pytest.raises(AppError, match="Upload a CSV"):
         tiny_app.predict("a circle", "colour", "my CSV", 16, None, api_name="/fit_h")
+
+
+def test_fit_h_never_writes_outside_its_folder(tiny_app, tmp_path):
+    """Class labels and the attribute are user text: they must never become file paths."""
+    from gradio_client import handle_file
+
+    target = tmp_path / "victim"
+    target.mkdir()
+    evil = "../" * 12 + str(target).lstrip("/") + "/pwned"
+    csv = tmp_path / "evil.csv"
+    csv.write_text("\n".join(f"{i},{evil if i % 2 else '../../x'}" for i in range(16)))
+    out = tiny_app.predict("a {colour} circle", "../../" + evil, "my CSV", 16, handle_file(str(csv)),
+                           api_name="/fit_h")
+    assert "Fitted 2 direction" in out[2]
+    assert list(target.iterdir()) == []
+    assert all(Path(f).name in ("h_00.safetensors", "h_01.safetensors") for f in out[1])
