@@ -12,9 +12,9 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 from edits.pipeline import ModelLoadError, load_diffusion, load_hspace_diffusion
+from toyworld.settings import DIRECTIONS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -32,8 +32,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     return p.parse_args(argv)
 
-
-DIRECTIONS = Path(__file__).resolve().parent / "assets" / "directions"
 
 
 def load_models(args: argparse.Namespace):

@@ -14,8 +14,8 @@ import numpy as np
 from edits.directions import load_directions
 from edits.metrics import atlas_statistics, colour_direction_vectors
 from toyworld.world import COLOURS
+from toyworld.settings import DIRECTIONS
 
-DIRECTIONS = Path(__file__).resolve().parent.parent / "assets" / "directions"
 
 
 def run(quick: bool = False, model_path: str | None = None, directions: str | None = None) -> dict:

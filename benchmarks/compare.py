@@ -7,7 +7,6 @@ Prints the table as Markdown, then the JSON line.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
@@ -17,8 +16,8 @@ from edits.labelers import FACTORS
 from edits.pipeline import load_diffusion, load_hspace_diffusion
 from edits.wspace import load_gan
 from toyworld.world import sample_scene
+from toyworld.settings import DIRECTIONS
 
-DIRECTIONS = Path(__file__).resolve().parent.parent / "assets" / "directions"
 
 
 def plan(n: int, seed: int = 11):

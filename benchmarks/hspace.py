@@ -22,11 +22,11 @@ from edits.hspace import DEFAULT_EDIT, HEdit, sample
 from edits.labelers import ColourLabeler, ToyClassifierLabeler
 from edits.pipeline import load_hspace_diffusion
 from toyworld.world import COLOURS, prompt_for, sample_scene
+from toyworld.settings import DIRECTIONS
 
 from .common import batched, to_uint8
 
 ROOT = Path(__file__).resolve().parent.parent
-DIRECTIONS = ROOT / "assets" / "directions"
 COLOUR_LIST = list(COLOURS)
 SWEEP = {"swap": (0.5, 1.0, 1.5, 2.0, 3.0), "land": (0.5, 1.0, 1.5, 2.0, 3.0, 4.0),
          "add": (2.0, 4.0, 8.0, 12.0, 16.0, 24.0)}  # strengths per move

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edits.pipeline import load_diffusion, load_hspace_diffusion
+from toyworld.settings import DIRECTIONS
 
 from .common import median_time
 
@@ -63,7 +64,7 @@ def _wspace_speed(repeats: int) -> dict:
         gan = load_gan()
     except Exception:
         return {}
-    dirs = load_directions(ROOT / "assets" / "directions", space="w")
+    dirs = load_directions(DIRECTIONS, space="w")
     edits = [make_edit(dirs, "colour", "blue", DEFAULT_STRENGTH)] if "colour: blue" in dirs else []
     one = median_time(lambda: gan.render(apply_edits(gan, gan.w_from_seed(1), edits)), max(repeats, 21), warmup=3)
     pair = median_time(lambda: edit_pair(gan, 1, edits), max(repeats, 21), warmup=3)
@@ -80,7 +81,7 @@ def _hspace_speed(model, repeats: int) -> dict:
     from edits.hspace import DEFAULT_EDIT, default_edit, h_shape, sample
     from edits.labelers import ColourLabeler
 
-    dirs = load_directions(ROOT / "assets" / "directions", space="h")
+    dirs = load_directions(DIRECTIONS, space="h")
     if "colour: blue" not in dirs:
         return {}
     d, prompt = dirs["colour: blue"], "a large circle on a white background"

@@ -20,9 +20,9 @@ import numpy as np
 from edits.directions import load_directions
 from edits.labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from edits.wspace import DEFAULT_PSI, DEFAULT_STRENGTH, apply_edits, load_gan, make_edit
+from toyworld.settings import DIRECTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
-DIRECTIONS = ROOT / "assets" / "directions"
 KEEP = ("shape", "size", "background")
 
 

@@ -1,7 +1,6 @@
 """Imagination next to potentiality: one seed, one target change, three methods, measured side by side."""
 from __future__ import annotations
 
-import os
 
 import gradio as gr
 import pandas as pd
@@ -9,10 +8,10 @@ import pandas as pd
 from edits.compare import METHODS, TITLES, compare_batch, factors_from_prompt, summarise
 from edits.labelers import FACTORS
 from edits.pipeline import InputError, check_number, check_seed
+from toyworld.settings import MAX_COMPARE_SEEDS
 
 from .common import Models, friendly, image_out
 
-MAX_COMPARE_SEEDS = int(os.environ.get("MAX_COMPARE_SEEDS", 32))
 UNSAID = "(unsaid)"
 
 EXPLAIN = """

@@ -1,7 +1,6 @@
 """Latent walks (animations) and the direction atlas (do directions mirror colour perception?)."""
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -11,12 +10,12 @@ import numpy as np
 from edits.metrics import atlas_statistics, colour_direction_vectors
 from edits.pipeline import InputError
 from edits.walks import MAX_FRAMES, check_frames, diffusion_walk, direction_walk, gan_walk, write_gif, write_mp4
+from toyworld.settings import MAX_DIFFUSION_FRAMES
 from toyworld.world import COLOURS
 
 from .common import Models, friendly
 from .plots import heatmap
 
-MAX_DIFFUSION_FRAMES = int(os.environ.get("MAX_DIFFUSION_FRAMES", 16))  # each frame is a full sampling
 KINDS = {
     "Diffusion: between two seeds": "diffusion-seeds",
     "StyleGAN: between two seeds": "gan-seeds",

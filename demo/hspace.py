@@ -1,7 +1,6 @@
 """Potentiality in diffusion: keep the prompt and the seed, move h (the UNet bottleneck)."""
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -14,10 +13,10 @@ from edits.fit import collect_h, fill_template, fit_h
 from edits.hspace import DEFAULT_EDIT, MAX_STRENGTH, edit_pair, h_shape, traversal
 from edits.labelers import FACTORS, ColourLabeler, CSVLabeler
 from edits.pipeline import InputError, to_uint8
+from toyworld.settings import DIRECTIONS, MAX_FIT_SAMPLES, TRAVERSAL_FRAMES
 
 from .common import Models, friendly, image_out
 
-MAX_FIT_SAMPLES = int(os.environ.get("MAX_FIT_SAMPLES", 512))
 ATTRIBUTES = ("colour", "shape", "size")
 
 EXPLAIN = """
@@ -66,8 +65,8 @@ def _siblings(models: Models, mine: dict | None, d: Direction) -> list[Direction
     return siblings_of(own if any(v is d for v in own.values()) else models.h_directions, d)
 
 
-SWEEP = Path(__file__).resolve().parent.parent / "assets" / "directions" / "sweep.json"
-FINDING = Path(__file__).resolve().parent.parent / "assets" / "directions" / "FINDINGS.md"
+SWEEP = DIRECTIONS / "sweep.json"
+FINDING = DIRECTIONS / "FINDINGS.md"
 
 
 def _load_sweep() -> dict | None:
@@ -150,7 +149,7 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     @friendly
     def strip_fn(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
         d = _find(models, mine, attribute, target)
-        alphas, imgs = traversal(model, prompt, seed, d, strength or DEFAULT_EDIT["strength"], 7, start, end, mode,
+        alphas, imgs = traversal(model, prompt, seed, d, strength or DEFAULT_EDIT["strength"], TRAVERSAL_FRAMES, start, end, mode,
                                  move, _siblings(models, mine, d))
         return [(to_uint8(im), f"{a:+g}") for a, im in zip(alphas, imgs)]
 

@@ -1,16 +1,17 @@
 """Potentiality in a GAN: keep the seed, move its w along fitted and unsupervised directions."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import gradio as gr
 
 from edits.wspace import (DEFAULT_PSI, DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, directions_for, edit_pair, make_edit,
                           recommended_layers, traversal)
 
+from toyworld.settings import EMBEDDED_GAN, TRAVERSAL_FRAMES
+
 from .common import Models, friendly, image_out
 
-FINDINGS = Path(__file__).resolve().parent.parent / "assets" / "toy-stylegan" / "FINDINGS.md"
+FINDINGS = EMBEDDED_GAN / "FINDINGS.md"
 
 N_COMPONENTS = 4
 NONE = "—"
@@ -123,9 +124,9 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         e = build_edits(attribute, target, strength, conditional, ex, layers)
         if not e:
             return []
-        frames = traversal(gan, seed, e[0], truncation_psi, 7, layers)
+        frames = traversal(gan, seed, e[0], truncation_psi, TRAVERSAL_FRAMES, layers)
         top = max(1.0, abs(e[0].strength))
-        return [(f, f"{-top + 2 * top * i / 6:+.1f}") for i, f in enumerate(frames)]
+        return [(f, f"{-top + 2 * top * i / (TRAVERSAL_FRAMES - 1):+.1f}") for i, f in enumerate(frames)]
 
     def refresh_targets(attribute):
         ch = targets(attribute)

@@ -29,9 +29,11 @@ import torch
 from .directions import Direction, DirectionError, fit_one_vs_rest, fit_readout, readable_stem
 from .hspace import describe, h_shape, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
+from toyworld.settings import MAX_CLI_FIT_SAMPLES
+
 from .pipeline import DiffusionModel, InputError, load_hspace_diffusion, to_uint8
 
-MAX_SAMPLES = 4096
+MAX_SAMPLES = MAX_CLI_FIT_SAMPLES
 
 
 def fill_template(template: str, seed: int) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,16 +19,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from nets.classifier import ToyClassifier, load_classifier
+from toyworld.settings import CLASSIFIER
+from toyworld.world import FACTORS
+
 from .pipeline import InputError, to_uint8
 
-COLOUR_NAMES = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink")
-FACTORS = {
-    "colour": COLOUR_NAMES,
-    "shape": ("circle", "square", "triangle", "star"),
-    "size": ("small", "medium", "large"),
-    "background": ("white", "black", "gray", "beige"),
-}
-DEFAULT_CLASSIFIER = Path(__file__).resolve().parent.parent / "assets" / "classifier"
+COLOUR_NAMES = FACTORS["colour"]
 
 
 def as_uint8_batch(images) -> np.ndarray:
@@ -107,29 +103,6 @@ class ColourLabeler:
         return [colour_name(self.object_rgb(im)) for im in as_uint8_batch(images)]
 
 
-# ------------------------------------------------------------ toy-world CNN
-class ToyClassifier(nn.Module):
-    """A small CNN with one head per toy-world factor; input (N, 3, 64, 64) in [-1, 1]."""
-
-    def __init__(self, factors: dict[str, tuple[str, ...]] = FACTORS, width: int = 32):
-        super().__init__()
-        self.factors = {k: tuple(v) for k, v in factors.items()}
-        w = width
-        self.features = nn.Sequential(
-            nn.Conv2d(3, w, 3, 1, 1), nn.SiLU(),
-            nn.Conv2d(w, w, 3, 2, 1), nn.SiLU(),  # 32x32
-            nn.Conv2d(w, 2 * w, 3, 2, 1), nn.SiLU(),  # 16x16
-            nn.Conv2d(2 * w, 4 * w, 3, 2, 1), nn.SiLU(),  # 8x8
-            nn.Conv2d(4 * w, 4 * w, 3, 2, 1), nn.SiLU(),  # 4x4
-            nn.Flatten(), nn.Linear(4 * w * 16, 256), nn.SiLU(),
-        )
-        self.heads = nn.ModuleDict({k: nn.Linear(256, len(v)) for k, v in self.factors.items()})
-
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        f = self.features(x)  # (N, 256)
-        return {k: head(f) for k, head in self.heads.items()}
-
-
 def to_model_input(images) -> torch.Tensor:
     arr = as_uint8_batch(images)
     x = torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1.0  # (N, 3, H, W)
@@ -143,7 +116,7 @@ class ToyClassifierLabeler:
 
     name = "classifier"
 
-    def __init__(self, attribute: str = "colour", folder: str | Path = DEFAULT_CLASSIFIER,
+    def __init__(self, attribute: str = "colour", folder: str | Path = CLASSIFIER,
                  model: ToyClassifier | None = None):
         self.model = model if model is not None else load_classifier(folder)
         if attribute not in self.model.factors:
@@ -175,16 +148,6 @@ class ToyClassifierLabeler:
         """Per image, whether `predict`'s probability is >= threshold for every factor (what the benchmarks
         call a recognisable scene)."""
         return np.min(np.stack([conf for _, conf in prediction.values()]), axis=0) >= threshold
-
-
-def load_classifier(folder: str | Path = DEFAULT_CLASSIFIER) -> ToyClassifier:
-    from safetensors.torch import load_file
-
-    folder = Path(folder)
-    cfg = json.loads((folder / "config.json").read_text())
-    model = ToyClassifier({k: tuple(v) for k, v in cfg["factors"].items()}, cfg.get("width", 32))
-    model.load_state_dict({k: v.float() for k, v in load_file(folder / "model.safetensors").items()})
-    return model.eval()
 
 
 # ------------------------------------------------------------ CLIP zero-shot

@@ -17,14 +17,8 @@ from pathlib import Path
 
 import torch
 
-EMBEDDED_DIFFUSION = Path(__file__).resolve().parent.parent / "assets" / "toy-diffusion"
-# The same world with its UNet's skip connections cut, so that h decides (assets/directions/FINDINGS.md):
-# the model of the h-space edits when the embedded model is the main one.
-EMBEDDED_HOURGLASS = EMBEDDED_DIFFUSION.with_name("toy-diffusion-hourglass")
-MAX_SEED = 2**32 - 1
-MAX_PROMPT_CHARS = 1000
-MAX_STEPS = 100
-MAX_GUIDANCE = 30.0
+from toyworld.settings import (EMBEDDED_DIFFUSION, EMBEDDED_HOURGLASS, MAX_GUIDANCE, MAX_PROMPT_CHARS,  # noqa: F401
+                               MAX_SEED, MAX_STEPS)
 
 
 class InputError(ValueError):

@@ -40,9 +40,9 @@ import torch
 from .directions import (Direction, DirectionError, can_swap, fit_one_vs_rest, fit_readout, orthonormal_basis,
                          project_out, siblings_of, signed_shift, swap_shift)
 from .pipeline import InputError, ModelLoadError, check_number, check_seed, make_generator, to_uint8
-from .stylegan import Generator, load_generator
+from nets.stylegan import Generator, load_generator
+from toyworld.settings import EMBEDDED_GAN
 
-EMBEDDED_GAN = Path(__file__).resolve().parent.parent / "assets" / "toy-stylegan"
 MAX_STRENGTH = 10.0
 DEFAULT_STRENGTH = 1.0  # what `python -m benchmarks wspace` measures: a full class swap
 DEFAULT_PSI = 1.0  # no truncation: in the toy world the average code is a blob between the classes

@@ -89,7 +89,7 @@ TINY_GAN = dict(z_dim=16, w_dim=16, n_mlp=2, resolution=16, img_channels=3, chan
 @pytest.fixture(scope="session")
 def tiny_gan(tmp_path_factory):
     """A tiny random StyleGAN writing 16x16 pixels, saved and loaded through the real loader."""
-    from edits.stylegan import Generator, StyleGANConfig, save_generator
+    from nets.stylegan import Generator, StyleGANConfig, save_generator
     from edits.wspace import load_gan
 
     torch.manual_seed(0)

@@ -50,7 +50,7 @@ def test_cli_with_user_labels(tiny_pipeline_dir, tmp_path, capsys):
 @pytest.mark.parametrize("layers", ["4to9", "7-3", "0-99"])
 def test_wspace_cli_rejects_bad_layer_ranges(tiny_gan, tmp_path, capsys, layers):
     folder = tmp_path / "gan"
-    from edits.stylegan import save_generator
+    from nets.stylegan import save_generator
     save_generator(tiny_gan.generator, folder)
     with pytest.raises(SystemExit) as e:
         main(["wspace", "--gan", str(folder), "--attribute", "colour", "--layers", layers, "--out", str(tmp_path / "d")])

@@ -10,9 +10,12 @@ from toyworld.world import BACKGROUNDS, FACTORS, HELDOUT
 
 
 def test_pairs_change_one_factor_only(tmp_path, monkeypatch):
-    from toyworld.gan import PAIR_FACTORS, make_pairs
+    from training.stylegan_labelled import PAIR_FACTORS, make_pairs
 
-    monkeypatch.setattr(toy_data, "CACHE", tmp_path)
+    from training import stylegan_labelled
+
+    monkeypatch.setattr(toy_data, "DATA_CACHE", tmp_path)
+    monkeypatch.setattr(stylegan_labelled, "DATA_CACHE", tmp_path)
     base = toy_data.make_dataset(24, seed=5)
     pairs = make_pairs(24, seed=5, pair_seed=1)
     assert pairs["images"].shape == base["images"].shape
@@ -34,8 +37,8 @@ def test_pairs_change_one_factor_only(tmp_path, monkeypatch):
 
 
 def test_mapping_gan_moves_samples_to_the_codes():
-    from edits.stylegan import Generator, StyleGANConfig
-    from toyworld.gan import train_mapping
+    from nets.stylegan import Generator, StyleGANConfig
+    from training.stylegan_labelled import train_mapping
 
     torch.manual_seed(0)
     g = Generator(StyleGANConfig(z_dim=8, w_dim=8, n_mlp=2, resolution=8, img_channels=3, channels={4: 8, 8: 8}))
@@ -54,7 +57,7 @@ def test_mapping_gan_moves_samples_to_the_codes():
 
 
 def test_code_probe_prices_dropped_modes_and_in_between_codes():
-    from toyworld.gan import fit_code_probe
+    from training.stylegan_labelled import fit_code_probe
 
     gen = torch.Generator().manual_seed(0)
     labels = torch.stack([torch.arange(1000) % 2, torch.arange(1000) % 3], 1)  # two factors: 2 and 3 classes
@@ -71,8 +74,8 @@ def test_code_probe_prices_dropped_modes_and_in_between_codes():
 
 
 def test_z_to_scene_draws_the_training_distribution():
-    from toyworld.gan import z_to_scene
-    from toyworld.world import _EXTENT, FACTORS, HELDOUT, RESOLUTION, SIZE_RADIUS
+    from training.stylegan_labelled import z_to_scene
+    from toyworld.world import EXTENT, FACTORS, HELDOUT, RESOLUTION, SIZE_RADIUS
 
     z = torch.randn(40_000, 32, generator=torch.Generator().manual_seed(0))
     cls, geom = z_to_scene(z)
@@ -85,14 +88,14 @@ def test_z_to_scene_draws_the_training_distribution():
     lo = torch.tensor([SIZE_RADIUS[FACTORS["size"][i]][0] for i in size])
     hi = torch.tensor([SIZE_RADIUS[FACTORS["size"][i]][1] for i in size])
     assert ((geom[:, 2] >= lo) & (geom[:, 2] <= hi)).all()
-    margin = (geom[:, 2] * torch.tensor([_EXTENT[FACTORS["shape"][i]] for i in shape]) + 1.5) / RESOLUTION
+    margin = (geom[:, 2] * torch.tensor([EXTENT[FACTORS["shape"][i]] for i in shape]) + 1.5) / RESOLUTION
     assert ((geom[:, :2] >= margin[:, None] - 1e-6) & (geom[:, :2] <= 1 - margin[:, None] + 1e-6)).all()
     assert torch.equal(z_to_scene(z[:5] * 3.0)[0], cls[:5])  # read after PixelNorm: the scale of z does not matter
 
 
 def test_mapping_from_scenes_learns_the_codes_of_the_named_scenes():
-    from edits.stylegan import Generator, StyleGANConfig
-    from toyworld.gan import train_mapping_from_scenes, z_to_scene
+    from nets.stylegan import Generator, StyleGANConfig
+    from training.stylegan_labelled import train_mapping_from_scenes, z_to_scene
 
     torch.manual_seed(0)
     cfg = StyleGANConfig(z_dim=16, w_dim=8, n_mlp=2, resolution=8, channels={4: 8, 8: 8})

@@ -111,7 +111,7 @@ def test_embedded_hspace_model_is_the_hourglass():
     # With the embedded model, h-space edits run on its hourglass sibling: every skip connection but the
     # last (conv_in's, for fine detail) is cut, so the decoder half reads the noisy input through h.
     from edits.pipeline import EMBEDDED_HOURGLASS, load_hspace_diffusion
-    from toyworld.models import skip_inputs
+    from nets.diffusion import skip_inputs
 
     if not (EMBEDDED_HOURGLASS / "model_index.json").exists():
         pytest.skip("the hourglass model is not in assets/ yet")

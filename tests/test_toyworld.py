@@ -73,7 +73,7 @@ def test_cut_skips_leaves_the_bottleneck_the_only_route(cut):
     # the output must not move at all; with the skips intact it must.
     import torch
 
-    from toyworld.models import DiffusionConfig, cut_skips, make_unet
+    from nets.diffusion import DiffusionConfig, cut_skips, make_unet
 
     torch.manual_seed(0)
     unet = make_unet(DiffusionConfig()).eval()

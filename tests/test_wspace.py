@@ -7,7 +7,7 @@ import torch
 
 from edits.directions import Direction, DirectionError
 from edits.pipeline import InputError, ModelLoadError
-from edits.stylegan import save_generator
+from nets.stylegan import save_generator
 from edits.wspace import WEdit, apply_edits, edit_pair, fit_w, load_gan, sefa, traversal
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,12 @@
 """Render the toy-world training set once and cache it (images + factors), never per step."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
+from .settings import DATA_CACHE
 from .world import FACTORS, Scene, render, sample_scene
 
-CACHE = Path("runs/data")
+
 
 
 def scenes_to_arrays(scenes: list[Scene]) -> dict[str, np.ndarray]:
@@ -23,7 +22,7 @@ def arrays_to_scene(arrs: dict[str, np.ndarray], i: int) -> Scene:
 
 def make_dataset(n: int, seed: int, include_heldout: bool = False) -> dict[str, np.ndarray]:
     """`n` scenes and their images (uint8, N x 64 x 64 x 3), cached under runs/data/."""
-    path = CACHE / f"toy_{n}_{seed}_{int(include_heldout)}.npz"
+    path = DATA_CACHE / f"toy_{n}_{seed}_{int(include_heldout)}.npz"
     if path.exists():
         with np.load(path) as f:
             return dict(f)
@@ -31,6 +30,6 @@ def make_dataset(n: int, seed: int, include_heldout: bool = False) -> dict[str, 
     scenes = [sample_scene(rng, include_heldout=include_heldout) for _ in range(n)]
     arrs = scenes_to_arrays(scenes)
     arrs["images"] = np.stack([render(s, seed * 1_000_003 + i) for i, s in enumerate(scenes)])
-    CACHE.mkdir(parents=True, exist_ok=True)
+    DATA_CACHE.mkdir(parents=True, exist_ok=True)
     np.savez(path, **arrs)
     return arrs

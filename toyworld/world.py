@@ -34,7 +34,7 @@ BACKGROUNDS: dict[str, tuple[int, int, int]] = {
 # Object "radius" in pixels at RESOLUTION=64, per size; the ranges do not overlap.
 SIZE_RADIUS = {"small": (6.5, 8.0), "medium": (10.5, 12.5), "large": (15.5, 18.0)}
 # How far each shape reaches from its centre, in radii (keeps every object inside the frame).
-_EXTENT = {"circle": 1.0, "square": 0.86 * 1.42, "triangle": 1.2, "star": 1.3}
+EXTENT = {"circle": 1.0, "square": 0.86 * 1.42, "triangle": 1.2, "star": 1.3}
 
 # (colour, shape) pairs that never appear in any training image or caption, so that the
 # benchmarks can ask whether conditioning composes what it never saw.
@@ -84,7 +84,7 @@ def sample_scene(rng: np.random.Generator, include_heldout: bool = False, **fixe
             break
     lo, hi = SIZE_RADIUS[f["size"]]
     radius = float(rng.uniform(lo, hi))
-    margin = placement_margin(radius, _EXTENT[f["shape"]])
+    margin = placement_margin(radius, EXTENT[f["shape"]])
     x, y = (float(v) for v in rng.uniform(margin, 1.0 - margin, size=2))
     return Scene(x=x, y=y, radius=radius, **f)
 

@@ -1,7 +1,7 @@
 """Write an embedded model's card (README.md) from its training record and measurements.
 
-    python -m toyworld.card assets/toy-diffusion [benchmark-output.txt ...]
-    python -m toyworld.card assets/toy-stylegan [benchmark-output.txt ...]
+    python -m training.card assets/toy-diffusion [benchmark-output.txt ...]
+    python -m training.card assets/toy-stylegan [benchmark-output.txt ...]
 """
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from .models import DiffusionConfig
-from .world import HELDOUT
+from nets.diffusion import DiffusionConfig
+from toyworld.world import HELDOUT
 
 
 def write_card(folder: Path, measured: list[dict]) -> str:
@@ -50,7 +50,7 @@ phrasing and word order; each factor is left unsaid with probability 0.2–0.3, 
 empty (which also trains the unconditional branch for classifier-free guidance). The (colour, shape)
 pairs {', '.join(f'{c} {s}' for c, s in HELDOUT)} never appear in training.
 
-## Training (`python -m toyworld.train vae`, then `decoder`, then `diffusion`; resumable)
+## Training (`python -m training vae`, then `decoder`, then `diffusion`; resumable)
 - VAE: {vae.get('steps')} steps at batch 32, AdamW lr 1e-3 (cosine), L1 + L2 with object pixels weighted 9×,
   decoding the posterior mean (an autoencoder with KL weight 1e-6); {vae.get('wall_s')} s.{decoder}
   Held-out reconstruction error {vae.get('test_l1_255')}/255 (mean absolute, 1000 scenes).
@@ -77,7 +77,7 @@ def _rows(measured: list[dict]) -> str:
 def write_gan_card(folder: Path, measured: list[dict]) -> str:
     import dataclasses
 
-    from edits.stylegan import StyleGANConfig
+    from nets.stylegan import StyleGANConfig
 
     t = json.loads((folder / "training.json").read_text())
     cfg = json.loads((folder / "config.json").read_text())
@@ -88,7 +88,7 @@ def write_gan_card(folder: Path, measured: list[dict]) -> str:
         stage2 = f"""2. **The mapping network draws the codes of definite scenes.** A small MLP learns E's code of each of the
    40 000 training scenes from its factors and geometry (MSE, {t.get('scene_steps')} steps; it explains
    {t.get('scene_to_w_explained')} of the codes' variance on a held-out tenth). A fresh {t.get('n_mlp')}-layer mapping network then
-   learns, for every z, the code of the scene z names (`toyworld.gan.z_to_scene`: after the mapping's PixelNorm,
+   learns, for every z, the code of the scene z names (`training.stylegan_labelled.z_to_scene`: after the mapping's PixelNorm,
    the first seven coordinates of z, through the normal CDF, pick colour, shape, size and background in
    equal-mass bins, never a colour's held-out shape, and x, y and radius uniformly in the ranges the training
    scenes use); MSE, {t.get('mapping_steps')} steps at batch 1024, a fresh z each step. So a seed names a scene and the
@@ -104,16 +104,16 @@ def write_gan_card(folder: Path, measured: list[dict]) -> str:
         losses = f"critic {t.get('critic_loss')}, mapping {t.get('mapping_loss')}"
     text = f"""# toy-stylegan: a StyleGAN2-style generator of the toy world
 
-`edits/stylegan.py` in plain PyTorch (no custom ops): a mapping network z → w ({cfg['n_mlp']} layers, learning-rate
+`nets/stylegan.py` in plain PyTorch (no custom ops): a mapping network z → w ({cfg['n_mlp']} layers, learning-rate
 multiplier {cfg['lr_mlp']}, tracked `w_avg`), synthesis from a learned 4×4 constant through modulated /
 demodulated 3×3 convolutions (transposed-convolution upsampling + [1,3,3,1] blur), per-layer noise (fixed
 buffers at inference, so an image is a function of w alone), ToRGB skips; {2 * (cfg['resolution'].bit_length() - 1) - 2} style layers (W+).
 It draws **64×64 RGB pixels** directly. Config: {arch}. Generator {t.get('g_params_M')} M parameters
 (encoder {t.get('e_params_M')} M, used in training only, not shipped).
 
-## Training (`python -m toyworld.train stylegan`; resumable, checkpoints in runs/)
+## Training (`python -m training stylegan`; resumable, checkpoints in runs/)
 Data: the diffusion model's 40 000 training scenes (the held-out colour/shape pairs never appear), and each of
-them once more with one factor changed (same position and shade jitter; `toyworld.gan.make_pairs`).
+them once more with one factor changed (same position and shade jitter; `training.stylegan_labelled.make_pairs`).
 
 An **adversarial autoencoder** in two stages:
 1. **Synthesis by reconstruction.** An encoder E (a residual CNN, 128 outputs) maps a scene to w; the synthesis
@@ -170,7 +170,7 @@ diffusers `StableDiffusionPipeline` folder with the same VAE, tokenizer and arch
 - **x0-prediction** (`prediction_type="sample"`): a decoder that sees its input only through a 2×2
   bottleneck cannot predict the noise itself, so it predicts the clean latent.
 
-## Training (`python -m toyworld.train hourglass`; resumable, runs/diffusion_x.ckpt)
+## Training (`python -m training hourglass`; resumable, runs/diffusion_x.ckpt)
 Fine-tuned from `../toy-diffusion`'s weights (UNet and text encoder), on the same 40 000 scenes and captions,
 batch {t.get('batch')}, AdamW lr {t.get('lr')} (warm-up, cosine), min-SNR-5 weighting in x0 form, gradient clipping 1.0,
 EMA weights shipped, fp32 on 2 CPU cores. {t.get('steps')} steps; {t.get('diffusion_wall_s')} s.

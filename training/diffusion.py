@@ -1,159 +1,24 @@
-"""Train the embedded models on the toy world.
-
-    python -m toyworld.train classifier   # attribute classifier -> assets/classifier
-    python -m toyworld.train vae          # autoencoder (first stage of the diffusion model)
-    python -m toyworld.train diffusion    # text encoder + UNet on VAE latents -> assets/toy-diffusion
-    python -m toyworld.train hourglass    # skips cut, x0-prediction -> assets/toy-diffusion-hourglass (h-space)
-    python -m toyworld.train decoder      # sharpen the VAE decoder (encoder frozen); then `export`
-    python -m toyworld.train export       # re-export the last diffusion checkpoint with the sharpened VAE
-    python -m toyworld.train stylegan     # StyleGAN (pixels, adversarial autoencoder) -> assets/toy-stylegan
-    python -m toyworld.train all          # all of them, in order
-
-Each run checkpoints to runs/ every few hundred steps and resumes from there when restarted.
-Only final (EMA) weights go to assets/, as fp16 safetensors.
+"""Train the diffusion model on the toy world: the VAE, its sharpened decoder, the text encoder + UNet on
+VAE latents (assets/toy-diffusion), and the skip-cut hourglass (assets/toy-diffusion-hourglass).
+Run through `python -m training vae|decoder|diffusion|hourglass|export`.
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import json
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from edits.labelers import FACTORS, ToyClassifier
-from .data import arrays_to_scene, make_dataset
-from .models import DiffusionConfig, cut_skips, make_schedulers, make_text_encoder, make_unet, make_vae
-from .tokenizer import save_tokenizer
-from .world import VOCAB_WORDS, caption
+from nets.diffusion import DiffusionConfig, cut_skips, make_schedulers, make_text_encoder, make_unet, make_vae
+from toyworld.data import arrays_to_scene, make_dataset
+from toyworld.tokenizer import save_tokenizer
+from toyworld.world import VOCAB_WORDS, caption
 
-RUNS = Path("runs")
-ASSETS = Path("assets")
-torch.set_num_threads(max(1, torch.get_num_threads()))
-
-
-def log(msg: str) -> None:
-    print(time.strftime("%H:%M:%S"), msg, flush=True)
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0  # (N, 3, H, W)
-
-
-def lr_at(step: int, total: int, base: float, warmup: int = 200) -> float:
-    if step < warmup:
-        return base * (step + 1) / warmup
-    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
-
-
-def save_ckpt(path: Path, **state) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-
-
-def load_ckpt(path: Path):
-    return torch.load(path, weights_only=True) if path.exists() else None
-
-
-def _fp16_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
-
-
-# ------------------------------------------------------------ classifier
-def degrade(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Augment clean renders towards what generators produce: blur, noise, slight tint."""
-    n = x.shape[0]
-    blur = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="bilinear", align_corners=False)
-    k = torch.rand(n, 1, 1, 1, generator=g)
-    x = k * blur + (1 - k) * x
-    x = x + torch.randn(x.shape, generator=g) * torch.rand(n, 1, 1, 1, generator=g) * 0.08
-    x = x + (torch.rand(n, 3, 1, 1, generator=g) - 0.5) * 0.06
-    return x.clamp(-1, 1)
-
-
-def train_classifier(steps: int = 6000, batch: int = 128, out_dir: Path | None = None, mix: float = 0.5) -> dict:
-    """The toy-world attribute classifier (the benchmarks' measuring tool).
-
-    A fraction `mix` of each batch are pixel blends of two scenes (mixup, blend weight uniform in 0-1)
-    labelled with the same blend of their labels, so that a hybrid (half square, half triangle) is read
-    as uncertain rather than confidently as one of them.
-    """
-    data = make_dataset(40_000, seed=1, include_heldout=True)  # the measuring tool sees every combination
-    test = make_dataset(4_000, seed=2, include_heldout=True)
-    model = ToyClassifier()
-    opt = torch.optim.AdamW(model.parameters(), 2e-3, weight_decay=1e-4)
-    g = torch.Generator().manual_seed(0)
-    x_all = data["images"]
-    t0 = time.time()
-    for step in range(steps):
-        for pg in opt.param_groups:
-            pg["lr"] = lr_at(step, steps, 2e-3, 100)
-        idx = torch.randint(0, len(x_all), (batch,), generator=g).numpy()
-        x = to_tensor(x_all[idx])
-        target = {k: F.one_hot(torch.from_numpy(data[k][idx]).long(), len(FACTORS[k])).float() for k in FACTORS}
-        m = int(round(batch * mix))
-        if m:
-            other = torch.randint(0, batch, (m,), generator=g)
-            lam = torch.rand(m, generator=g)
-            x = torch.cat([lam[:, None, None, None] * x[:m] + (1 - lam[:, None, None, None]) * x[other], x[m:]])
-            target = {k: torch.cat([lam[:, None] * t[:m] + (1 - lam[:, None]) * t[other], t[m:]])
-                      for k, t in target.items()}
-        out = model(degrade(x, g))
-        loss = sum(F.cross_entropy(out[k], target[k]) for k in FACTORS)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if step % 100 == 0:
-            log(f"classifier step {step} loss {loss.item():.4f}")
-    model.eval()
-    acc = {}
-    with torch.no_grad():
-        for k in FACTORS:
-            acc[k] = 0.0
-        for name, tx in (("clean", to_tensor(test["images"])), ("degraded", degrade(to_tensor(test["images"]), g))):
-            preds = {k: [] for k in FACTORS}
-            for i in range(0, len(tx), 500):
-                o = model(tx[i:i + 500])
-                for k in FACTORS:
-                    preds[k].append(o[k].argmax(-1))
-            for k in FACTORS:
-                a = float((torch.cat(preds[k]).numpy() == test[k]).mean())
-                acc[f"{k}_{name}"] = a
-        acc = {k: v for k, v in acc.items() if "_" in k}
-    out_dir = Path(out_dir or ASSETS / "classifier")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    from safetensors.torch import save_file
-
-    save_file(_fp16_state(model), out_dir / "model.safetensors")
-    (out_dir / "config.json").write_text(json.dumps({"factors": FACTORS, "width": 32}, indent=1))
-    metrics = {"steps": steps, "batch": batch, "mix": mix, "train_images": len(x_all), "test_images": len(tx),
-               "wall_s": round(time.time() - t0, 1), "held_out_accuracy": acc}
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    log(f"classifier done {metrics}")
-    return metrics
-
-
-# ------------------------------------------------------------ VAE
-def object_weight(x: torch.Tensor, weight: float = 8.0) -> torch.Tensor:
-    """1 on the background, 1 + weight on the object: the object covers 5-25% of the pixels, and an
-    unweighted loss learns the flat background first and the object's colour last (seen: 30% of
-    reconstructions kept their colour after 900 unweighted steps)."""
-    border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)  # (B, 3, 4W)
-    bg = border.median(dim=-1).values[..., None, None]  # (B, 3, 1, 1)
-    fg = ((x - bg).abs().sum(1, keepdim=True) > 0.15).float()  # (B, 1, H, W)
-    return 1.0 + weight * fg
-
-
-def reconstruction_loss(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """L1 + L2 per pixel, object pixels weighted (see object_weight)."""
-    return (object_weight(x) * ((y - x).abs() + (y - x).pow(2))).mean()
+from .common import ASSETS, RUNS, load_ckpt, log, lr_at, reconstruction_loss, save_ckpt, to_tensor
 
 
 def train_vae(cfg: DiffusionConfig, steps: int = 1200, batch: int = 32, kl_weight: float = 1e-6) -> dict:
@@ -462,35 +327,3 @@ def export_final(cfg: DiffusionConfig, out: Path = ASSETS / "toy-diffusion") -> 
     metrics["vae"] = json.loads((final / "metrics.json").read_text())
     export_pipeline(cfg, AutoencoderKL.from_pretrained(final), te.eval(), unet.eval(), out, metrics)
     log(f"exported {out} from the step-{state['step']} checkpoint with {final.name}")
-
-
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["classifier", "vae", "decoder", "diffusion", "hourglass", "stylegan", "export",
-                                    "all"])
-    p.add_argument("--steps", type=int, default=None, help="training steps (default: the shipped recipe)")
-    p.add_argument("--out", type=Path, default=None, help="classifier only: where to write it (default: assets/classifier)")
-    a = p.parse_args(argv)
-    cfg = DiffusionConfig()
-    kw = {} if a.steps is None else {"steps": a.steps}
-    if a.what in ("classifier", "all"):
-        train_classifier(**kw, out_dir=a.out)
-    if a.what in ("vae", "all"):
-        if not (RUNS / "vae" / "metrics.json").exists() or a.what == "vae":
-            train_vae(cfg, **kw)
-    if a.what in ("decoder", "all"):
-        finetune_decoder(**kw)
-    if a.what in ("diffusion", "all"):
-        train_diffusion(cfg, **kw)
-    if a.what in ("hourglass", "all"):
-        train_hourglass(cfg, **kw)
-    if a.what == "export":
-        export_final(cfg)
-    if a.what in ("stylegan", "all"):
-        from .gan import train_stylegan
-
-        train_stylegan(log=log, **kw)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""Training the embedded StyleGAN (`python -m toyworld.train stylegan`).
+"""Training the embedded StyleGAN (`python -m training stylegan`).
 
 The generator draws 64 x 64 RGB scenes directly (no decoder). It is trained as an adversarial
 autoencoder, in two stages that resume from runs/ checkpoints:
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import time
 from pathlib import Path
 
@@ -26,46 +25,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from edits.stylegan import EqualConv2d, EqualLinear, Generator, StyleGANConfig, fused_lrelu, save_generator
+from nets.encoder import Encoder
+from nets.stylegan import EqualLinear, Generator, StyleGANConfig, save_generator
+from toyworld.settings import ASSETS, DATA_CACHE, RUNS
 
-RUNS = Path("runs")
-ASSETS = Path("assets")
-
-
-class DBlock(nn.Module):
-    """Residual block: two 3x3 convs, then 2x average-pool downsampling (StyleGAN2's discriminator block)."""
-
-    def __init__(self, in_ch, out_ch):
-        super().__init__()
-        self.conv1 = EqualConv2d(in_ch, in_ch, 3, padding=1)
-        self.conv2 = EqualConv2d(in_ch, out_ch, 3, padding=1)
-        self.skip = EqualConv2d(in_ch, out_ch, 1, bias=False)
-
-    def forward(self, x):
-        y = fused_lrelu(self.conv1(x))
-        y = F.avg_pool2d(fused_lrelu(self.conv2(y)), 2)
-        return (y + F.avg_pool2d(self.skip(x), 2)) / math.sqrt(2)
-
-
-class Encoder(nn.Module):
-    """Image -> w: StyleGAN2's residual discriminator layout with `w_dim` outputs (training only)."""
-
-    def __init__(self, cfg: StyleGANConfig):
-        super().__init__()
-        ch, r = cfg.channels, cfg.resolution
-        self.from_rgb = EqualConv2d(cfg.img_channels, ch[r], 1)
-        blocks = []
-        while r > 4:
-            blocks.append(DBlock(ch[r], ch[r // 2]))
-            r //= 2
-        self.blocks = nn.Sequential(*blocks)
-        self.final_conv = EqualConv2d(ch[4], ch[4], 3, padding=1)
-        self.fc1 = EqualLinear(ch[4] * 16, ch[4], activation=True)
-        self.fc2 = EqualLinear(ch[4], cfg.w_dim)
-
-    def forward(self, x):
-        x = self.blocks(fused_lrelu(self.from_rgb(x)))  # (B, C, 4, 4)
-        return self.fc2(self.fc1(fused_lrelu(self.final_conv(x)).flatten(1)))  # (B, w_dim)
 
 
 # ====================================================================== pixel-space adversarial autoencoder
@@ -76,10 +39,10 @@ def make_pairs(n: int = 40_000, seed: int = 3, pair_seed: int = 11) -> dict[str,
     """Each of the training scenes (make_dataset(n, seed)) with one factor changed: the same position,
     shade jitter and relative size, a different colour, shape, size or background (held-out colour/shape
     pairs avoided). Cached under runs/data; used to make W additive in the factors (see train_stylegan)."""
-    from toyworld.data import CACHE, arrays_to_scene, make_dataset
-    from toyworld.world import _EXTENT, FACTORS, HELDOUT, SIZE_RADIUS, placement_margin, render
+    from toyworld.data import arrays_to_scene, make_dataset
+    from toyworld.world import EXTENT, FACTORS, HELDOUT, SIZE_RADIUS, placement_margin, render
 
-    path = CACHE / f"pairs_{n}_{seed}_{pair_seed}.npz"
+    path = DATA_CACHE / f"pairs_{n}_{seed}_{pair_seed}.npz"
     if path.exists():
         with np.load(path) as f:
             return dict(f)
@@ -99,7 +62,7 @@ def make_pairs(n: int = 40_000, seed: int = 3, pair_seed: int = 11) -> dict[str,
         if name == "size":  # the same relative place in the new size's radius range
             (lo, hi), (lo2, hi2) = SIZE_RADIUS[s.size], SIZE_RADIUS[changed["size"]]
             changed["radius"] = lo2 + (s.radius - lo) / (hi - lo) * (hi2 - lo2)
-        margin = placement_margin(changed["radius"], _EXTENT[changed["shape"]])
+        margin = placement_margin(changed["radius"], EXTENT[changed["shape"]])
         changed["x"], changed["y"] = (float(np.clip(changed[k], margin, 1 - margin)) for k in ("x", "y"))
         images.append(render(type(s)(**changed), seed * 1_000_003 + i))
         factor[i], new_class[i] = f, new
@@ -147,7 +110,7 @@ def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_
     if mapping not in ("scenes", "gan"):
         raise ValueError(f"mapping must be 'scenes' or 'gan', not {mapping!r}")
     from toyworld.data import make_dataset
-    from toyworld.train import reconstruction_loss, to_tensor
+    from .common import reconstruction_loss, to_tensor
     from toyworld.world import FACTORS
 
     cfg = StyleGANConfig()  # 64 x 64 RGB
@@ -233,7 +196,7 @@ def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_
 
 @torch.no_grad()
 def encode_scenes(E: nn.Module, images: np.ndarray, batch: int = 500) -> torch.Tensor:
-    from toyworld.train import to_tensor
+    from .common import to_tensor
 
     return torch.cat([E(to_tensor(images[i:i + batch])) for i in range(0, len(images), batch)])
 
@@ -351,7 +314,7 @@ def z_to_scene(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     bins; a colour's held-out shape is never drawn, as in the training scenes) and x, y and radius (uniform
     within the ranges `sample_scene` draws from). Returns class indices (B, 4) in PAIR_FACTORS order and
     geometry (B, 3)."""
-    from toyworld.world import _EXTENT, FACTORS, HELDOUT, SIZE_RADIUS, placement_margin
+    from toyworld.world import EXTENT, FACTORS, HELDOUT, SIZE_RADIUS, placement_margin
 
     u = z * torch.rsqrt(z.pow(2).mean(1, keepdim=True) + 1e-8)
     q = torch.special.ndtr(u[:, :7]).clamp(0.0, 1.0 - 1e-6)  # (B, 7) uniform in [0, 1)
@@ -369,7 +332,7 @@ def z_to_scene(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     lo = torch.tensor([SIZE_RADIUS[s][0] for s in FACTORS["size"]])[size]
     hi = torch.tensor([SIZE_RADIUS[s][1] for s in FACTORS["size"]])[size]
     radius = lo + q[:, 6] * (hi - lo)
-    margin = placement_margin(radius, torch.tensor([_EXTENT[s] for s in shapes])[shape])
+    margin = placement_margin(radius, torch.tensor([EXTENT[s] for s in shapes])[shape])
     xy = margin[:, None] + q[:, 4:6] * (1 - 2 * margin[:, None])
     return torch.stack([colour, shape, size, background], 1), torch.cat([xy, radius[:, None]], 1)
 
