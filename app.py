@@ -3,8 +3,7 @@
     python app.py                                          # embedded toy-world models, no network
     python app.py --diffusion-model stabilityai/sd-turbo   # any SD-family pipeline (Hub id or folder)
 
-Settings can also come from environment variables: DIFFUSION_MODEL, HSPACE_MODEL, STYLEGAN_MODEL,
-GRADIO_SERVER_NAME, GRADIO_SERVER_PORT, DEVICE.
+Settings can also come from environment variables (listed below; all read in toyworld/settings.py).
 """
 from __future__ import annotations
 
@@ -14,11 +13,12 @@ import os
 import sys
 
 from edits.pipeline import ModelLoadError, load_diffusion, load_hspace_diffusion
-from toyworld.settings import DIRECTIONS
+from toyworld.settings import DIRECTIONS, ENV_KNOBS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="environment variables:\n" + ENV_KNOBS)
     p.add_argument("--diffusion-model", default=os.environ.get("DIFFUSION_MODEL"),
                    help="Hub id or local folder of an SD-family pipeline (default: the embedded toy model)")
     p.add_argument("--hspace-model", default=os.environ.get("HSPACE_MODEL"),

@@ -7,10 +7,11 @@ import pandas as pd
 
 from edits.compare import METHODS, TITLES, compare_batch, factors_from_prompt, summarise
 from edits.labelers import FACTORS
-from edits.pipeline import InputError, check_number, check_seed
-from toyworld.settings import MAX_COMPARE_SEEDS
+from edits.pipeline import check_name, check_number, check_prompt, check_seed
+from toyworld.settings import LONG_JOB_BATCH, MAX_COMPARE_SEEDS
 
 from .common import Models, friendly, image_out
+from .sharing import CONCURRENCY, LONG, MODEL
 
 UNSAID = "(unsaid)"
 
@@ -78,15 +79,15 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                              interactive=False)
 
     def base_of(size, colour, shape, background, prompt):
-        if prompt and prompt.strip():
-            if len(prompt) > 500:
-                raise InputError("Keep the base prompt under 500 characters.")
+        prompt = check_prompt(prompt, "base prompt")
+        if prompt:
             return factors_from_prompt(prompt)
         return {k: v for k, v in dict(size=size, colour=colour, shape=shape, background=background).items()
                 if v and v != UNSAID}
 
     @friendly
     def run_one(seed, size, colour, shape, background, prompt, attribute, target):
+        attribute, target = check_name(attribute, "attribute"), check_name(target, "target")
         base = base_of(size, colour, shape, background, prompt)
         row = compare_batch(models.diffusion, models.gan, models.h_directions, models.w_directions,
                             [seed], [base], [attribute], [target], h_diffusion=models.h_diffusion)[0]
@@ -100,11 +101,13 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     def run_n(seed, size, colour, shape, background, prompt, attribute, target, n, progress=gr.Progress()):
         n = check_number(n, "N", 1, MAX_COMPARE_SEEDS, integer=True)
         first = check_seed(seed)
+        attribute, target = check_name(attribute, "attribute"), check_name(target, "target")
         seeds = [(first + i) % 2**32 for i in range(n)]
         base = base_of(size, colour, shape, background, prompt)
         rows = compare_batch(models.diffusion, models.gan, models.h_directions, models.w_directions, seeds,
                              [base] * n, [attribute] * n, [target] * n,
                              progress=lambda f: progress(f, desc="sampling and measuring"),
+                             batch_size=max(1, LONG_JOB_BATCH // 2),
                              h_diffusion=models.h_diffusion)
         summ = summarise(rows)
         return pd.DataFrame([[TITLES[m], s["success"], s["preservation"], s["distance"], s["n"]]
@@ -118,7 +121,8 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     inputs = [seed, size, colour, shape, background, base_prompt, attribute, target]
     outputs = [x for m in METHODS for x in cols[m]]
     gr.on([button.click, base_prompt.submit], run_one, inputs, outputs, api_name="compare",
-          concurrency_id="model", show_progress="minimal")
-    run_many.click(run_n, [*inputs, n_seeds], table, api_name="compare_many", concurrency_id="model")
+          concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
+    run_many.click(run_n, [*inputs, n_seeds], table, api_name="compare_many", concurrency_id=LONG,
+                   concurrency_limit=CONCURRENCY[LONG])
     attribute.change(refresh_targets, attribute, target, api_name=False, queue=False)
     return {"refresh": None}

@@ -1,20 +1,18 @@
 """Latent walks (animations) and the direction atlas (do directions mirror colour perception?)."""
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import gradio as gr
 import numpy as np
 
 from edits.metrics import atlas_statistics, colour_direction_vectors
-from edits.pipeline import InputError
+from edits.pipeline import InputError, check_number
 from edits.walks import MAX_FRAMES, check_frames, diffusion_walk, direction_walk, gan_walk, write_gif, write_mp4
 from toyworld.settings import MAX_DIFFUSION_FRAMES
 from toyworld.world import COLOURS
 
-from .common import Models, friendly
+from .common import Models, friendly, session_files_state, session_folder
 from .plots import heatmap
+from .sharing import CONCURRENCY, LONG
 
 KINDS = {
     "Diffusion: between two seeds": "diffusion-seeds",
@@ -51,7 +49,7 @@ def create_walk_tab(models: Models, seed: gr.Number) -> dict:
             kind = gr.Radio(kinds, value=kinds[0], label="Walk")
             prompt = gr.Textbox(label="Prompt (diffusion walks)", value="a large circle on a white background",
                                 max_lines=1)
-            seed_b = gr.Number(value=8, precision=0, label="Second seed (the first is the shared seed)")
+            seed_b = gr.Number(value=8, label="Second seed (the first is the shared seed)")
             with gr.Row():
                 attribute = gr.Dropdown(["colour", "shape", "size"], value="colour", label="Direction: attribute")
                 target = gr.Textbox(value="blue", label="…target", max_lines=1)
@@ -65,15 +63,17 @@ def create_walk_tab(models: Models, seed: gr.Number) -> dict:
             with gr.Row():
                 gif = gr.Image(label="Animated GIF", type="filepath", height=320, elem_classes=["pixelated"])
                 mp4 = gr.Video(label="MP4", height=320)
-            files = gr.File(label="Download", interactive=False, file_count="multiple")
+            files_out = gr.File(label="Download", interactive=False, file_count="multiple")
 
     @friendly
     def walk(kind, prompt, seed_a, seed_b, frames, attribute="colour", target="blue", strength=1.5, fps=8,
-             progress=gr.Progress()):
-        k = KINDS.get(kind) or (kind if kind in KINDS.values() else None)
+             files=None, progress=gr.Progress()):
+        k = KINDS.get(kind) or (kind if kind in KINDS.values() else None) if isinstance(kind, str) else None
         if k is None:
             raise InputError(f"Choose a walk among: {', '.join(KINDS)}.")
         n = check_frames(frames)
+        fps = check_number(fps, "Frames per second", 1, 60, integer=True)
+        strength = check_number(strength, "The strength", 0.0, 100.0)
         if k.startswith("diffusion") and n > MAX_DIFFUSION_FRAMES:
             raise InputError(f"A diffusion walk makes one full image per frame: at most {MAX_DIFFUSION_FRAMES} "
                              "frames on this server.")
@@ -86,16 +86,18 @@ def create_walk_tab(models: Models, seed: gr.Number) -> dict:
             imgs = gan_walk(models.gan, seed_a, seed_b, n)
         elif k == "diffusion-direction":
             imgs = direction_walk(models.hspace_model, models.h_directions, attribute, target, strength, n,
-                                  seed=seed_a, prompt=prompt)
+                                  seed=seed_a, prompt=prompt, space="h")
         else:
-            imgs = direction_walk(models.gan, models.w_directions, attribute, target, strength, n, seed=seed_a)
-        folder = Path(tempfile.mkdtemp(prefix="walk_"))
-        a = write_gif(imgs, folder / f"walk_{k}.gif", fps=int(fps))
-        b = write_mp4(imgs, folder / f"walk_{k}.mp4", fps=int(fps))
-        return str(a), str(b), [str(a), str(b)]
+            imgs = direction_walk(models.gan, models.w_directions, attribute, target, strength, n, seed=seed_a,
+                                  space="w")
+        files, folder = session_folder(files)  # this visitor's folder, emptied of their previous walk
+        a = write_gif(imgs, folder / f"walk_{k}.gif", fps=fps)
+        b = write_mp4(imgs, folder / f"walk_{k}.mp4", fps=fps)
+        return str(a), str(b), [str(a), str(b)], files
 
-    button.click(walk, [kind, prompt, seed, seed_b, frames, attribute, target, strength, fps], [gif, mp4, files],
-                 api_name="walk", concurrency_id="model")
+    files = session_files_state()
+    button.click(walk, [kind, prompt, seed, seed_b, frames, attribute, target, strength, fps, files],
+                 [gif, mp4, files_out, files], api_name="walk", concurrency_id=LONG, concurrency_limit=CONCURRENCY[LONG])
     return {"refresh": None}
 
 
@@ -115,7 +117,9 @@ def create_atlas_tab(models: Models) -> dict:
 
     @friendly
     def show(space, step):
-        step = int(step)
+        if space not in ("W space (StyleGAN)", "h-space (diffusion)"):
+            raise InputError("Choose the space: 'W space (StyleGAN)' or 'h-space (diffusion)'.")
+        step = check_number(step, "The denoising step", 0, n_steps - 1, integer=True)
         vecs = w_vecs if space.startswith("W") else colour_direction_vectors(models.h_directions, step, COLOURS)
         if len(vecs) < 3:
             raise InputError(f"This server has fewer than three colour directions in {space}: nothing to compare.")

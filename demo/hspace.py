@@ -1,23 +1,22 @@
 """Potentiality in diffusion: keep the prompt and the seed, move h (the UNet bottleneck)."""
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import gradio as gr
 import numpy as np
 import pandas as pd
 
 from edits.directions import Direction, DirectionError, siblings_of
-from edits.fit import collect_h, fill_template, fit_h
-from edits.hspace import DEFAULT_EDIT, MAX_STRENGTH, edit_pair, h_shape, traversal
-from edits.labelers import FACTORS, ColourLabeler, CSVLabeler
-from edits.pipeline import InputError, to_uint8
-from toyworld.settings import DIRECTIONS, MAX_FIT_SAMPLES, TRAVERSAL_FRAMES
+from edits.fit import collect_h, fill_template, fit_h, make_labeller, seeds_for
+from edits.hspace import DEFAULT_EDIT, MAX_STRENGTH, HEdit, edit_pair, h_shape, traversal
+from edits.labelers import FACTORS
+from edits.pipeline import InputError, check_name, check_number, check_prompt, check_seed, to_uint8
+from toyworld.settings import DIRECTIONS, LONG_JOB_BATCH, MAX_FIT_SAMPLES, SESSION_TTL_S, TRAVERSAL_FRAMES
 
-from .common import Models, friendly, image_out
+from .common import Models, friendly, image_out, session_files_state, session_folder
+from .sharing import CONCURRENCY, LONG, MODEL
 
 ATTRIBUTES = ("colour", "shape", "size")
+LABELLERS = {"classifier": "classifier", "colour pixels": "colour", "my CSV": "csv"}  # the tab's names -> edits.fit's
 
 EXPLAIN = """
 **What am I looking at?** Here the prompt and the seed stay fixed. Instead, we reach inside the
@@ -51,7 +50,7 @@ def _choices(models: Models, mine: dict | None, attribute: str) -> list[str]:
 
 
 def _find(models: Models, mine: dict | None, attribute: str, target: str) -> Direction:
-    key = f"{attribute}: {target}"
+    key = f"{check_name(attribute, 'attribute')}: {check_name(target, 'target')}"
     found = (mine or {}).get(key) or models.h_directions.get(key)
     if found is None:
         known = ", ".join(sorted(set(models.h_directions) | set(mine or {}))) or "none"
@@ -82,7 +81,8 @@ def _load_sweep() -> dict | None:
 def create_tab(models: Models, seed: gr.Number) -> dict:
     model = models.hspace_model
     gr.Markdown(EXPLAIN, elem_classes=["explain"])
-    mine = gr.State({})  # this visitor's own fitted or uploaded directions
+    mine = gr.State({}, time_to_live=SESSION_TTL_S)  # this visitor's own fitted or uploaded directions
+    files = session_files_state()  # and the folder their files are written to
     attrs = sorted({d.meta.get("attribute") for d in models.h_directions.values()}) or list(ATTRIBUTES)
     first = "colour" if "colour" in attrs else attrs[0]
     with gr.Row():
@@ -126,7 +126,7 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         with gr.Row():
             fit_prompt = gr.Textbox(label="Prompt template", value="a {size} {shape} on a {background} background")
             fit_attribute = gr.Dropdown(list(FACTORS), value="colour", label="Attribute", allow_custom_value=True)
-            labeller = gr.Radio(["classifier", "colour pixels", "my CSV"], value="classifier", label="Labeller")
+            labeller = gr.Radio(list(LABELLERS), value="classifier", label="Labeller")
             n_samples = gr.Slider(16, MAX_FIT_SAMPLES, value=128, step=16, label="Samples (N)")
         with gr.Row():
             csv_file = gr.File(label="CSV of seed,label (for 'my CSV'; seeds 0..N-1)", file_types=[".csv"],
@@ -140,56 +140,55 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                                    y_lim=[0.0, 1.0], height=260)
             download = gr.File(label="Download your directions", interactive=False)
 
+    def checked(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
+        """Every argument checked before any sampling: (direction, siblings, the checked edit)."""
+        check_prompt(prompt), check_seed(seed)
+        d = _find(models, mine, attribute, target)
+        siblings = _siblings(models, mine, d)
+        return d, siblings, HEdit(d, strength, start, end, mode, move, siblings).check()
+
     @friendly
     def edit(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
-        d = _find(models, mine, attribute, target)
-        a, b = edit_pair(model, prompt, seed, d, strength, start, end, mode, move, _siblings(models, mine, d))
+        d, siblings, e = checked(prompt, seed, attribute, target, strength, start, end, mode, move, mine)
+        a, b = edit_pair(model, prompt, seed, d, e.strengths[0], e.start, e.end, e.mode, e.move, siblings)
         return to_uint8(a), to_uint8(b)
 
     @friendly
     def strip_fn(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
-        d = _find(models, mine, attribute, target)
-        alphas, imgs = traversal(model, prompt, seed, d, strength or DEFAULT_EDIT["strength"], TRAVERSAL_FRAMES, start, end, mode,
-                                 move, _siblings(models, mine, d))
+        d, siblings, e = checked(prompt, seed, attribute, target, strength, start, end, mode, move, mine)
+        alphas, imgs = traversal(model, prompt, seed, d, e.strengths[0] or DEFAULT_EDIT["strength"], TRAVERSAL_FRAMES,
+                                 e.start, e.end, e.mode, e.move, siblings)
         return [(to_uint8(im), f"{a:+g}") for a, im in zip(alphas, imgs)]
 
     @friendly
-    def fit(template, attribute, labeller, n, csv_path, mine, progress=gr.Progress()):
-        n = int(n)
-        if not 16 <= n <= MAX_FIT_SAMPLES:
-            raise InputError(f"N must be between 16 and {MAX_FIT_SAMPLES} on this server.")
-        fill_template(template, 0)  # checks the placeholders before any sampling
-        if labeller == "my CSV":
-            if not csv_path:
-                raise InputError("Upload a CSV of seed,label rows first (or choose another labeller).")
-            if Path(csv_path).stat().st_size > 2**20:
-                raise InputError("The CSV is larger than 1 MB.")
-            lab = CSVLabeler(Path(csv_path).read_text(errors="replace"), attribute)
-            seeds = [s for s in lab.seeds if 0 <= s < 2**32][:n]
-            if len(seeds) < 16:
-                raise InputError("The CSV needs at least 16 rows with seeds.")
-        elif labeller == "colour pixels":
-            if attribute != "colour":
-                raise InputError("The pixel labeller reads colour only; choose the classifier for other attributes.")
-            lab, seeds = ColourLabeler(), list(range(n))
-        else:
-            lab = models.classifier_for(attribute)
-            seeds = list(range(n))
+    def fit(template, attribute, labeller, n, csv_path, mine, files=None, progress=gr.Progress()):
+        n = check_number(n, "N", 16, MAX_FIT_SAMPLES, integer=True)
+        attribute = check_name(attribute, "attribute")
+        fill_template(template, 0)  # checks the template before any sampling
+        kind = LABELLERS.get(labeller)
+        if kind is None:
+            raise InputError(f"Choose a labeller among: {', '.join(LABELLERS)}.")
+        if kind == "csv" and not csv_path:
+            raise InputError("Upload a CSV of seed,label rows first (or choose another labeller).")
+        lab = make_labeller(kind, attribute, labels_csv=csv_path)
+        seeds = seeds_for(lab, n)
         progress(0, desc="sampling")
-        samples = collect_h(model, template, seeds, progress=lambda f: progress(0.9 * f, desc="sampling"))
+        samples = collect_h(model, template, seeds, batch_size=LONG_JOB_BATCH,
+                            progress=lambda f: progress(0.9 * f, desc="sampling"))
         progress(0.9, desc="labelling and fitting")
         labels = lab(samples.images, seeds=samples.seeds)
-        dirs = fit_h(samples, list(labels), attribute, model.name, labeller, h_shape(model), template=template)
+        dirs = fit_h(samples, list(labels), attribute, model.name, kind, h_shape(model), template=template)
         mine = {**(mine or {}), **{d.label: d for d in dirs.values()}}
         rows = [{"step": i, "accuracy": a, "class": c} for c, d in dirs.items() for i, a in enumerate(d.meta["accuracy"])]
-        folder = Path(tempfile.mkdtemp(prefix="directions_"))
+        files, folder = session_folder(files)
         # Files are named by index, never by the user's attribute or class names.
-        files = [str(d.save_in(folder, f"h_{i:02d}")) for i, d in enumerate(dirs.values())]
+        paths = [str(d.save_in(folder, f"h_{i:02d}")) for i, d in enumerate(dirs.values())]
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(dirs[next(iter(dirs))].meta["class_counts"].items()))
         msg = (f"Fitted {len(dirs)} direction(s) for **{attribute}** from {len(seeds)} samples ({counts}). "
                f"Mean held-out accuracy {np.mean([np.mean(d.meta['accuracy']) for d in dirs.values()]):.2f}. "
                "They are now in the Target list.")
-        return mine, pd.DataFrame(rows), files, msg, gr.update(value=attribute, choices=sorted(set(attrs) | {attribute}))
+        return (mine, pd.DataFrame(rows), paths, msg, gr.update(value=attribute, choices=sorted(set(attrs) | {attribute})),
+                files)
 
     @friendly
     def load_file(path, mine):
@@ -198,7 +197,8 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         d = Direction.load(path)
         if d.meta.get("space") != "h":
             raise DirectionError("This direction was fitted in another space (not h-space).")
-        d.check_compatible(h_shape(model, int(d.meta.get("skip_levels", 0))))
+        d.check_compatible(h_shape(model, check_number(d.meta.get("skip_levels", 0), "The file's skip_levels", 0, 8,
+                                                       integer=True)))
         return {**(mine or {}), d.label: d}, f"Loaded **{d.label}** ({d.meta.get('samples', '?')} samples)."
 
     def refresh_targets(attribute, mine):
@@ -207,10 +207,13 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
 
     edit_inputs = [prompt, seed, attribute, target, strength, start, end, mode, move, mine]
     ev = gr.on([button.click, prompt.submit, strength.release], edit, edit_inputs, [original, edited],
-               api_name="edit_h", concurrency_id="model", show_progress="minimal", trigger_mode="always_last")
-    ev.then(strip_fn, edit_inputs, strip, api_name=False, concurrency_id="model", show_progress="minimal")
+               api_name="edit_h", concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal",
+               trigger_mode="always_last")
+    ev.then(strip_fn, edit_inputs, strip, api_name=False, concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL],
+            show_progress="minimal")
     attribute.change(refresh_targets, [attribute, mine], target, api_name=False, queue=False)
-    fit_button.click(fit, [fit_prompt, fit_attribute, labeller, n_samples, csv_file, mine],
-                     [mine, acc_plot, download, fit_status, attribute], api_name="fit_h", concurrency_id="model")
+    fit_button.click(fit, [fit_prompt, fit_attribute, labeller, n_samples, csv_file, mine, files],
+                     [mine, acc_plot, download, fit_status, attribute, files], api_name="fit_h", concurrency_id=LONG,
+                     concurrency_limit=CONCURRENCY[LONG])
     upload.upload(load_file, [upload, mine], [mine, fit_status], api_name=False)
     return {"refresh": (edit, edit_inputs, [original, edited])}

@@ -6,6 +6,7 @@ import gradio as gr
 from edits.pipeline import MAX_GUIDANCE, MAX_STEPS
 
 from .common import Models, friendly, image_out
+from .sharing import CONCURRENCY, MODEL
 
 EXPLAIN = """
 **What am I looking at?** A small diffusion model, trained by this project on a toy world of
@@ -49,5 +50,5 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
 
     inputs = [prompt, negative, seed, steps, guidance]
     gr.on([button.click, prompt.submit, negative.submit], generate, inputs, image,
-          api_name="generate", concurrency_id="model", show_progress="minimal")
+          api_name="generate", concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
     return {"refresh": (generate, inputs, image)}

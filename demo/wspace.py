@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gradio as gr
 
+from edits.pipeline import check_number
 from edits.wspace import (DEFAULT_PSI, DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, directions_for, edit_pair, make_edit,
                           recommended_layers, traversal)
 
 from toyworld.settings import EMBEDDED_GAN, TRAVERSAL_FRAMES
 
 from .common import Models, friendly, image_out
+from .sharing import CONCURRENCY, GAN
 
 FINDINGS = EMBEDDED_GAN / "FINDINGS.md"
 
@@ -108,7 +110,8 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     def unpack(args):
         n_extra = len(extra)
         conditional, lo, hi = args[0], args[1], args[2]
-        ex = [(extra[i][0], args[3 + 2 * i], args[4 + 2 * i]) for i in range(n_extra)]
+        ex = [(extra[i][0], args[3 + 2 * i], check_number(args[4 + 2 * i], f"The {extra[i][0]} strength",
+                                                          -MAX_STRENGTH, MAX_STRENGTH)) for i in range(n_extra)]
         values = args[3 + 2 * n_extra:]
         return conditional, (lo, hi), ex, {k: v for (k, _), v in zip(comps, values) if v}
 
@@ -124,9 +127,8 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         e = build_edits(attribute, target, strength, conditional, ex, layers)
         if not e:
             return []
-        frames = traversal(gan, seed, e[0], truncation_psi, TRAVERSAL_FRAMES, layers)
-        top = max(1.0, abs(e[0].strength))
-        return [(f, f"{-top + 2 * top * i / (TRAVERSAL_FRAMES - 1):+.1f}") for i, f in enumerate(frames)]
+        strengths, frames = traversal(gan, seed, e[0], truncation_psi, TRAVERSAL_FRAMES, layers)
+        return [(f, f"{s:+.1f}") for s, f in zip(strengths, frames)]
 
     def refresh_targets(attribute):
         ch = targets(attribute)
@@ -138,13 +140,14 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     live = [psi.input, strength.input, target.change, conditional.change, first_layer.input, last_layer.input,
             seed.submit, *[s.input for _, _, s in extra], *[t.change for _, t, _ in extra],
             *[s.input for _, s in comps]]
-    ev = gr.on(live, edit, inputs, [original, edited], api_name="edit_w", concurrency_id="gan",
-               concurrency_limit=4, show_progress="hidden", trigger_mode="always_last")
-    ev.then(strip_fn, inputs, strip, api_name=False, concurrency_id="gan", show_progress="hidden")
+    ev = gr.on(live, edit, inputs, [original, edited], api_name="edit_w", concurrency_id=GAN,
+               concurrency_limit=CONCURRENCY[GAN], show_progress="hidden", trigger_mode="always_last")
+    ev.then(strip_fn, inputs, strip, api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN],
+            show_progress="hidden")
     attribute.change(refresh_targets, attribute, [target, first_layer, last_layer], api_name=False, queue=False)
     reset.click(lambda a: [DEFAULT_STRENGTH, False, *recommended_layers(dirs, a, L), *[NONE, DEFAULT_STRENGTH] * len(extra),
                            *[0] * len(comps)],
                 attribute, [strength, conditional, first_layer, last_layer, *[c for _, t, s in extra for c in (t, s)],
                        *[s for _, s in comps]], api_name=False, queue=False).then(
-        edit, inputs, [original, edited], api_name=False, concurrency_id="gan")
+        edit, inputs, [original, edited], api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN])
     return {"refresh": (edit, inputs, [original, edited])}

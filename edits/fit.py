@@ -29,23 +29,39 @@ import torch
 from .directions import Direction, DirectionError, fit_one_vs_rest, fit_readout, readable_stem
 from .hspace import describe, h_shape, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
-from toyworld.settings import MAX_CLI_FIT_SAMPLES
+from toyworld.settings import MAX_CLI_FIT_SAMPLES, MAX_CSV_BYTES, MAX_TEMPLATE_CHARS
 
-from .pipeline import DiffusionModel, InputError, load_hspace_diffusion, to_uint8
+from .pipeline import DiffusionModel, InputError, check_text, load_hspace_diffusion, to_uint8
 
 MAX_SAMPLES = MAX_CLI_FIT_SAMPLES
 
 
+_PLACEHOLDER = re.compile(r"\{(\w*)\}")
+
+
 def fill_template(template: str, seed: int) -> str:
-    """Fill {colour} {shape} {size} {background} at random (deterministic per seed)."""
+    """Fill {colour} {shape} {size} {background} at random (deterministic per seed), in one pass over
+    a template bounded to MAX_TEMPLATE_CHARS (linear time: no search-and-replace loop)."""
+    template = check_text(template, "prompt template", MAX_TEMPLATE_CHARS)
+    found = list(_PLACEHOLDER.finditer(template))
+    names = ["colour" if m.group(1) == "color" else m.group(1) for m in found]
+    unknown = sorted({m.group(0) for m, n in zip(found, names) if n not in FACTORS})
+    if unknown:
+        raise InputError(f"The prompt template has {', '.join(unknown)[:80]}: the placeholders are "
+                         "{colour}, {shape}, {size} and {background}.")
     rng = np.random.default_rng(seed + 7_919)
-    text = template
-    for name, values in FACTORS.items():
-        for key in {name, "color"} if name == "colour" else {name}:
-            while "{" + key + "}" in text:
-                text = text.replace("{" + key + "}", str(rng.choice(values)), 1)
-    if re.search(r"\{\w*\}", text):
-        raise InputError("The prompt has a {placeholder} that is not one of colour, shape, size, background.")
+    values = [""] * len(found)
+    for name, choices in FACTORS.items():  # factor by factor, left to right: the same draws as before
+        for i, n in enumerate(names):
+            if n == name:
+                values[i] = str(rng.choice(choices))
+    parts, last = [], 0
+    for m, v in zip(found, values):
+        parts += [template[last:m.start()], v]
+        last = m.end()
+    text = "".join(parts) + template[last:]
+    if "{" in text and _PLACEHOLDER.search(text):  # e.g. "{{colour}}" leaves "{red}"
+        raise InputError("The prompt template has a {placeholder} that is not one of colour, shape, size, background.")
     return " ".join(text.split())
 
 
@@ -118,17 +134,31 @@ def fit_h(samples: Samples, labels: list[str], attribute: str, model_name: str, 
     return out
 
 
-def make_labeller(kind: str, attribute: str, classes: list[str] | None = None, labels_csv: str | None = None):
+LABELLERS = ("colour", "classifier", "clip", "csv")
+
+
+def make_labeller(kind: str, attribute: str, classes: list[str] | None = None, labels_csv: str | Path | None = None):
+    """The labeller of a fit: `colour` (pixels; colour only), `classifier`, `clip` (zero-shot over
+    `classes`) or `csv` (a file of seed,label rows, at most MAX_CSV_BYTES, checked cell by cell)."""
     from .labelers import CSVLabeler
 
     if kind == "colour":
+        if attribute != "colour":
+            raise InputError("The pixel labeller reads colour only; choose the classifier for other attributes.")
         return ColourLabeler()
     if kind == "classifier":
+        if attribute not in FACTORS:
+            raise InputError(f"The classifier reads {', '.join(FACTORS)}; choose one of them as the attribute.")
         return ToyClassifierLabeler(attribute)
     if kind == "csv":
         if not labels_csv:
-            raise InputError("The csv labeller needs --labels FILE with seed,label rows.")
-        return CSVLabeler(Path(labels_csv).read_text(), attribute)
+            raise InputError("The CSV labeller needs a CSV file of seed,label rows.")
+        path = Path(labels_csv)
+        if not path.is_file():
+            raise InputError("The CSV file could not be read.")
+        if path.stat().st_size > MAX_CSV_BYTES:
+            raise InputError(f"The CSV is larger than {MAX_CSV_BYTES // 2**10} KB.")
+        return CSVLabeler(path.read_text(encoding="utf-8", errors="replace"), attribute)
     if kind == "clip":
         from transformers import CLIPModel, CLIPProcessor
 
@@ -136,7 +166,17 @@ def make_labeller(kind: str, attribute: str, classes: list[str] | None = None, l
         from .labelers import CLIPLabeler
 
         return CLIPLabeler(CLIPModel.from_pretrained(name), CLIPProcessor.from_pretrained(name), classes or [], attribute)
-    raise InputError(f"Unknown labeller {kind!r}: choose colour, classifier, clip or csv.")
+    raise InputError(f"Unknown labeller {str(kind)[:40]!r}: choose colour, classifier, clip or csv.")
+
+
+def seeds_for(labeller, n: int, first_seed: int = 0, minimum: int = 16) -> list[int]:
+    """The seeds a fit samples: the CSV's own (the first n valid ones), else first_seed .. first_seed+n-1."""
+    if getattr(labeller, "name", None) == "csv":
+        seeds = [s for s in labeller.seeds if 0 <= s < 2**32][:n]
+        if len(seeds) < minimum:
+            raise InputError(f"The CSV needs at least {minimum} rows with seeds between 0 and {2**32 - 1}.")
+        return seeds
+    return list(range(first_seed, first_seed + n))
 
 
 def main(argv=None) -> None:
@@ -175,7 +215,7 @@ def main(argv=None) -> None:
         classes = [c.strip() for c in a.classes.split(",")] if a.classes else None
         labeller = make_labeller(a.labeler, a.attribute, classes, a.labels)
         model = load_hspace_diffusion(a.model)
-        seeds = labeller.seeds[: a.samples] if a.labeler == "csv" else list(range(a.first_seed, a.first_seed + a.samples))
+        seeds = seeds_for(labeller, a.samples, a.first_seed, minimum=8)
         t0 = time.perf_counter()
         bar = _Bar(len(seeds))
         samples = collect_h(model, a.prompt, seeds, a.steps, a.guidance, progress=bar, skip_levels=a.skip_levels)

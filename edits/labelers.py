@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +21,10 @@ import torch
 from torch import nn
 
 from nets.classifier import ToyClassifier, load_classifier
-from toyworld.settings import CLASSIFIER
+from toyworld.settings import CLASSIFIER, MAX_CSV_CELL_CHARS, MAX_CSV_ROWS
 from toyworld.world import FACTORS
 
-from .pipeline import InputError, to_uint8
+from .pipeline import InputError, check_text, to_uint8
 
 COLOUR_NAMES = FACTORS["colour"]
 
@@ -176,20 +177,26 @@ class CLIPLabeler:
 
 
 # ------------------------------------------------------------ user-supplied labels
+_SEED = re.compile(r"-?[0-9]+")  # ASCII digits only (str.isdigit also takes "²")
+
+
 class CSVLabeler:
     """Labels the user supplies: a CSV with rows `seed,label` (a header row is allowed)."""
 
     name = "csv"
 
-    def __init__(self, text: str, attribute: str = "custom", max_rows: int = 100_000):
+    def __init__(self, text: str, attribute: str = "custom", max_rows: int = MAX_CSV_ROWS):
         table: dict[int, str] = {}
-        for i, row in enumerate(csv.reader(io.StringIO(text))):
+        for i, row in enumerate(csv.reader(io.StringIO(text.replace("\0", "")))):
             if not row or all(not c.strip() for c in row):
                 continue
             if len(row) < 2:
                 raise InputError(f"row {i + 1} of the CSV needs two columns: seed,label")
-            seed, label = row[0].strip(), row[1].strip()
-            if not seed.lstrip("-").isdigit():
+            if any(len(c) > MAX_CSV_CELL_CHARS for c in row[:2]):
+                raise InputError(f"row {i + 1} of the CSV has a cell longer than {MAX_CSV_CELL_CHARS} characters")
+            seed = row[0].strip()
+            label = check_text(row[1], f"label in row {i + 1} of the CSV", MAX_CSV_CELL_CHARS)
+            if not _SEED.fullmatch(seed):
                 if i == 0:
                     continue  # header
                 raise InputError(f"row {i + 1}: {seed!r} is not a whole-number seed")

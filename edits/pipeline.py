@@ -11,14 +11,15 @@ CPU `torch.Generator`, so one seed gives the same image on every run and machine
 from __future__ import annotations
 
 import math
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from toyworld.settings import (EMBEDDED_DIFFUSION, EMBEDDED_HOURGLASS, MAX_GUIDANCE, MAX_PROMPT_CHARS,  # noqa: F401
-                               MAX_SEED, MAX_STEPS)
+from toyworld.settings import (EMBEDDED_DIFFUSION, EMBEDDED_HOURGLASS, MAX_GUIDANCE, MAX_NAME_CHARS,  # noqa: F401
+                               MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS)
 
 
 class InputError(ValueError):
@@ -42,14 +43,31 @@ def check_seed(seed) -> int:
     return int(value)
 
 
-def check_prompt(prompt, what: str = "prompt") -> str:
-    if prompt is None:
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # tabs and newlines included: a prompt is one line
+
+
+def check_text(text, what: str, limit: int) -> str:
+    """Text a person typed, bounded before any work: at most `limit` characters, no broken characters
+    (lone surrogates); control characters (tabs, newlines, ...) become spaces. Stripped."""
+    if text is None:
         return ""
-    if not isinstance(prompt, str):
+    if not isinstance(text, str):
         raise InputError(f"The {what} must be text.")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise InputError(f"The {what} is {len(prompt)} characters long; please keep it under {MAX_PROMPT_CHARS}.")
-    return prompt.strip()
+    if len(text) > limit:
+        raise InputError(f"The {what} is {len(text)} characters long; please keep it under {limit}.")
+    if _SURROGATE.search(text):
+        raise InputError(f"The {what} holds a broken character (a lone surrogate); please retype it.")
+    return _CONTROL.sub(" ", text).strip()
+
+
+def check_prompt(prompt, what: str = "prompt") -> str:
+    return check_text(prompt, what, MAX_PROMPT_CHARS)
+
+
+def check_name(name, what: str) -> str:
+    """An attribute, class or target name (looked up, never used as a file name)."""
+    return check_text(name, what, MAX_NAME_CHARS)
 
 
 def check_number(value, name: str, low: float, high: float, integer: bool = False) -> float | int:
@@ -87,6 +105,27 @@ def pick_device(device: str | None = None) -> tuple[torch.device, torch.dtype]:
     return dev, (torch.float16 if dev.type == "cuda" else torch.float32)
 
 
+class FairLock:
+    """A lock that lets waiters in in the order they came (threading.Lock does not: a long job that
+    re-takes it between batches could starve a short one waiting for it)."""
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._next = self._serving = 0
+
+    def __enter__(self):
+        with self._cond:
+            ticket, self._next = self._next, self._next + 1
+            self._cond.wait_for(lambda: self._serving == ticket)
+        return self
+
+    def __exit__(self, *exc):
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
+        return False
+
+
 # ------------------------------------------------------------ the model wrapper
 @dataclass
 class DiffusionModel:
@@ -96,7 +135,7 @@ class DiffusionModel:
     name: str
     default_steps: int = 25
     default_guidance: float = 5.0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    lock: FairLock = field(default_factory=FairLock, repr=False)
 
     @property
     def device(self) -> torch.device:

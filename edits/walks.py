@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .pipeline import InputError, check_number, check_seed, to_uint8
+from .pipeline import InputError, check_name, check_number, check_seed, to_uint8
 from .wspace import DEFAULT_PSI
 
 MAX_FRAMES = 48
@@ -73,15 +73,20 @@ def gan_walk(gan, seed_a, seed_b, frames: int, truncation_psi: float = DEFAULT_P
 
 
 def direction_walk(model, directions: dict, attribute: str, target: str, strength: float, frames: int,
-                   seed, prompt: str = "") -> list[np.ndarray]:
-    """From -strength to +strength along a fitted direction: h-space for a diffusion model, W for a GAN."""
+                   seed, prompt: str = "", space: str | None = None) -> list[np.ndarray]:
+    """From -strength to +strength along a fitted direction: `space` "h" (a diffusion model) or "w" (a
+    GAN); by default the directions' own space."""
     n = check_frames(frames)
+    attribute, target = check_name(attribute, "attribute"), check_name(target, "target")
     key = f"{attribute}: {target}"
     d = directions.get(key)
     if d is None:
         raise InputError(f"There is no direction for {key!r}. Known: {', '.join(sorted(directions)) or 'none'}.")
     strength = check_number(strength, "The strength", 0.0, 100.0)
-    if hasattr(model, "generator"):  # a GANModel
+    space = space or d.meta.get("space", "h")
+    if space not in ("h", "w"):
+        raise InputError(f"A direction walk is in h-space or in W, not {str(space)[:20]!r}.")
+    if space == "w":
         from .wspace import apply_edits, make_edit
 
         w = model.w_from_seed(check_seed(seed))

@@ -39,7 +39,7 @@ import torch
 
 from .directions import (Direction, DirectionError, can_swap, fit_one_vs_rest, fit_readout, orthonormal_basis,
                          project_out, siblings_of, signed_shift, swap_shift)
-from .pipeline import InputError, ModelLoadError, check_number, check_seed, make_generator, to_uint8
+from .pipeline import InputError, ModelLoadError, check_name, check_number, check_seed, make_generator, to_uint8
 from nets.stylegan import Generator, load_generator
 from toyworld.settings import EMBEDDED_GAN
 
@@ -265,17 +265,17 @@ def edit_pair(gan: GANModel, seed: int, edits: list[WEdit], truncation_psi: floa
 
 
 def traversal(gan: GANModel, seed: int, edit: WEdit, truncation_psi: float = DEFAULT_PSI, frames: int = 7,
-              layers=None) -> list[np.ndarray]:
-    """Frames from strength -s to +s (the edit's own strength, at least 1); the rest of the edit (its
-    layers, what it is conditioned on) is kept."""
+              layers=None) -> tuple[list[float], list[np.ndarray]]:
+    """(strengths, frames) from strength -s to +s (the edit's own strength, at least 1); the rest of the
+    edit (its layers, what it is conditioned on) is kept."""
     seed = check_seed(seed)
     psi = check_number(truncation_psi, "Truncation ψ", 0.0, 1.5)
     frames = check_number(frames, "The number of frames", 2, 32, integer=True)
     w = gan.w_from_seed(seed, psi)
     top = max(1.0, abs(edit.strength))
-    wps = [apply_edits(gan, w, [replace(edit, strength=float(s))], layers=layers)
-           for s in np.linspace(-top, top, frames)]
-    return list(gan.render(torch.cat(wps)))
+    strengths = [float(s) for s in np.linspace(-top, top, frames)]
+    wps = [apply_edits(gan, w, [replace(edit, strength=s)], layers=layers) for s in strengths]
+    return strengths, list(gan.render(torch.cat(wps)))
 
 
 # ------------------------------------------------------------------ fitting
@@ -345,6 +345,7 @@ def make_edit(directions: dict[str, Direction], attribute: str, target: str, str
     `conditional`, the other attributes' boundaries are held fixed. A class swap when the attribute's
     other classes were fitted too (and `swap`); `layers` None takes the direction's own recommended style
     layers ("layers" in its metadata) if it has them, else all."""
+    attribute, target = check_name(attribute, "attribute"), check_name(target, "target")
     classes = directions_for(directions, attribute)
     found = classes.get(target)
     if found is None:

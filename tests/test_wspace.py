@@ -102,8 +102,9 @@ def test_unsupervised_components(gan):
 
 
 def test_traversal_frames(gan):
-    frames = traversal(gan, 4, WEdit(_direction(gan), 2.0), frames=7)
+    strengths, frames = traversal(gan, 4, WEdit(_direction(gan), 2.0), frames=7)
     assert len(frames) == 7 and frames[0].shape == (16, 16, 3)
+    assert strengths[0] == -2.0 and strengths[-1] == 2.0 and len(strengths) == 7
 
 
 def test_fit_recovers_a_known_boundary(gan, tmp_path):

@@ -7,10 +7,18 @@ Environment variables (also listed by `python app.py --help`):
     MAX_FIT_SAMPLES      largest "fit your own direction" a visitor may ask for (default 512)
     MAX_COMPARE_SEEDS    most seeds one "compare over many seeds" call may take (default 32)
     MAX_DIFFUSION_FRAMES most frames of a diffusion latent walk (each is a full sampling; default 16)
+    MAX_SESSION_JOBS     most jobs one visitor may have queued or running at once (default 4)
+    MAX_SESSION_LONG_JOBS  most long jobs (fits, many-seed comparisons, walks) per visitor at once (default 1)
+    QUEUE_MAX_SIZE       most jobs waiting in the whole queue before new ones are turned away (default 64)
+    MAX_FILE_SIZE        largest upload accepted, e.g. 1mb (default 1mb)
+    SESSION_TTL_S        seconds a visitor's own files and directions are kept after their last use (default 3600)
+    CACHE_SWEEP_S        how often (s) Gradio's cache is swept of files older than SESSION_TTL_S (default 600)
+    SESSION_FILES        the folder under which each visitor's temporary files live (default: the system's)
 """
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +42,9 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
+ENV_KNOBS = __doc__.split("Environment variables", 1)[1].split("\n", 1)[1]  # for `python app.py --help`
+
+
 # ---------------------------------------------------------------- limits on what a caller may ask
 MAX_SEED = 2**32 - 1
 MAX_PROMPT_CHARS = 1000
@@ -45,3 +56,23 @@ MAX_COMPARE_SEEDS = _env_int("MAX_COMPARE_SEEDS", 32)
 MAX_DIFFUSION_FRAMES = _env_int("MAX_DIFFUSION_FRAMES", 16)
 MAX_WALK_FRAMES = 48  # W-space walks (cheap frames)
 TRAVERSAL_FRAMES = 7  # the strips under the h-space and W-space edits
+
+# ---------------------------------------------------------------- text a caller may send (checked before any work)
+MAX_TEMPLATE_CHARS = 300  # a "fit your own direction" prompt template
+MAX_NAME_CHARS = 200  # an attribute, class, target or walk name
+MAX_CSV_CELL_CHARS = 200  # a label (or seed) cell of an uploaded CSV
+MAX_CSV_BYTES = 2**20  # an uploaded CSV of seed,label rows
+MAX_CSV_ROWS = 10_000
+
+# ---------------------------------------------------------------- sharing the server fairly
+MAX_SESSION_JOBS = _env_int("MAX_SESSION_JOBS", 4)  # queued or running, all queues together
+MAX_SESSION_LONG_JOBS = _env_int("MAX_SESSION_LONG_JOBS", 1)  # fits, many-seed comparisons, walks
+QUEUE_MAX_SIZE = _env_int("QUEUE_MAX_SIZE", 64)
+W_CONCURRENCY = 4  # W-space edits run this many at once (milliseconds each)
+LONG_JOB_BATCH = 4  # images per locked batch of a long job: a /generate waits for one batch at most
+
+# ---------------------------------------------------------------- disk
+MAX_FILE_SIZE = os.environ.get("MAX_FILE_SIZE", "1mb")  # uploads (Gradio's launch(max_file_size=...))
+SESSION_TTL_S = _env_int("SESSION_TTL_S", 3600)
+CACHE_SWEEP_S = _env_int("CACHE_SWEEP_S", 600)
+SESSION_FILES = Path(os.environ.get("SESSION_FILES") or Path(tempfile.gettempdir()) / "imagination-potentiality")
