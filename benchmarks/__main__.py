@@ -1,4 +1,4 @@
-"""python -m benchmarks imagination|hspace|wspace|compare|atlas|speed [--quick]  — the last line is one JSON object."""
+"""python -m benchmarks imagination|hspace|wspace|compare|atlas|speed|load [--quick]  — the last line is one JSON object."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ import time
 
 from .common import emit, setup
 
-NAMES = ("imagination", "hspace", "wspace", "compare", "atlas", "speed")
+NAMES = ("imagination", "hspace", "wspace", "compare", "atlas", "speed", "load")
 
 
 def main(argv=None) -> None:
@@ -20,6 +20,8 @@ def main(argv=None) -> None:
     p.add_argument("--mode", default=None, choices=["symmetric", "asymmetric"], help="hspace only")
     p.add_argument("--sweep", action="store_true", help="hspace/wspace: success against strength")
     p.add_argument("--directions", default=None, help="hspace, wspace, atlas: folder of direction files")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="load only: minutes of sustained mixed use (default 20; 2 with --quick)")
     a = p.parse_args(argv)
     setup()
     t0 = time.perf_counter()
@@ -30,6 +32,8 @@ def main(argv=None) -> None:
         kwargs["directions"] = a.directions
     if a.name == "wspace":
         kwargs.update(strength=a.strength, sweep=a.sweep, directions=a.directions)
+    if a.name == "load":
+        kwargs["minutes"] = a.minutes
     if a.name == "hspace":
         kwargs.update(strength=a.strength, mode=a.mode, sweep=a.sweep, directions=a.directions)
     result = importlib.import_module(f"benchmarks.{a.name}").run(**kwargs)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from toyworld.settings import CACHE_SWEEP_S, MAX_FILE_SIZE, SESSION_TTL_S
+from toyworld.settings import CACHE_SWEEP_S, MAX_FILE_SIZE, SESSION_FILES, SESSION_TTL_S
 
 from . import compare, explore, hspace, imagination, wspace
 from .common import CSS, Models, lenient_inputs, new_seed, seed_controls, sweep_session_files
@@ -53,7 +53,9 @@ def build(models: Models) -> gr.Blocks:
 def launch_kwargs() -> dict:
     # show_error=False: an unexpected exception never sends its text (paths, internals) to a visitor;
     # every expected problem is a gr.Error with its own sentence (demo.common.friendly).
-    return {"css": CSS, "theme": gr.themes.Soft(), "show_error": False, "max_file_size": MAX_FILE_SIZE}
+    # allowed_paths: the session folders may lie outside the system's temporary folder (SESSION_FILES).
+    return {"css": CSS, "theme": gr.themes.Soft(), "show_error": False, "max_file_size": MAX_FILE_SIZE,
+            "allowed_paths": [str(SESSION_FILES)]}
 
 
 __all__ = ["Models", "build", "launch_kwargs"]

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import gradio as gr
 
-from toyworld.settings import MAX_SESSION_JOBS, MAX_SESSION_LONG_JOBS, QUEUE_MAX_SIZE, W_CONCURRENCY
+from toyworld.settings import MAX_SESSION_JOBS, MAX_SESSION_LONG_JOBS, MEMORY_TRIM_S, QUEUE_MAX_SIZE, W_CONCURRENCY
 
 MODEL, GAN, LONG = "model", "gan", "long"
 CONCURRENCY = {MODEL: 1, GAN: W_CONCURRENCY, LONG: 1}
@@ -64,7 +65,34 @@ def limit_per_session(blocks: gr.Blocks) -> None:
     queue.push = fair_push
 
 
+def _trim_memory_every(seconds: float) -> None:
+    """Hand freed heap pages back to the system now and then (glibc keeps them, per thread arena, after
+    the batches of a fit or a walk: the resident size then grows with use although nothing leaks)."""
+    import ctypes
+    import ctypes.util
+    import threading
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        trim = libc.malloc_trim if libc is not None else None
+    except (OSError, AttributeError):
+        trim = None
+    if trim is None:
+        return
+
+    def loop():
+        while True:
+            time.sleep(seconds)
+            trim(0)
+
+    threading.Thread(target=loop, name="malloc-trim", daemon=True).start()
+
+
 def setup_queue(blocks: gr.Blocks) -> gr.Blocks:
     blocks.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
     limit_per_session(blocks)
+    if MEMORY_TRIM_S > 0 and not getattr(setup_queue, "trimming", False):
+        setup_queue.trimming = True  # one trimmer per process, however many apps are built
+        _trim_memory_every(MEMORY_TRIM_S)
     return blocks

@@ -14,6 +14,7 @@ Environment variables (also listed by `python app.py --help`):
     SESSION_TTL_S        seconds a visitor's own files and directions are kept after their last use (default 3600)
     CACHE_SWEEP_S        how often (s) Gradio's cache is swept of files older than SESSION_TTL_S (default 600)
     SESSION_FILES        the folder under which each visitor's temporary files live (default: the system's)
+    MEMORY_TRIM_S        how often (s) freed memory is handed back to the system (default 60; 0: never)
 """
 from __future__ import annotations
 
@@ -76,3 +77,6 @@ MAX_FILE_SIZE = os.environ.get("MAX_FILE_SIZE", "1mb")  # uploads (Gradio's laun
 SESSION_TTL_S = _env_int("SESSION_TTL_S", 3600)
 CACHE_SWEEP_S = _env_int("CACHE_SWEEP_S", 600)
 SESSION_FILES = Path(os.environ.get("SESSION_FILES") or Path(tempfile.gettempdir()) / "imagination-potentiality")
+
+# ---------------------------------------------------------------- memory
+MEMORY_TRIM_S = _env_int("MEMORY_TRIM_S", 60)  # hand freed heap back to the system this often (0: never)
