@@ -111,7 +111,7 @@ class Server:
 def client(url: str):
     from gradio_client import Client
 
-    return Client(url, verbose=False)
+    return Client(url, verbose=False, httpx_kwargs={"timeout": 60})
 
 
 def _timed(fn, *args, **kwargs):
