@@ -4,8 +4,8 @@ Environment variables (also listed by `python app.py --help`):
     DIFFUSION_MODEL, HSPACE_MODEL, STYLEGAN_MODEL   which models the app loads (default: the embedded ones)
     DEVICE                                          cuda, cpu, ... (default: automatic)
     GRADIO_SERVER_NAME, GRADIO_SERVER_PORT          where the app listens
-    MAX_FIT_SAMPLES      largest "fit your own direction" a visitor may ask for (default 512)
-    MAX_COMPARE_SEEDS    most seeds one "compare over many seeds" call may take (default 32)
+    MAX_FIT_SAMPLES      largest "fit your own direction" a visitor may ask for (default 128)
+    MAX_COMPARE_SEEDS    most seeds one "compare over many seeds" call may take (default 16)
     MAX_DIFFUSION_FRAMES most frames of a diffusion latent walk (each is a full sampling; default 16)
     MAX_SESSION_JOBS     most jobs one visitor may have queued or running at once (default 4)
     MAX_SESSION_LONG_JOBS  most long jobs (fits, many-seed comparisons, walks) per visitor at once (default 1)
@@ -51,9 +51,10 @@ MAX_SEED = 2**32 - 1
 MAX_PROMPT_CHARS = 1000
 MAX_STEPS = 100
 MAX_GUIDANCE = 30.0
-MAX_FIT_SAMPLES = _env_int("MAX_FIT_SAMPLES", 512)  # the fit tab
+# The largest jobs a visitor may ask for finish in about a minute on 2 CPU cores (python -m benchmarks load).
+MAX_FIT_SAMPLES = _env_int("MAX_FIT_SAMPLES", 128)  # the fit tab
 MAX_CLI_FIT_SAMPLES = 4096  # `python -m edits.fit`
-MAX_COMPARE_SEEDS = _env_int("MAX_COMPARE_SEEDS", 32)
+MAX_COMPARE_SEEDS = _env_int("MAX_COMPARE_SEEDS", 16)
 MAX_DIFFUSION_FRAMES = _env_int("MAX_DIFFUSION_FRAMES", 16)
 MAX_WALK_FRAMES = 48  # W-space walks (cheap frames)
 TRAVERSAL_FRAMES = 7  # the strips under the h-space and W-space edits
