@@ -32,6 +32,7 @@ from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from toyworld.settings import MAX_CLI_FIT_SAMPLES
 
 from .pipeline import DiffusionModel, InputError, load_hspace_diffusion, to_uint8
+from .zerogpu import FIT, gpu
 
 MAX_SAMPLES = MAX_CLI_FIT_SAMPLES
 
@@ -59,6 +60,7 @@ class Samples:
     skip_levels: int = 0
 
 
+@gpu(FIT)
 def collect_h(model: DiffusionModel, template: str, seeds: list[int], num_inference_steps: int | None = None,
               guidance_scale: float | None = None, batch_size: int = 16, progress=None,
               skip_levels: int = 0) -> Samples:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from .zerogpu import BATCH, GENERATE, gpu
 from toyworld.settings import (EMBEDDED_DIFFUSION, EMBEDDED_HOURGLASS, MAX_GUIDANCE, MAX_PROMPT_CHARS,  # noqa: F401
                                MAX_SEED, MAX_STEPS)
 
@@ -120,6 +121,7 @@ class DiffusionModel:
             guidance_scale=check_number(guidance_scale, "Guidance scale", 0.0, MAX_GUIDANCE),
         )
 
+    @gpu(GENERATE)
     @torch.no_grad()
     def generate(self, prompt: str = "", negative_prompt: str = "", seed: int = 0,
                  num_inference_steps: int | None = None, guidance_scale: float | None = None,
@@ -137,6 +139,7 @@ class DiffusionModel:
             )
         return out.images[0]
 
+    @gpu(BATCH)
     @torch.no_grad()
     def generate_batch(self, prompts: list[str], seeds: list[int], num_inference_steps: int | None = None,
                        guidance_scale: float | None = None, output_type: str = "np", **kwargs):
