@@ -140,6 +140,8 @@ def _numpy_scalar(dtype, data=None):
 def _numpy_array(subtype, shape, typecode):
     if subtype is not np.ndarray:
         raise pickle.UnpicklingError("Only plain numpy arrays are read.")
+    if not isinstance(shape, tuple) or int(np.prod(shape)) > 1:  # numpy pickles (0,), then fills it by BUILD
+        raise pickle.UnpicklingError("A numpy array in the file asks for memory up front; refused.")
     return np.ndarray.__new__(np.ndarray, shape, typecode)
 
 
@@ -171,8 +173,21 @@ ALLOWED = {
 }
 
 
-class SafeUnpickler(pickle.Unpickler):
-    """Resolves only the globals in ALLOWED; anything else raises RefusedGlobal naming it."""
+class SafeUnpickler(pickle._Unpickler):  # the pure-Python unpickler: its opcodes can be overridden
+    """Resolves only the globals in ALLOWED (anything else raises RefusedGlobal naming it), and sets state
+    (BUILD) only on plain data: numpy arrays and dtypes, dicts. Setting attributes on a class or a function
+    (which would rewire them for the rest of the process) is refused."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def load_build(self):
+        inst = self.stack[-2]  # the state is on top, the object below it
+        if isinstance(inst, type) or callable(inst) or not isinstance(inst, (np.ndarray, np.dtype, dict)):
+            raise pickle.UnpicklingError(f"The file sets the state of a {type(inst).__name__}; only numpy arrays, "
+                                         "dtypes and dicts are accepted.")
+        super().load_build()
+
+    dispatch[pickle.BUILD[0]] = load_build
 
     def find_class(self, module: str, name: str):
         import _compat_pickle  # Python 2 names that protocols 0-2 write (__builtin__.set -> builtins.set)

@@ -371,6 +371,20 @@ def test_refusal_names_the_global(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_state_cannot_be_set_on_allowed_classes_or_functions(tmp_path):
+    """BUILD on an allowed class (OrderedDict) or stand-in function would rewire it for the whole process."""
+    import collections
+
+    for module, name in (("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2")):
+        # GLOBAL module.name; (None, {"__doc__": "rewired"}); BUILD; STOP  (protocol 0 opcodes)
+        data = f"c{module}\n{name}\n(N}}V__doc__\nVrewired\nst".encode() + pickle.BUILD + pickle.STOP
+        pkl = tmp_path / "build.pkl"
+        pkl.write_bytes(data)
+        with pytest.raises(ConvertError, match="sets the state"):
+            safe_load(pkl)
+    assert collections.OrderedDict.__doc__ != "rewired"
+
+
 def test_stylegan3_is_refused_with_a_clear_message(tmp_path):
     pkl, marker = tmp_path / "sg3.pkl", tmp_path / "PWNED"
     write_pickle(pkl, marker, stylegan3=True)
