@@ -24,8 +24,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--hspace-model", default=os.environ.get("HSPACE_MODEL"),
                    help="Hub id or folder of the pipeline whose h-space the edits move (default: the embedded "
                         "hourglass model with the embedded model, else the --diffusion-model)")
-    p.add_argument("--gan", default=os.environ.get("STYLEGAN_MODEL"),
-                   help="folder of a StyleGAN generator for the W-space tab (default: the embedded toy one)")
+    p.add_argument("--gan", "--gan-model", dest="gan", default=os.environ.get("STYLEGAN_MODEL"),
+                   help="folder of a StyleGAN generator for the W-space tab (default: the embedded toy one; "
+                        "official NVlabs .pkl files: convert them first with `python -m edits.convert stylegan`)")
     p.add_argument("--device", default=os.environ.get("DEVICE"), help="cuda, cpu, ... (default: automatic)")
     p.add_argument("--server-name", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))

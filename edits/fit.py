@@ -32,6 +32,7 @@ from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from toyworld.settings import MAX_CLI_FIT_SAMPLES, MAX_CSV_BYTES, MAX_TEMPLATE_CHARS
 
 from .pipeline import DiffusionModel, InputError, check_text, load_hspace_diffusion, to_uint8
+from .zerogpu import FIT, gpu
 
 MAX_SAMPLES = MAX_CLI_FIT_SAMPLES
 
@@ -75,6 +76,7 @@ class Samples:
     skip_levels: int = 0
 
 
+@gpu(FIT)
 def collect_h(model: DiffusionModel, template: str, seeds: list[int], num_inference_steps: int | None = None,
               guidance_scale: float | None = None, batch_size: int = 16, progress=None,
               skip_levels: int = 0) -> Samples:

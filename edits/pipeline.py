@@ -21,6 +21,8 @@ import torch
 from toyworld.settings import (EMBEDDED_DIFFUSION, EMBEDDED_HOURGLASS, MAX_GUIDANCE, MAX_NAME_CHARS,  # noqa: F401
                                MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS)
 
+from .zerogpu import BATCH, GENERATE, gpu
+
 
 class InputError(ValueError):
     """Bad user input, with a message meant for the person who typed it."""
@@ -159,6 +161,7 @@ class DiffusionModel:
             guidance_scale=check_number(guidance_scale, "Guidance scale", 0.0, MAX_GUIDANCE),
         )
 
+    @gpu(GENERATE)
     @torch.no_grad()
     def generate(self, prompt: str = "", negative_prompt: str = "", seed: int = 0,
                  num_inference_steps: int | None = None, guidance_scale: float | None = None,
@@ -176,6 +179,7 @@ class DiffusionModel:
             )
         return out.images[0]
 
+    @gpu(BATCH)
     @torch.no_grad()
     def generate_batch(self, prompts: list[str], seeds: list[int], num_inference_steps: int | None = None,
                        guidance_scale: float | None = None, output_type: str = "np", **kwargs):

@@ -19,6 +19,7 @@ import torch
 
 from .pipeline import InputError, check_name, check_number, check_seed, to_uint8
 from .wspace import DEFAULT_PSI
+from .zerogpu import BATCH, W_EDIT, gpu
 
 MAX_FRAMES = 48
 MIN_SIDE = 256  # small frames are enlarged (nearest neighbour) to at least this many pixels
@@ -48,6 +49,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------ frames
+@gpu(BATCH)
 def diffusion_walk(model, prompt: str, seed_a, seed_b, frames: int, **kwargs) -> list[np.ndarray]:
     """Slerp between two seeds' starting noise under one prompt (one batch)."""
     from .hspace import sample, starting_noise
@@ -61,6 +63,7 @@ def diffusion_walk(model, prompt: str, seed_a, seed_b, frames: int, **kwargs) ->
     return list(to_uint8(sample(model, prompt, [a] * n, latents=noise, **kwargs).images))
 
 
+@gpu(W_EDIT)
 def gan_walk(gan, seed_a, seed_b, frames: int, truncation_psi: float = DEFAULT_PSI) -> list[np.ndarray]:
     """Linear interpolation of w between two seeds."""
     a, b = check_seed(seed_a), check_seed(seed_b)
@@ -72,6 +75,7 @@ def gan_walk(gan, seed_a, seed_b, frames: int, truncation_psi: float = DEFAULT_P
     return list(gan.render(torch.stack([lerp(wa, wb, float(t)) for t in np.linspace(0, 1, n)])))
 
 
+@gpu(BATCH)
 def direction_walk(model, directions: dict, attribute: str, target: str, strength: float, frames: int,
                    seed, prompt: str = "", space: str | None = None) -> list[np.ndarray]:
     """From -strength to +strength along a fitted direction: `space` "h" (a diffusion model) or "w" (a

@@ -40,6 +40,7 @@ import torch
 from .directions import (Direction, DirectionError, can_swap, fit_one_vs_rest, fit_readout, orthonormal_basis,
                          project_out, siblings_of, signed_shift, swap_shift)
 from .pipeline import InputError, ModelLoadError, check_name, check_number, check_seed, make_generator, to_uint8
+from .zerogpu import FIT, W_EDIT, gpu
 from nets.stylegan import Generator, load_generator
 from toyworld.settings import EMBEDDED_GAN
 
@@ -254,6 +255,7 @@ def apply_edits(gan: GANModel, w: torch.Tensor, edits: list[WEdit] = (),
     return wp
 
 
+@gpu(W_EDIT)
 def edit_pair(gan: GANModel, seed: int, edits: list[WEdit], truncation_psi: float = DEFAULT_PSI,
               components=None, layers=None) -> tuple[np.ndarray, np.ndarray]:
     """(original, edited) uint8 images of one seed."""
@@ -264,6 +266,7 @@ def edit_pair(gan: GANModel, seed: int, edits: list[WEdit], truncation_psi: floa
     return imgs[0], imgs[1]
 
 
+@gpu(W_EDIT)
 def traversal(gan: GANModel, seed: int, edit: WEdit, truncation_psi: float = DEFAULT_PSI, frames: int = 7,
               layers=None) -> tuple[list[float], list[np.ndarray]]:
     """(strengths, frames) from strength -s to +s (the edit's own strength, at least 1); the rest of the
@@ -279,6 +282,7 @@ def traversal(gan: GANModel, seed: int, edit: WEdit, truncation_psi: float = DEF
 
 
 # ------------------------------------------------------------------ fitting
+@gpu(FIT)
 @torch.no_grad()
 def sample_and_label(gan: GANModel, n: int, labelers: dict[str, object], truncation_psi: float = 1.0,
                      first_seed: int = 0, progress=None) -> tuple[torch.Tensor, dict[str, list[str]]]:

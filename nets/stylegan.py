@@ -40,6 +40,9 @@ class StyleGANConfig:
     channels: dict = field(default_factory=lambda: {4: 128, 8: 128, 16: 64, 32: 32, 64: 16})
     lr_mlp: float = 0.01
     blur_kernel: tuple = (1, 3, 3, 1)
+    # Official StyleGAN2-ADA clamps every synthesis activation to +-conv_clamp (256 in its configs);
+    # None (the embedded model) clamps nothing.
+    conv_clamp: float | None = None
 
     def __post_init__(self):
         self.channels = {int(k): int(v) for k, v in self.channels.items()}  # JSON keys are strings
@@ -57,7 +60,25 @@ class StyleGANConfig:
         return int(math.log2(self.resolution)) * 2 - 2
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
+        d = asdict(self)
+        if d["conv_clamp"] is None:  # configs written before the field existed stay as they were
+            del d["conv_clamp"]
+        return json.dumps(d, indent=1)
+
+    @classmethod
+    def official(cls, resolution: int, z_dim: int = 512, w_dim: int = 512, n_mlp: int = 8,
+                 channel_base: int = 32768, channel_max: int = 512, img_channels: int = 3,
+                 lr_mlp: float = 0.01, conv_clamp: float | None = 256) -> "StyleGANConfig":
+        """The config of an NVlabs StyleGAN2-ADA generator (`training/networks.py` defaults; the `paper256`
+        config has channel_base 16384, the others 32768; `cifar` and `auto` below 512 px use 2 mapping layers)."""
+        return cls(z_dim=z_dim, w_dim=w_dim, n_mlp=n_mlp, resolution=resolution, img_channels=img_channels,
+                   channels=official_channels(resolution, channel_base, channel_max), lr_mlp=lr_mlp,
+                   conv_clamp=conv_clamp)
+
+
+def official_channels(resolution: int, channel_base: int = 32768, channel_max: int = 512) -> dict[int, int]:
+    """Channels per resolution as StyleGAN2-ADA's SynthesisNetwork sets them: min(base // res, max)."""
+    return {2 ** i: min(channel_base // 2 ** i, channel_max) for i in range(2, int(math.log2(resolution)) + 1)}
 
 
 # ------------------------------------------------------------------ building blocks
@@ -89,6 +110,11 @@ def fused_lrelu(x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tens
     if bias is not None:
         x = x + bias.view(1, -1, *([1] * (x.ndim - 2)))
     return F.leaky_relu(x, 0.2) * SQRT2
+
+
+def clamp(x: torch.Tensor, limit: float | None) -> torch.Tensor:
+    """x clamped to +-limit (official StyleGAN2-ADA's conv_clamp); x itself when limit is None."""
+    return x if limit is None else x.clamp(-limit, limit)
 
 
 class PixelNorm(nn.Module):
@@ -163,27 +189,30 @@ class NoiseInjection(nn.Module):
 
 
 class StyledConv(nn.Module):
-    def __init__(self, in_ch, out_ch, kernel_size, style_dim, upsample=False, blur_kernel=(1, 3, 3, 1)):
+    def __init__(self, in_ch, out_ch, kernel_size, style_dim, upsample=False, blur_kernel=(1, 3, 3, 1),
+                 conv_clamp=None):
         super().__init__()
         self.conv = ModulatedConv2d(in_ch, out_ch, kernel_size, style_dim, upsample=upsample, blur_kernel=blur_kernel)
         self.noise = NoiseInjection()
         self.activate_bias = nn.Parameter(torch.zeros(out_ch))
+        self.conv_clamp = conv_clamp
 
     def forward(self, x, w, noise):
-        return fused_lrelu(self.noise(self.conv(x, w), noise), self.activate_bias)
+        return clamp(fused_lrelu(self.noise(self.conv(x, w), noise), self.activate_bias), self.conv_clamp)
 
 
 class ToRGB(nn.Module):
-    def __init__(self, in_ch, out_ch, style_dim, upsample=True, blur_kernel=(1, 3, 3, 1)):
+    def __init__(self, in_ch, out_ch, style_dim, upsample=True, blur_kernel=(1, 3, 3, 1), conv_clamp=None):
         super().__init__()
         self.conv = ModulatedConv2d(in_ch, out_ch, 1, style_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, out_ch, 1, 1))
         if upsample:
             self.register_buffer("kernel", make_kernel(blur_kernel), persistent=False)
         self.upsample = upsample
+        self.conv_clamp = conv_clamp
 
     def forward(self, x, w, skip=None):
-        out = self.conv(x, w) + self.bias
+        out = clamp(self.conv(x, w) + self.bias, self.conv_clamp)
         if skip is not None:
             out = out + upsample2x(skip, self.kernel)
         return out
@@ -203,24 +232,24 @@ class Generator(nn.Module):
     def __init__(self, cfg: StyleGANConfig | None = None):
         super().__init__()
         self.cfg = cfg = cfg or StyleGANConfig()
-        k = cfg.blur_kernel
+        k, cc = cfg.blur_kernel, cfg.conv_clamp
         self.style = nn.Sequential(PixelNorm(), *[
             EqualLinear(cfg.z_dim if i == 0 else cfg.w_dim, cfg.w_dim, lr_mul=cfg.lr_mlp, activation=True)
             for i in range(cfg.n_mlp)])
         self.register_buffer("w_avg", torch.zeros(cfg.w_dim))
         ch = cfg.channels
         self.input = ConstantInput(ch[4])
-        self.conv1 = StyledConv(ch[4], ch[4], 3, cfg.w_dim, blur_kernel=k)
-        self.to_rgb1 = ToRGB(ch[4], cfg.img_channels, cfg.w_dim, upsample=False)
+        self.conv1 = StyledConv(ch[4], ch[4], 3, cfg.w_dim, blur_kernel=k, conv_clamp=cc)
+        self.to_rgb1 = ToRGB(ch[4], cfg.img_channels, cfg.w_dim, upsample=False, conv_clamp=cc)
         self.convs, self.to_rgbs = nn.ModuleList(), nn.ModuleList()
         self.noises = nn.Module()
         self.noises.register_buffer("noise_0", torch.randn(1, 1, 4, 4))
         in_ch, layer = ch[4], 1
         for log2 in range(3, int(math.log2(cfg.resolution)) + 1):
             res = 2 ** log2
-            self.convs.append(StyledConv(in_ch, ch[res], 3, cfg.w_dim, upsample=True, blur_kernel=k))
-            self.convs.append(StyledConv(ch[res], ch[res], 3, cfg.w_dim, blur_kernel=k))
-            self.to_rgbs.append(ToRGB(ch[res], cfg.img_channels, cfg.w_dim, blur_kernel=k))
+            self.convs.append(StyledConv(in_ch, ch[res], 3, cfg.w_dim, upsample=True, blur_kernel=k, conv_clamp=cc))
+            self.convs.append(StyledConv(ch[res], ch[res], 3, cfg.w_dim, blur_kernel=k, conv_clamp=cc))
+            self.to_rgbs.append(ToRGB(ch[res], cfg.img_channels, cfg.w_dim, blur_kernel=k, conv_clamp=cc))
             for _ in range(2):
                 self.noises.register_buffer(f"noise_{layer}", torch.randn(1, 1, res, res))
                 layer += 1
@@ -303,6 +332,78 @@ def save_generator(g: Generator, folder: str | Path, dtype=torch.float16, extra:
     cfg = json.loads(g.cfg.to_json())
     (folder / "config.json").write_text(json.dumps({**cfg, **(extra or {})}, indent=1))
     return folder
+
+
+# ------------------------------------------------------------------ official StyleGAN2-ADA names
+# How each tensor of Generator(cfg) is named and shaped in an NVlabs StyleGAN2-ADA-PyTorch generator
+# (training/networks.py: G.mapping.fc{i}, G.synthesis.b{res}.{const,conv0,conv1,torgb}); the same names
+# serve StyleGAN3's repository for its StyleGAN2 networks (training/networks_stylegan2.py).
+# Kinds: "same" shape; "lead1": the project adds a leading 1 (modulated weights, the constant);
+# "noise": (r, r) -> (1, 1, r, r); "scalar": () -> (1,); "rgb_bias": (C,) -> (1, C, 1, 1).
+def official_names(cfg: StyleGANConfig) -> list[tuple[str, str, str]]:
+    """(project name, official name, kind) for every tensor of a Generator(cfg) state dict."""
+    out = [("w_avg", "mapping.w_avg", "same")]
+    for i in range(cfg.n_mlp):
+        out += [(f"style.{i + 1}.{p}", f"mapping.fc{i}.{p}", "same") for p in ("weight", "bias")]
+
+    def layer(mine: str, theirs: str, noise: int) -> list[tuple[str, str, str]]:
+        return [(f"{mine}.conv.weight", f"{theirs}.weight", "lead1"),
+                (f"{mine}.conv.modulation.weight", f"{theirs}.affine.weight", "same"),
+                (f"{mine}.conv.modulation.bias", f"{theirs}.affine.bias", "same"),
+                (f"{mine}.noise.weight", f"{theirs}.noise_strength", "scalar"),
+                (f"{mine}.activate_bias", f"{theirs}.bias", "same"),
+                (f"noises.noise_{noise}", f"{theirs}.noise_const", "noise")]
+
+    def torgb(mine: str, theirs: str) -> list[tuple[str, str, str]]:
+        return [(f"{mine}.conv.weight", f"{theirs}.weight", "lead1"),
+                (f"{mine}.conv.modulation.weight", f"{theirs}.affine.weight", "same"),
+                (f"{mine}.conv.modulation.bias", f"{theirs}.affine.bias", "same"),
+                (f"{mine}.bias", f"{theirs}.bias", "rgb_bias")]
+
+    out += [("input.input", "synthesis.b4.const", "lead1")]
+    out += layer("conv1", "synthesis.b4.conv1", 0) + torgb("to_rgb1", "synthesis.b4.torgb")
+    for k, log2 in enumerate(range(3, int(math.log2(cfg.resolution)) + 1)):
+        b = f"synthesis.b{2 ** log2}"
+        out += layer(f"convs.{2 * k}", f"{b}.conv0", 2 * k + 1) + layer(f"convs.{2 * k + 1}", f"{b}.conv1", 2 * k + 2)
+        out += torgb(f"to_rgbs.{k}", f"{b}.torgb")
+    return out
+
+
+def from_official_state(cfg: StyleGANConfig, official: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict for Generator(cfg) from an official generator's tensors (named as `G.state_dict()`).
+
+    The arithmetic is the same: equalised-learning-rate storage (weights N(0,1), scaled at run time by
+    lr_mul / sqrt(fan_in)) in the mapping and the affines; ToRGB's style gain equals the project's
+    weight scale; demodulated convolutions are scale-invariant, so their unscaled official weights
+    give the same output (up to where the 1e-8 of the demodulation sits)."""
+    shapes = _state_shapes(cfg)
+    out, missing, wrong = {}, [], []
+    for mine, theirs, kind in official_names(cfg):
+        if theirs not in official:
+            missing.append(theirs)
+            continue
+        t, want = official[theirs], shapes[mine]
+        expected = _official_shape(want, kind)
+        if tuple(t.shape) != tuple(expected):
+            wrong.append(f"{theirs} is {tuple(t.shape)}, expected {tuple(expected)}")
+            continue
+        out[mine] = t.reshape(want).float().clone()
+    if missing or wrong:
+        raise ValueError("The official generator does not match its config: "
+                         + "; ".join(([f"missing {', '.join(missing[:6])}"] if missing else []) + wrong[:6]))
+    return out
+
+
+def _official_shape(mine: tuple[int, ...], kind: str) -> tuple[int, ...]:
+    """The official shape of a tensor the project holds with shape `mine` (see official_names' kinds)."""
+    return {"same": lambda: mine, "lead1": lambda: mine[1:], "noise": lambda: mine[2:], "scalar": lambda: (),
+            "rgb_bias": lambda: (mine[1],)}[kind]()
+
+
+def _state_shapes(cfg: StyleGANConfig) -> dict[str, tuple[int, ...]]:
+    with torch.device("meta"):
+        g = Generator(cfg)
+    return {k: tuple(v.shape) for k, v in g.state_dict().items()}
 
 
 def load_generator(folder: str | Path, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
