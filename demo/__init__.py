@@ -6,46 +6,82 @@ import gradio as gr
 from toyworld.settings import CACHE_SWEEP_S, MAX_FILE_SIZE, SESSION_FILES, SESSION_TTL_S
 
 from . import compare, explore, hspace, imagination, wspace
-from .common import CSS, Models, lenient_inputs, new_seed, seed_controls, sweep_session_files
-from .sharing import CONCURRENCY, GAN, MODEL, setup_queue
+from .common import CSS, FirstViews, Models, lazy, lenient_inputs, new_seed, seed_controls, sweep_session_files
+from .sharing import CONCURRENCY, GAN, LONG, MODEL, setup_queue
 
 TITLE = "Imagination & Potentiality — steering image generators"
 INTRO = """
 # Imagination & Potentiality
-Two ways to steer an image generator, on the same seed: **imagination** changes the *prompt*
-(conditioning); **potentiality** keeps the prompt and moves the *latent code* along a direction
-the model already holds (disentanglement).
+Two ways to steer an image generator from one seed: **imagination** changes the *prompt*;
+**potentiality** keeps it and moves the model's inner *code* along a direction it already holds.
 """
+
+# (id, tab label, how to build it); short labels so that the tab bar stays readable on a phone
+TABS = [
+    ("imagination", "Imagination", lambda m, s: imagination.create_tab(m, s)),
+    ("hspace", "Potentiality: h-space", lambda m, s: hspace.create_tab(m, s)),
+    ("wspace", "Potentiality: W space", lambda m, s: wspace.create_tab(m, s)),
+    ("compare", "Side by side", lambda m, s: compare.create_tab(m, s)),
+    ("walks", "Latent walks", lambda m, s: explore.create_walk_tab(m, s)),
+    ("atlas", "Direction atlas", lambda m, s: explore.create_atlas_tab(m)),
+]
+QUEUE = {"wspace": GAN, "walks": LONG, "atlas": None}  # the queue of each tab's first view (default: MODEL)
+SHARED = {"imagination", "hspace", "compare"}  # first views shared between visitors (pictures, no files)
 
 
 def build(models: Models) -> gr.Blocks:
+    """The page: a header, the shared seed, and the tabs.
+
+    Each tab shows a result for the shared seed when it is first opened (computed then, not at start-up)
+    and again whenever the seed changes while it is open; a tab keeps the seed it drew in a gr.State, so
+    going back to it costs nothing. A new seed runs one job: the view of the tab on show (a job per tab
+    would meet the per-visitor limit of demo.sharing).
+    """
     sweep_session_files()
     # Gradio's cache (every image and file handed to a visitor) is swept of files older than a session.
     with gr.Blocks(title=TITLE, delete_cache=(CACHE_SWEEP_S, SESSION_TTL_S)) as blocks:
-        gr.Markdown(INTRO)
+        gr.Markdown(INTRO, elem_id="header")
         seed, dice = seed_controls()
-        refreshers = []
-        with gr.Tabs():
-            with gr.Tab("Imagination — conditioning"):
-                refreshers.append((imagination.create_tab(models, seed)["refresh"], MODEL))
-            with gr.Tab("Potentiality — h-space"):
-                refreshers.append((hspace.create_tab(models, seed)["refresh"], MODEL))
-            with gr.Tab("Potentiality — W space (StyleGAN)"):
-                refreshers.append((wspace.create_tab(models, seed)["refresh"], GAN))
-            with gr.Tab("Side by side — compare"):
-                compare.create_tab(models, seed)
-            with gr.Tab("Latent walks"):
-                explore.create_walk_tab(models, seed)
-            with gr.Tab("Direction atlas"):
-                atlas = explore.create_atlas_tab(models)["refresh"]
-        refreshers = [(r, cid) for r, cid in refreshers if r is not None]
-        event = dice.click(new_seed, None, seed, api_name=False, queue=False)
-        for (fn, inputs, outputs), cid in refreshers:
-            event.then(fn, inputs, outputs, api_name=False, concurrency_id=cid, concurrency_limit=CONCURRENCY[cid],
-                       show_progress="minimal")
-        (fn, inputs, outputs), cid = refreshers[0]
-        blocks.load(fn, inputs, outputs, api_name=False, concurrency_id=cid, concurrency_limit=CONCURRENCY[cid])
-        blocks.load(*atlas, api_name=False, queue=False)
+        current = gr.State(TABS[0][0])  # the tab on show
+        built = []
+        with gr.Tabs(overflow_behavior="wrap", elem_id="tabs"):
+            for key, label, make in TABS:
+                with gr.Tab(label, id=key, elem_id=f"tab-{key}") as tab:
+                    built.append((key, tab, make(models, seed).get("refresh")))
+        views = []  # (the States live outside gr.Tabs: a State among the tabs confuses the tab bar)
+        shared = FirstViews()
+        for key, tab, refresh in built:
+            if refresh is None:
+                continue
+            fn, inputs, outputs = refresh
+            drawn = gr.State(None)  # the seed this tab's first view was drawn for
+            run = lazy(key, fn, len(outputs), shared if key in SHARED else None)
+            views.append((key, tab, run, [drawn, *inputs], [*outputs, drawn]))
+
+        for key, tab, run, inputs, outputs in views:
+            group = QUEUE.get(key, MODEL)
+            kw = dict(api_name=False, show_progress="minimal")
+            kw.update(queue=False) if group is None else kw.update(concurrency_id=group,
+                                                                   concurrency_limit=CONCURRENCY[group])
+            tab.select(lambda k=key: k, None, current, api_name=False, queue=False).then(
+                run, [current, seed, *inputs], outputs, **kw)
+            if key == TABS[0][0]:
+                blocks.load(run, [current, seed, *inputs], outputs, **kw)
+
+        def redraw(current, seed, *flat):
+            """The view of the tab on show for a new seed; every other tab skips (and redraws when opened)."""
+            out, i = [], 0
+            for _, _, run, inputs, outputs in views:
+                out += run(current, seed, *flat[i:i + len(inputs)])
+                i += len(inputs)
+            return out
+
+        all_inputs = [current, seed, *[c for v in views for c in v[3]]]
+        all_outputs = [c for v in views for c in v[4]]
+        redraw_kw = dict(api_name=False, show_progress="minimal", concurrency_id=MODEL,
+                         concurrency_limit=CONCURRENCY[MODEL])
+        dice.click(new_seed, None, seed, api_name=False, queue=False).then(redraw, all_inputs, all_outputs, **redraw_kw)
+        seed.submit(redraw, all_inputs, all_outputs, **redraw_kw)
     lenient_inputs(blocks)
     return setup_queue(blocks)
 

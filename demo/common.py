@@ -10,21 +10,51 @@ import secrets
 import shutil
 import tempfile
 import time
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
 
-from edits.pipeline import MAX_SEED, DiffusionModel, InputError, ModelLoadError
-from toyworld.settings import ROOT, SESSION_FILES, SESSION_TTL_S
+from edits.pipeline import MAX_SEED, DiffusionModel, InputError, ModelLoadError, prompt_report
+from toyworld.settings import ROOT, SESSION_FILES, SESSION_TTL_S, SPACE_ID
 
 log = logging.getLogger("demo")
 
-CSS = """
-.pixelated img { image-rendering: pixelated; }
-.explain { font-size: 0.95em; opacity: 0.9; }
+# Images are shown at DISPLAY px, drawn from the native 64 px picture by nearest neighbour
+# (`image-rendering: pixelated`): every pixel becomes an exact square, nothing is invented,
+# and the download button still gives the native file.
+DISPLAY = 320
+
+CSS = f"""
+.pixelated img, .pixelated video {{ image-rendering: pixelated; }}
+.big-image .image-container > button, .big-image .image-frame {{
+    width: 100% !important; height: 100% !important; display: flex !important;
+    align-items: center; justify-content: center;
+}}
+.big-image .image-frame img, .big-image img.big {{
+    width: min({DISPLAY}px, 100%) !important; height: auto !important; max-height: 100% !important;
+    aspect-ratio: 1 / 1; object-fit: contain !important;
+}}
+.strip .thumbnail-item, .strip .thumbnail-item img {{ min-width: 0; }}
+.strip .grid-wrap {{ height: auto !important; min-height: 0 !important; max-height: none !important;
+                    overflow: visible !important; }}
+.strip .thumbnail-item img {{ image-rendering: pixelated; object-fit: contain !important; }}
+.lead {{ font-size: 1.05em; margin: 0 0 .25em 0; }}
+.atlas img {{ width: 100% !important; max-width: 560px; height: auto !important; max-height: none !important; }}
+.atlas .image-container {{ height: auto !important; }}
+.note {{ min-height: 1.5em; }}
+.note p {{ margin: 0; }}
+#header h1 {{ margin-bottom: 0; }}
+#header p {{ margin-top: .25em; }}
+.tabs .tab-container {{ flex-wrap: wrap; height: auto !important; row-gap: 2px; }}
+@media (max-width: 640px) {{
+  .strip .grid-container {{ grid-template-columns: repeat(4, minmax(0, 1fr)) !important; }}
+  .tabs .tab-container button {{ padding-left: 8px !important; padding-right: 8px !important; }}
+  #header h1 {{ font-size: 1.4em; }}
+}}
 """
-IMAGE_HEIGHT = 320
 
 
 @dataclass
@@ -181,14 +211,161 @@ def new_seed() -> int:
     return secrets.randbelow(MAX_SEED + 1)
 
 
+SEED_INFO = ("The seed fixes each generator's starting noise: the same seed and settings always give "
+             "the same picture. Each tab names the model it draws with.")
+
+
 def seed_controls(value: int = 7) -> tuple[gr.Number, gr.Button]:
     with gr.Row(equal_height=True):
-        seed = gr.Number(value=value, label="Seed (shared by every tab)", scale=4,
-                         info="The same seed gives the same starting noise, hence the same image.")
-        dice = gr.Button("🎲 New seed", scale=1)
+        seed = gr.Number(value=value, label="Seed (shared by every tab)", scale=4, info=SEED_INFO)
+        dice = gr.Button("New seed", scale=1, min_width=100)
     return seed, dice
 
 
+def model_name(model) -> str:
+    """A short readable name for a model: the last part of its folder or Hub id."""
+    name = str(getattr(model, "name", "") or "").rstrip("/")
+    return name.rsplit("/", 1)[-1] or "the model"
+
+
+def note_for(model, prompt) -> str:
+    """What the model did not read of the prompt, in one line (empty when it read everything)."""
+    try:
+        message = prompt_report(model, prompt).message()
+    except Exception:  # the note is a courtesy: never let it fail the image
+        return ""
+    return f"⚠️ {message}" if message else ""
+
+
+def Slider(minimum: float, maximum: float, *, api_range: tuple[float, float] | None = None, **kwargs) -> gr.Slider:
+    """A slider whose handle spans the useful range, while scripts may still pass what the handler accepts.
+
+    `api_range` (default: the handle's range) bounds what the endpoint takes; the handler validates the rest.
+    """
+    slider = gr.Slider(minimum, maximum, **kwargs)
+    low, high = api_range or (minimum, maximum)
+
+    def preprocess(payload):
+        gr.Number.raise_if_out_of_bounds(payload, low, high)
+        return gr.Number.round_to_precision(payload, slider.precision)
+
+    slider.preprocess = preprocess
+    return slider
+
+
 def image_out(label: str) -> gr.Image:
-    return gr.Image(label=label, type="pil", format="png", height=IMAGE_HEIGHT, interactive=False,
-                    elem_classes=["pixelated"])
+    """A 64 px picture shown at DISPLAY px, pixel for pixel (nearest neighbour); downloads stay native."""
+    return gr.Image(label=label, type="pil", format="png", height=DISPLAY + 40, interactive=False, min_width=280,
+                    elem_classes=["pixelated", "big-image"])
+
+
+def strip_out(label: str, columns: int = 7) -> gr.Gallery:
+    return gr.Gallery(label=label, columns=columns, object_fit="contain", format="png",
+                      elem_classes=["pixelated", "strip"], preview=False)
+
+
+def signed(x: float, digits: int = 2) -> str:
+    """+1.5, −0.25, 0 (never "-0.0")."""
+    v = round(float(x), digits)
+    if v == 0:
+        return "0"
+    return f"{v:+g}".replace("-", "−")
+
+
+def lead(text: str) -> gr.Markdown:
+    """The at most two short sentences a tab opens with."""
+    return gr.Markdown(text, elem_classes=["lead"])
+
+
+def explain(text: str) -> None:
+    """The longer explanation, closed, for a talk audience."""
+    with gr.Accordion("What am I looking at?", open=False):
+        gr.Markdown(text)
+
+
+def docs_link(*paths: str) -> str:
+    """Links to the repository's own documents (on a Hugging Face Space, to its files)."""
+    def one(p):
+        return f"[`{p}`](https://huggingface.co/spaces/{SPACE_ID}/blob/main/{p})" if SPACE_ID else f"`{p}`"
+
+    return ", ".join(one(p) for p in paths)
+
+
+def card_of(model) -> str | None:
+    """The repository path of a model's card (README.md in its folder), when the model is one of ours."""
+    from pathlib import Path
+
+    name = str(getattr(model, "name", "") or "")
+    for folder in (Path(name), ROOT / "assets" / name):
+        try:
+            card = (folder / "README.md").resolve()
+            if name and card.is_file():
+                return str(card.relative_to(ROOT))
+        except (ValueError, OSError):
+            continue
+    return None
+
+
+def docs_line(*paths: str | None) -> str:
+    """One line that sends the curious to the measurements, kept in the repository's documents."""
+    return f"<small>Measurements and model cards: {docs_link(*[p for p in paths if p])}.</small>"
+
+
+class FirstViews:
+    """The first views already drawn, shared by all visitors: a seed and settings always give the same
+    pictures, so the second visitor to open a tab on seed 7 gets them at once. Small, least recently used
+    first out; only results made of pictures and text are kept (never paths to temporary files)."""
+
+    def __init__(self, size: int = 128):
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    @staticmethod
+    def key(name: str, inputs) -> tuple | None:
+        frozen = []
+        for x in inputs:
+            if isinstance(x, dict):
+                if x:  # a visitor's own directions: theirs alone
+                    return None
+                x = ()
+            try:
+                hash(x)
+            except TypeError:
+                return None
+            frozen.append(x)
+        return (name, *frozen)
+
+    def get(self, key):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        return None
+
+    def put(self, key, value):
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+def lazy(name: str, fn, n_outputs: int, cache: FirstViews | None = None):
+    """Wrap a tab's refresh `fn(*inputs)` so that it runs only for the tab on show and a seed it has not drawn.
+
+    Returns `run(current_tab, seed, drawn_seed, *inputs) -> (*outputs, drawn_seed)`: the tab's first view
+    for a seed is computed when the tab is opened (or the seed changes while it is open), then kept in the
+    visitor's gr.State; with `cache`, the same first view is also shared with later visitors.
+    """
+    def run(current, seed, drawn, *inputs):
+        if current != name or (drawn is not None and drawn == seed):
+            return [gr.skip()] * (n_outputs + 1)
+        key = cache.key(name, inputs) if cache is not None else None
+        out = cache.get(key) if key is not None else None
+        if out is None:
+            out = fn(*inputs)
+            out = list(out) if isinstance(out, (list, tuple)) else [out]
+            if key is not None:
+                cache.put(key, out)
+        return [*out, seed]
+
+    run.__name__ = f"show_{name}"
+    return run

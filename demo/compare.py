@@ -10,24 +10,27 @@ from edits.labelers import FACTORS
 from edits.pipeline import check_name, check_number, check_prompt, check_seed
 from toyworld.settings import LONG_JOB_BATCH, MAX_COMPARE_SEEDS
 
-from .common import Models, friendly, image_out
+from .common import Models, explain, friendly, image_out, lead
 from .sharing import CONCURRENCY, LONG, MODEL
 
 UNSAID = "(unsaid)"
 
+LEAD = "One wish — *make it blue* — granted three ways from the same seed, each measured."
+
 EXPLAIN = """
-**What am I looking at?** The same wish — *make it blue*, *make it a star* — granted three ways, from the
-same seed. **Imagination** rewrites the prompt: the model composes a new scene from the words it was
-taught. **Potentiality** keeps what the model was given and moves its latent code instead: inside the
-diffusion model's bottleneck (**h-space**), and in the StyleGAN's **W space**, along directions fitted from
-labelled samples. Each edited image sits beside its own unedited one, with three measurements:
-**target reached** (the colour read from the pixels, the other factors by a small classifier),
-**other factors kept** (shape, size, background… all unchanged), and **distance** (1 − SSIM, the
-structural similarity of the two images: 0 means identical, larger means more of the picture changed).
-The h-space column leaves the edited attribute out of its prompt, so that the direction — not the
-words — decides it; with the embedded models it runs on the hourglass UNet (skip connections cut, see the
-h-space tab), so its unedited image differs from the Imagination column's. The StyleGAN has no prompt: its
-scene is whatever the seed gives.
+The same wish — *make it blue*, *make it a star* — granted three ways. **Imagination** rewrites the
+prompt: the model composes a new scene from the words. **Potentiality** keeps what the model was given and
+moves its inner code instead: in the diffusion model's bottleneck (**h-space**), and in the StyleGAN's
+**W space**, along directions learnt from labelled pictures.
+
+Each column shows the picture before and after, and three measurements: **target reached** (the colour
+read from the pixels, the rest by a small classifier), **other factors kept** (shape, size, background…
+unchanged), and **distance** (0 = the same picture, larger = more of it changed).
+
+The *before* pictures can differ for one seed: the h-space column leaves the edited attribute out of its
+prompt, so that the direction — not the words — decides it, and may use another diffusion model (its tab
+says which); the StyleGAN has no prompt at all. *Run over many seeds* counts how often each method
+succeeds.
 """
 
 
@@ -43,38 +46,39 @@ def _badge(col) -> str:
 
 
 def create_tab(models: Models, seed: gr.Number) -> dict:
-    gr.Markdown(EXPLAIN, elem_classes=["explain"])
-    with gr.Row():
-        with gr.Column(scale=1):
-            gr.Markdown("**Base scene**")
-            with gr.Row():
-                size = gr.Dropdown([UNSAID, *FACTORS["size"]], value="large", label="Size")
-                colour = gr.Dropdown([UNSAID, *FACTORS["colour"]], value="red", label="Colour")
-            with gr.Row():
-                shape = gr.Dropdown([UNSAID, *FACTORS["shape"]], value="circle", label="Shape")
-                background = gr.Dropdown([UNSAID, *FACTORS["background"]], value="white", label="Background")
-            base_prompt = gr.Textbox(label="…or a base prompt (overrides the four choices above)", max_lines=1,
-                                     placeholder="a small yellow square on a black background")
-        with gr.Column(scale=1):
-            gr.Markdown("**Target change**")
-            attribute = gr.Radio(["colour", "shape"], value="colour", label="Change the")
-            target = gr.Dropdown(list(FACTORS["colour"]), value="blue", label="…to", allow_custom_value=True)
-            button = gr.Button("Compare on this seed", variant="primary")
+    lead(LEAD)
     cols = {}
     with gr.Row():
-        for m in METHODS:
-            with gr.Column():
-                gr.Markdown(f"### {TITLES[m]}")
+        with gr.Column(scale=1, min_width=260):
+            with gr.Row():
+                attribute = gr.Radio(["colour", "shape"], value="colour", label="Change the")
+                target = gr.Dropdown(list(FACTORS["colour"]), value="blue", label="…to", allow_custom_value=True)
+            button = gr.Button("Compare on this seed", variant="primary")
+            with gr.Accordion("Base scene (default: a large red circle on a white background)", open=False):
                 with gr.Row():
-                    a, b = image_out("unedited"), image_out("edited")
-                cols[m] = (a, b, gr.Markdown())
+                    size = gr.Dropdown([UNSAID, *FACTORS["size"]], value="large", label="Size", min_width=100)
+                    colour = gr.Dropdown([UNSAID, *FACTORS["colour"]], value="red", label="Colour", min_width=100)
+                with gr.Row():
+                    shape = gr.Dropdown([UNSAID, *FACTORS["shape"]], value="circle", label="Shape", min_width=100)
+                    background = gr.Dropdown([UNSAID, *FACTORS["background"]], value="white", label="Background",
+                                             min_width=100)
+                base_prompt = gr.Textbox(label="…or a base prompt (overrides the four above)", max_lines=1,
+                                         placeholder="a small yellow square on a black background")
+        with gr.Column(scale=3):
+            with gr.Row():
+                for m in METHODS:
+                    with gr.Column(min_width=270):
+                        gr.Markdown(f"**{TITLES[m]}**")
+                        a, b = image_out("before"), image_out("after")
+                        cols[m] = (a, b, gr.Markdown())
+    explain(EXPLAIN)
     with gr.Accordion("Run over many seeds", open=False):
         gr.Markdown("The same base scene and target over the seeds *seed, seed+1, …*: how often does each "
                     "method reach the target, and what does it keep? (Success and preservation count only "
                     "seeds whose unedited image did not already show the target.)")
         with gr.Row():
             n_seeds = gr.Slider(2, MAX_COMPARE_SEEDS, value=min(8, MAX_COMPARE_SEEDS), step=1, label="N seeds")
-            run_many = gr.Button("Run over N seeds")
+            run_many = gr.Button("Run over N seeds", variant="primary")
         table = gr.Dataframe(headers=["method", "target reached", "other factors kept", "distance (1 − SSIM)", "n"],
                              interactive=False)
 
@@ -123,6 +127,6 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     gr.on([button.click, base_prompt.submit], run_one, inputs, outputs, api_name="compare",
           concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
     run_many.click(run_n, [*inputs, n_seeds], table, api_name="compare_many", concurrency_id=LONG,
-                   concurrency_limit=CONCURRENCY[LONG])
+                   concurrency_limit=CONCURRENCY[LONG], show_progress="full")
     attribute.change(refresh_targets, attribute, target, api_name=False, queue=False)
-    return {"refresh": None}
+    return {"refresh": (run_one, inputs, outputs)}

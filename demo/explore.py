@@ -10,9 +10,11 @@ from edits.walks import MAX_FRAMES, check_frames, diffusion_walk, direction_walk
 from toyworld.settings import MAX_DIFFUSION_FRAMES
 from toyworld.world import COLOURS
 
-from .common import Models, friendly, session_files_state, session_folder
+from .common import DISPLAY, Models, Slider, explain, friendly, lead, session_files_state, session_folder
 from .plots import heatmap
 from .sharing import CONCURRENCY, LONG
+
+FRAMES_INFO = f"diffusion: up to {MAX_DIFFUSION_FRAMES}; StyleGAN: up to {MAX_FRAMES}"
 
 KINDS = {
     "Diffusion: between two seeds": "diffusion-seeds",
@@ -21,49 +23,85 @@ KINDS = {
     "StyleGAN: along a W direction": "gan-direction",
 }
 
+WALK_LEAD = "A walk through a model's latent space: every frame is a picture the model can make, and neighbours are close."
+
 WALK_EXPLAIN = """
-**What am I looking at?** A *walk* through a latent space: every frame is one point of the archive of
-images the model holds, and consecutive frames are neighbours. **Between two seeds**, the diffusion
-model's starting noise is blended on a sphere (*slerp*: noise keeps its overall strength), under a fixed
-prompt; the StyleGAN's codes w are blended on a straight line. **Along a direction**, the code moves across a
-fitted boundary (from −strength to +strength). Smooth walks mean a well-organised space; sudden jumps mean
-the model *decides* somewhere along the way.
+Every picture a model can make is a point in its **latent space**; a *walk* moves from one point to
+another and draws every step on the way. **Between two seeds**, the diffusion model's starting noise is
+blended from one seed to the other under a fixed prompt (on a sphere, so that the noise keeps its
+strength), and the StyleGAN's code w on a straight line. **Along a direction**, the code moves across a
+learnt boundary — from −strength to +strength — so one attribute changes.
+
+A smooth walk means a well-organised space; a sudden jump means the model *decides* somewhere along the
+way. Each diffusion frame is a full picture, so diffusion walks take longer and have fewer frames.
 """
 
+ATLAS_LEAD = "Do the models' colour directions mirror how people see colour? Red = alike, blue = far apart, in both grids."
+
 ATLAS_EXPLAIN = """
-**What am I looking at?** Each colour direction (fitted to turn objects red, orange, …) is an arrow in a
-latent space. The left grid shows how alike the arrows are (**cosine similarity**: 1 = same direction,
-0 = unrelated, −1 = opposite); the right grid how alike the colours *look* to people (**ΔE**, the
-distance in the CIELAB colour space, built to follow human perception). If the space mirrors perception,
-colours that look alike have alike arrows: the **Spearman correlation** between the arrows' dissimilarity
-(1 − cosine) and ΔE is then close to 1. ColorwAI reports that StyleGAN's W does this and diffusion
-models' latent spaces do not; here is what this project measures on its own models.
+Each colour direction (learnt to turn objects red, orange, …) is an arrow in a latent space. The left grid
+shows how alike the arrows are (**cosine similarity**: 1 = the same direction, 0 = unrelated, −1 =
+opposite); the right grid how alike the colours *look* to people (**ΔE**, the distance in the CIELAB
+colour space, built to follow human perception: 0 = the same colour). Both grids use one colour scale:
+red cells are alike, blue cells far apart.
+
+If a space mirrors perception, colours that look alike have alike arrows, and the **Spearman correlation**
+between the arrows' dissimilarity and ΔE is close to 1. Published work (ColorwAI) reports that StyleGAN's W
+does this and diffusion models' latent spaces do not; this page shows it for the models here. In h-space,
+the slider picks the denoising step (0 = the noisiest).
 """
+
+WALK_FRAMES_DEFAULT = {"diffusion": 8, "gan": 24}
+
+
+def walk_limits(kind_value: str) -> dict:
+    """What the Walk controls allow for a kind of walk: frames, and which controls take part."""
+    diffusion = kind_value.startswith("diffusion")
+    return {"max_frames": MAX_DIFFUSION_FRAMES if diffusion else MAX_FRAMES,
+            "frames": WALK_FRAMES_DEFAULT["diffusion" if diffusion else "gan"],
+            "prompt": diffusion, "second_seed": kind_value.endswith("seeds"),
+            "direction": kind_value.endswith("direction")}
 
 
 def create_walk_tab(models: Models, seed: gr.Number) -> dict:
-    gr.Markdown(WALK_EXPLAIN, elem_classes=["explain"])
+    lead(WALK_LEAD)
     kinds = [k for k, v in KINDS.items() if models.gan is not None or not v.startswith("gan")]
+    first = "StyleGAN: between two seeds" if "StyleGAN: between two seeds" in kinds else kinds[0]
+    lim = walk_limits(KINDS[first])
     with gr.Row():
         with gr.Column(scale=1):
-            kind = gr.Radio(kinds, value=kinds[0], label="Walk")
-            prompt = gr.Textbox(label="Prompt (diffusion walks)", value="a large circle on a white background",
-                                max_lines=1)
-            seed_b = gr.Number(value=8, label="Second seed (the first is the shared seed)")
-            with gr.Row():
-                attribute = gr.Dropdown(["colour", "shape", "size"], value="colour", label="Direction: attribute")
-                target = gr.Textbox(value="blue", label="…target", max_lines=1)
-            strength = gr.Slider(0.5, 10, value=1.5, step=0.5,
-                                 label="Strength at the ends (direction walks; 1 = one class swap)")
-            frames = gr.Slider(2, MAX_FRAMES, value=12, step=1,
-                               label=f"Frames (diffusion walks: at most {MAX_DIFFUSION_FRAMES} on this server)")
+            kind = gr.Radio(kinds, value=first, label="Walk")
+            prompt = gr.Textbox(label="Prompt", value="a large circle on a white background", max_lines=1,
+                                visible=lim["prompt"])
+            seed_b = gr.Number(value=8, label="Second seed (the first is the shared seed)",
+                               visible=lim["second_seed"])
+            with gr.Row(visible=lim["direction"]) as direction_row:
+                attribute = gr.Dropdown(["colour", "shape", "size"], value="colour", label="Attribute")
+                target = gr.Textbox(value="blue", label="Target", max_lines=1)
+            strength = Slider(0.5, 3, value=1.5, step=0.25, label="Strength at the ends", api_range=(0.5, 10),
+                              info="1 = one class swap", visible=lim["direction"])
+            frames = Slider(2, lim["max_frames"], value=lim["frames"], step=1, label="Frames",
+                            api_range=(2, MAX_FRAMES), info=FRAMES_INFO)
             fps = gr.Slider(2, 24, value=8, step=1, label="Frames per second")
             button = gr.Button("Walk", variant="primary")
         with gr.Column(scale=2):
             with gr.Row():
-                gif = gr.Image(label="Animated GIF", type="filepath", height=320, elem_classes=["pixelated"])
-                mp4 = gr.Video(label="MP4", height=320)
-            files_out = gr.File(label="Download", interactive=False, file_count="multiple")
+                gif = gr.Image(label="Animated GIF", type="filepath", height=DISPLAY + 40, interactive=False, min_width=280,
+                               elem_classes=["pixelated", "big-image"])
+                mp4 = gr.Video(label="MP4", height=DISPLAY + 40, elem_classes=["pixelated"], autoplay=True, loop=True,
+                               min_width=280)
+            files_out = gr.File(label="Download (frames enlarged ×4, pixel for pixel)", interactive=False,
+                            file_count="multiple")
+    explain(WALK_EXPLAIN)
+
+    def on_kind(kind):
+        k = KINDS.get(kind, "gan-seeds")
+        lim = walk_limits(k)
+        return (gr.update(visible=lim["prompt"]), gr.update(visible=lim["second_seed"]),
+                gr.update(visible=lim["direction"]), gr.update(visible=lim["direction"]),
+                gr.update(maximum=lim["max_frames"], value=lim["frames"]))
+
+    kind.change(on_kind, kind, [prompt, seed_b, direction_row, strength, frames], api_name=False, queue=False)
 
     @friendly
     def walk(kind, prompt, seed_a, seed_b, frames, attribute="colour", target="blue", strength=1.5, fps=8,
@@ -96,24 +134,31 @@ def create_walk_tab(models: Models, seed: gr.Number) -> dict:
         return str(a), str(b), [str(a), str(b)], files
 
     files = session_files_state()
-    button.click(walk, [kind, prompt, seed, seed_b, frames, attribute, target, strength, fps, files],
-                 [gif, mp4, files_out, files], api_name="walk", concurrency_id=LONG, concurrency_limit=CONCURRENCY[LONG])
-    return {"refresh": None}
+    inputs = [kind, prompt, seed, seed_b, frames, attribute, target, strength, fps, files]
+    outputs = [gif, mp4, files_out, files]
+    button.click(walk, inputs, outputs, api_name="walk", concurrency_id=LONG, concurrency_limit=CONCURRENCY[LONG],
+                 show_progress="full")
+    return {"refresh": (walk, inputs, outputs)}
 
 
 def create_atlas_tab(models: Models) -> dict:
-    gr.Markdown(ATLAS_EXPLAIN, elem_classes=["explain"])
+    lead(ATLAS_LEAD)
     w_vecs = colour_direction_vectors(models.w_directions, 0, COLOURS)
     h_dirs = [d for d in models.h_directions.values() if d.meta.get("attribute") == "colour"]
     n_steps = max((len(d.vectors) for d in h_dirs), default=1)
     timesteps = h_dirs[0].timesteps if h_dirs else [0]
-    summary = gr.Markdown()
     with gr.Row():
         space = gr.Radio(["W space (StyleGAN)", "h-space (diffusion)"], value="W space (StyleGAN)", label="Space")
-        step = gr.Slider(0, n_steps - 1, value=0, step=1, label="Denoising step (h-space; 0 = the noisiest)")
+        step = gr.Slider(0, n_steps - 1, value=0, step=1, label="Denoising step (h-space; 0 = the noisiest)",
+                         visible=False)
+    summary = gr.Markdown()
     with gr.Row():
-        cos_img = gr.Image(label="Cosine similarity of the colour directions", type="pil", interactive=False)
-        lab_img = gr.Image(label="Perceptual distance of the colours (CIELAB ΔE)", type="pil", interactive=False)
+        cos_img = gr.Image(label="How alike the colour directions are (cosine)", type="pil", interactive=False,
+                           elem_classes=["atlas"], buttons=["download", "fullscreen"], min_width=320)
+        lab_img = gr.Image(label="How alike the colours look (CIELAB ΔE)", type="pil", interactive=False,
+                           elem_classes=["atlas"], buttons=["download", "fullscreen"], min_width=320)
+    explain(ATLAS_EXPLAIN)
+    space.change(lambda s: gr.update(visible=not s.startswith("W")), space, step, api_name=False, queue=False)
 
     @friendly
     def show(space, step):
@@ -129,9 +174,10 @@ def create_atlas_tab(models: Models) -> dict:
         text = (f"**{where}**: Spearman correlation between direction dissimilarity and perceptual distance "
                 f"= **{st['spearman']:+.2f}** over {len(names) * (len(names) - 1) // 2} colour pairs.")
         cos = heatmap(np.asarray(st["cosine"]), names, f"cosine similarity, {where}", -1.0, 1.0,
-                      swatches=COLOURS)
-        lab = heatmap(np.asarray(st["lab"]), names, "CIELAB ΔE (CIE76)", 0.0, float(np.max(st["lab"])),
-                      swatches=COLOURS, digits=0)
+                      swatches=COLOURS, alike="high", legend=("alike (cos 1)", "opposite (cos -1)"))
+        top = float(np.max(st["lab"]))
+        lab = heatmap(np.asarray(st["lab"]), names, "perceptual distance, CIELAB ΔE", 0.0, top,
+                      swatches=COLOURS, digits=0, alike="low", legend=("alike (ΔE 0)", f"far apart (ΔE {top:.0f})"))
         return text, cos, lab
 
     gr.on([space.change, step.release], show, [space, step], [summary, cos_img, lab_img], api_name="atlas",

@@ -10,36 +10,36 @@ from edits.fit import collect_h, fill_template, fit_h, make_labeller, seeds_for
 from edits.hspace import DEFAULT_EDIT, MAX_STRENGTH, HEdit, edit_pair, h_shape, traversal
 from edits.labelers import FACTORS
 from edits.pipeline import InputError, check_name, check_number, check_prompt, check_seed, to_uint8
-from toyworld.settings import DIRECTIONS, LONG_JOB_BATCH, MAX_FIT_SAMPLES, SESSION_TTL_S, TRAVERSAL_FRAMES
+from toyworld.settings import LONG_JOB_BATCH, MAX_FIT_SAMPLES, SESSION_TTL_S, TRAVERSAL_FRAMES
 
-from .common import Models, friendly, image_out, session_files_state, session_folder
+from .common import (Models, Slider, card_of, docs_line, explain, friendly, image_out, lead, model_name, note_for,
+                     session_files_state, session_folder, signed, strip_out)
 from .sharing import CONCURRENCY, LONG, MODEL
 
 ATTRIBUTES = ("colour", "shape", "size")
 LABELLERS = {"classifier": "classifier", "colour pixels": "colour", "my CSV": "csv"}  # the tab's names -> edits.fit's
+STRENGTH_INFO = {"swap": "1 = swap to the target class (default), 0 = the original, negative = away",
+                 "land": "standard deviations on the target's side of the boundary",
+                 "add": "standard deviations added along the direction"}
+
+LEAD = ("Same prompt, same seed: the edit pushes the model's inner code (*h-space*, its narrowest layer) "
+        "along a direction while the picture forms.")
 
 EXPLAIN = """
-**What am I looking at?** Here the prompt and the seed stay fixed. Instead, we reach inside the
-diffusion model, to its narrowest layer (the UNet's *bottleneck*, called **h-space**: the output of
-`unet.mid_block`), and push that code along a **direction** while the image is being formed. Each
-direction was *fitted* from a few hundred labelled samples: a linear boundary separating, say, blue
-objects from all others, one boundary per denoising step. This is **potentiality**: nothing new is told
-to the model; we move within what it already holds. The prompt should leave the edited attribute
-unsaid — name a conflicting colour in the prompt and see which wins.
+A diffusion model passes everything it is drawing through a narrow layer in the middle of its network,
+the **bottleneck** (its output is called **h-space**). Here the prompt and the seed stay fixed; instead we
+reach inside and push that code along a **direction** while the picture is being formed. Each direction
+was learnt from a few hundred labelled pictures: a boundary that separates, say, blue objects from all
+the others. This is **potentiality**: nothing new is told to the model; we move within what it already
+holds. Leave the edited attribute out of the prompt — or name a conflicting colour and see which wins.
 
-With the embedded models, the edits run on **toy-diffusion-hourglass**: the toy model with its UNet's skip
-connections cut, so that everything the model decides passes through h. In the standard UNet (the
-Imagination tab's model) the same edits change nothing: the skips carry the decision around the
-bottleneck (measured below). So the original image here is the hourglass model's, not the Imagination tab's.
-This small model sometimes draws no object at all (a third of its images when the colour is unsaid): if the
-original is empty, try another seed.
+**Strength** 1 swaps the class (red becomes blue); between 0 and 1 it slides, above 1 it overshoots, and
+negative values push away from the target. The strip underneath shows the same edit from −strength to
++strength. The edit acts on the early steps, where the model decides the layout and colour.
 
-With *swap* (default), at every edited step a readout fitted with the direction tells which class h is in
-now; that class's average offset is taken out of h and the target's put in (*strength* 1 = one full swap,
-more overshoots, negative pushes away). With *land*, h is put *strength* standard deviations on the
-target's side of the boundary, wherever it started; with *add*, that much is added. *Asymmetric* (Asyrp)
-uses the edited prediction only for the predicted clean image in each DDIM step, which keeps the edit
-from cancelling itself.
+Not every edit lands: part of what a model decides never passes through its bottleneck, and a small model
+sometimes draws no object at all — then try another seed. How often edits land is measured in the
+documents linked below.
 """
 
 
@@ -64,23 +64,11 @@ def _siblings(models: Models, mine: dict | None, d: Direction) -> list[Direction
     return siblings_of(own if any(v is d for v in own.values()) else models.h_directions, d)
 
 
-SWEEP = DIRECTIONS / "sweep.json"
-FINDING = DIRECTIONS / "FINDINGS.md"
-
-
-def _load_sweep() -> dict | None:
-    import json
-
-    if not SWEEP.is_file() and not FINDING.is_file():
-        return None
-    data = json.loads(SWEEP.read_text()) if SWEEP.is_file() else {"rows": [], "n": 0}
-    text = FINDING.read_text() if FINDING.is_file() else ""
-    return {"table": pd.DataFrame(data["rows"]) if data["rows"] else None, "n": data["n"], "text": text}
-
-
 def create_tab(models: Models, seed: gr.Number) -> dict:
     model = models.hspace_model
-    gr.Markdown(EXPLAIN, elem_classes=["explain"])
+    other = (" — another model than the Imagination tab's, so one seed may draw another picture here"
+             if model is not models.diffusion else "")
+    lead(f"{LEAD} Drawn by *{model_name(model)}*{other}.")
     mine = gr.State({}, time_to_live=SESSION_TTL_S)  # this visitor's own fitted or uploaded directions
     files = session_files_state()  # and the folder their files are written to
     attrs = sorted({d.meta.get("attribute") for d in models.h_directions.values()}) or list(ATTRIBUTES)
@@ -94,8 +82,9 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                 targets = _choices(models, None, first)
                 target = gr.Dropdown(targets, value="blue" if "blue" in targets else (targets or [None])[0],
                                      label="Target", allow_custom_value=True)
-            strength = gr.Slider(-MAX_STRENGTH / 2, MAX_STRENGTH / 2, value=DEFAULT_EDIT["strength"], step=0.25,
-                                 label="Strength (swap: 1 = the target class; land / add: standard deviations)")
+            strength = Slider(-1, 3, value=DEFAULT_EDIT["strength"], step=0.25, label="Strength",
+                              info=STRENGTH_INFO["swap"], api_range=(-MAX_STRENGTH / 2, MAX_STRENGTH / 2))
+            button = gr.Button("Edit", variant="primary")
             with gr.Accordion("Edit interval and mode", open=False):
                 with gr.Row():
                     start = gr.Slider(0, 1, value=DEFAULT_EDIT["start"], step=0.05, label="Edit from (fraction of steps)")
@@ -103,21 +92,14 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                 mode = gr.Radio(["asymmetric", "symmetric"], value=DEFAULT_EDIT["mode"], label="Mode")
                 move = gr.Radio([("swap the class", "swap"), ("land on the target's side", "land"), ("add", "add")],
                                 value=DEFAULT_EDIT["move"], label="Strength means")
-            button = gr.Button("Edit", variant="primary")
         with gr.Column(scale=2):
             with gr.Row():
                 original = image_out("Original (same seed, same prompt)")
                 edited = image_out("Edited in h-space")
-            strip = gr.Gallery(label="Traversal: from −strength to +strength", columns=7, height=160,
-                               object_fit="contain", elem_classes=["pixelated"])
-
-    sweep = _load_sweep()
-    if sweep is not None:
-        with gr.Accordion("Measured: how far does h-space steer colour? (embedded model)", open=True):
-            gr.Markdown(sweep["text"])
-            if sweep["table"] is not None:
-                gr.LinePlot(sweep["table"], x="strength", y="success", color="mode", y_lim=[0.0, 1.0], height=260,
-                            label=f"Colour edit success against strength ({sweep['n']} seeds per point)")
+            note = gr.Markdown(elem_classes=["note"])
+    strip = strip_out("From −strength to +strength")
+    explain(EXPLAIN)
+    gr.Markdown(docs_line("assets/directions/FINDINGS.md", card_of(model)))
 
     with gr.Accordion("Fit your own direction", open=False):
         gr.Markdown("Sample *N* images from a prompt template, label them, and fit one boundary per denoising "
@@ -136,8 +118,10 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         fit_button = gr.Button("Fit", variant="secondary")
         fit_status = gr.Markdown()
         with gr.Row():
+            # no fixed height: at 260 px the legend (one entry per class) is cut off
             acc_plot = gr.LinePlot(x="step", y="accuracy", color="class", label="Held-out boundary accuracy per step",
-                                   y_lim=[0.0, 1.0], height=260)
+                                   y_lim=[0.0, 1.0], x_title="denoising step", y_title="held-out accuracy",
+                                   color_title="class")
             download = gr.File(label="Download your directions", interactive=False)
 
     def checked(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
@@ -158,7 +142,7 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         d, siblings, e = checked(prompt, seed, attribute, target, strength, start, end, mode, move, mine)
         alphas, imgs = traversal(model, prompt, seed, d, e.strengths[0] or DEFAULT_EDIT["strength"], TRAVERSAL_FRAMES,
                                  e.start, e.end, e.mode, e.move, siblings)
-        return [(to_uint8(im), f"{a:+g}") for a, im in zip(alphas, imgs)]
+        return [(to_uint8(im), signed(a)) for a, im in zip(alphas, imgs)]
 
     @friendly
     def fit(template, attribute, labeller, n, csv_path, mine, files=None, progress=gr.Progress()):
@@ -205,15 +189,21 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         ch = _choices(models, mine, attribute)
         return gr.update(choices=ch, value=ch[0] if ch else None)
 
+    def show(*args):
+        """The first view for a seed: the edit, its strip and the prompt note."""
+        return (*edit(*args), strip_fn(*args), note_for(model, args[0]))
+
     edit_inputs = [prompt, seed, attribute, target, strength, start, end, mode, move, mine]
     ev = gr.on([button.click, prompt.submit, strength.release], edit, edit_inputs, [original, edited],
                api_name="edit_h", concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal",
                trigger_mode="always_last")
+    ev.then(lambda p: note_for(model, p), prompt, note, api_name=False, queue=False)
     ev.then(strip_fn, edit_inputs, strip, api_name=False, concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL],
             show_progress="minimal")
+    move.change(lambda m: gr.update(info=STRENGTH_INFO.get(m, "")), move, strength, api_name=False, queue=False)
     attribute.change(refresh_targets, [attribute, mine], target, api_name=False, queue=False)
     fit_button.click(fit, [fit_prompt, fit_attribute, labeller, n_samples, csv_file, mine, files],
                      [mine, acc_plot, download, fit_status, attribute, files], api_name="fit_h", concurrency_id=LONG,
-                     concurrency_limit=CONCURRENCY[LONG])
+                     concurrency_limit=CONCURRENCY[LONG], show_progress="full")
     upload.upload(load_file, [upload, mine], [mine, fit_status], api_name=False)
-    return {"refresh": (edit, edit_inputs, [original, edited])}
+    return {"refresh": (show, edit_inputs, [original, edited, strip, note])}

@@ -5,16 +5,23 @@ import gradio as gr
 
 from edits.pipeline import MAX_GUIDANCE, MAX_STEPS
 
-from .common import Models, friendly, image_out
+from .common import Models, Slider, explain, friendly, image_out, lead, model_name, note_for
 from .sharing import CONCURRENCY, MODEL
 
+LEAD = "Tell the model what to draw: it composes a picture from your words. **Change the prompt, keep the seed.**"
+
 EXPLAIN = """
-**What am I looking at?** A small diffusion model, trained by this project on a toy world of
-coloured shapes, turns *noise* into a picture while reading your *prompt*. The seed fixes the
-noise; the prompt steers what the noise becomes. This is **conditioning**, or *imagination*: you
-tell the model something new and it composes it — even combinations it never saw in training
-(a red star, a green square, a blue triangle and a pink circle were held out).
-Leave a factor unsaid ("a large circle on a white background") and the model picks it from the noise.
+A small diffusion model turns random **noise** into a picture, step by step, while reading your **prompt**.
+The seed fixes the noise; the prompt steers what the noise becomes. This is **conditioning**, or
+*imagination*: you tell the model something new and it composes it — even combinations it never saw
+while learning (a red star, a green square, a blue triangle and a pink circle were kept out).
+
+The model knows a toy world of coloured shapes: colours, four shapes, three sizes, a few backgrounds.
+Words outside that world are named under the picture. Leave something unsaid ("a large circle on a white
+background") and the model picks it from the noise: change the seed to see which.
+
+*Steps*: how many denoising steps (more is slower, rarely better here). *Guidance*: how strongly the
+prompt is followed. *Negative prompt*: what to steer away from.
 """
 
 EXAMPLES = [
@@ -23,32 +30,41 @@ EXAMPLES = [
     ["a medium yellow triangle on a gray background"],
     ["a large circle on a beige background"],
     ["a red star on a white background"],
-    ["a shape that is purple and large over a gray backdrop"],
+    ["a photo of a cat riding a bicycle"],
 ]
 
 
 def create_tab(models: Models, seed: gr.Number) -> dict:
     model = models.diffusion
-    gr.Markdown(EXPLAIN, elem_classes=["explain"])
+    lead(f"{LEAD} Drawn by *{model_name(model)}*.")
     with gr.Row():
         with gr.Column(scale=1):
             prompt = gr.Textbox(label="Prompt", value=EXAMPLES[0][0], max_lines=2,
                                 placeholder="e.g. a small green triangle on a black background")
-            negative = gr.Textbox(label="Negative prompt (what to steer away from)", max_lines=1)
-            with gr.Row():
-                steps = gr.Slider(1, MAX_STEPS, value=model.default_steps, step=1, label="Steps")
-                guidance = gr.Slider(0, MAX_GUIDANCE, value=model.default_guidance, step=0.5,
-                                     label="Guidance scale", info="How strongly to follow the prompt")
             button = gr.Button("Generate", variant="primary")
-            gr.Examples(EXAMPLES, inputs=[prompt], label="Example prompts", cache_examples=False)
+            with gr.Accordion("Settings: steps, guidance, negative prompt", open=False):
+                with gr.Row():
+                    steps = Slider(1, 50, value=model.default_steps, step=1, label="Steps", api_range=(1, MAX_STEPS),
+                                   info=f"default {model.default_steps}")
+                    guidance = Slider(0, 15, value=model.default_guidance, step=0.5, label="Guidance",
+                                      api_range=(0, MAX_GUIDANCE),
+                                      info=f"how closely to follow the prompt; default {model.default_guidance:g}")
+                negative = gr.Textbox(label="Negative prompt (what to steer away from)", max_lines=1)
         with gr.Column(scale=1):
             image = image_out("Image")
+            note = gr.Markdown(elem_classes=["note"])
+    gr.Examples(EXAMPLES, inputs=[prompt], label="Example prompts", cache_examples=False)
+    explain(EXPLAIN)
 
     @friendly
     def generate(prompt, negative_prompt, seed, num_inference_steps, guidance_scale):
         return model.generate(prompt, negative_prompt, seed, num_inference_steps, guidance_scale)
 
+    def show(prompt, negative_prompt, seed, num_inference_steps, guidance_scale):
+        return generate(prompt, negative_prompt, seed, num_inference_steps, guidance_scale), note_for(model, prompt)
+
     inputs = [prompt, negative, seed, steps, guidance]
-    gr.on([button.click, prompt.submit, negative.submit], generate, inputs, image,
-          api_name="generate", concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
-    return {"refresh": (generate, inputs, image)}
+    ev = gr.on([button.click, prompt.submit, negative.submit], generate, inputs, image,
+               api_name="generate", concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
+    ev.then(lambda p: note_for(model, p), prompt, note, api_name=False, queue=False)
+    return {"refresh": (show, inputs, [image, note])}

@@ -1,42 +1,42 @@
 """Potentiality in a GAN: keep the seed, move its w along fitted and unsupervised directions."""
 from __future__ import annotations
 
-
 import gradio as gr
 
 from edits.pipeline import check_number
-from edits.wspace import (DEFAULT_PSI, DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, directions_for, edit_pair, make_edit,
-                          recommended_layers, traversal)
+from edits.wspace import (DEFAULT_PSI, DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, directions_for, edit_pair,
+                          make_edit, recommended_layers, traversal)
+from toyworld.settings import EMBEDDED_GAN, ROOT, TRAVERSAL_FRAMES
 
-from toyworld.settings import EMBEDDED_GAN, TRAVERSAL_FRAMES
-
-from .common import Models, friendly, image_out
+from .common import Models, Slider, card_of, docs_line, explain, friendly, image_out, lead, model_name, signed, strip_out
 from .sharing import CONCURRENCY, GAN
 
 FINDINGS = EMBEDDED_GAN / "FINDINGS.md"
 
 N_COMPONENTS = 4
 NONE = "—"
+STRENGTH_RANGE = (-1.0, 3.0)  # 1 is a full class swap (the measured default); more overshoots
+API_STRENGTH = (-MAX_STRENGTH / 2, MAX_STRENGTH / 2)  # what scripts may pass
+
+LEAD = ("A second kind of generator, a StyleGAN, with no prompt: the seed gives a code *w*, and a direction "
+        "moves that code so that one thing changes.")
 
 EXPLAIN = """
-**What am I looking at?** A second, different kind of generator: a **StyleGAN**, trained here on the
-same toy world. It has no prompt at all. A seed gives a random code *z*; a small network maps it to
-**w**, a 128-number code from which the whole picture is drawn. Every image the model can make is a
-point in this **W space** — the archive of its potential images.
+A **StyleGAN** is another kind of image generator. It has no prompt at all: a seed gives a random code,
+and a small network turns it into **w**, a list of numbers from which the whole picture is drawn.
+Every picture the model can make is a point in this **W space** — the archive of its potential images.
 
-A **direction** is a line through W fitted from thousands of labelled samples (InterFaceGAN): the
-boundary that best separates, say, blue objects from all others. Moving w across that boundary changes
-the colour while the seed — and ideally everything else — stays. *Strength* **1** swaps classes: the code
-loses the offset of the class it sits in (read from the boundaries) and gains the target's, so "make it
-blue" works from red and from cyan alike; **0** is the original, between 0 and 1 it slides, above 1 it
-overshoots, and negative values push away from the target. *Conditional* also holds the other attributes'
-boundaries fixed (InterFaceGAN); on this GAN that freezes the edit almost entirely, because the other
-attributes' directions span most of each colour direction (see *Measured* below). *Style layers* 0–1 draw the coarse 4×4 layout, the last ones the fine detail: colour
-directions come with layers 4–9 (16×16 and finer), where the measurement found colour changed and shape
-kept; shape and size use all layers.
-The **unsupervised** sliders move along directions nobody labelled — the main axes of variation of w
-(GANSpace) and of the generator's own weights (SeFa) — to see what the model organised by itself.
-*Truncation ψ* pulls w towards the average image: lower is more typical, higher more varied.
+A **direction** is a straight line through W, learnt from thousands of labelled pictures: the boundary
+that best separates, say, blue objects from all the others. Moving w across it changes the colour while
+the rest of the picture stays. **Strength** 1 swaps the class (red becomes blue, cyan becomes blue);
+0 is the original, between 0 and 1 it slides, above 1 it overshoots, and negative values push away.
+The strip underneath shows the same edit from −strength to +strength.
+
+Under *More settings*: the network draws the picture in **layers**, coarse layout first and fine detail
+last, and an edit can be limited to some of them; *keep the other attributes* also holds shape, size and
+background fixed; *variety* (truncation) pulls w towards the average picture. The **unsupervised**
+sliders move along directions nobody labelled — the main ways in which w varies — to show what the model
+organised by itself.
 """
 
 
@@ -45,7 +45,8 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     if gan is None:
         gr.Markdown("The StyleGAN generator is not installed on this server (assets/toy-stylegan is missing).")
         return {"refresh": None}
-    gr.Markdown(EXPLAIN, elem_classes=["explain"])
+    lead(f"{LEAD} Drawn by *{model_name(gan)}*: its seed picks its own code, so its picture need not match "
+         "the diffusion tabs'.")
     attrs = sorted({d.meta["attribute"] for d in dirs.values()}) or ["colour"]
     L = gan.n_latent
 
@@ -55,15 +56,17 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
 
     with gr.Row():
         with gr.Column(scale=1):
-            psi = gr.Slider(0.0, 1.0, value=DEFAULT_PSI, step=0.05, label="Truncation ψ")
             with gr.Row():
                 attribute = gr.Dropdown(attrs, value="colour" if "colour" in attrs else attrs[0], label="Attribute",
                                         allow_custom_value=True)
                 first_targets = targets(attribute.value)
                 target = gr.Dropdown(first_targets, label="Target", allow_custom_value=True,
                                      value="blue" if "blue" in first_targets else (first_targets or [None])[0])
-            strength = gr.Slider(-MAX_STRENGTH / 2, MAX_STRENGTH / 2, value=DEFAULT_STRENGTH, step=0.1,
-                                 label="Strength (1 = swap to the target class, 0 = original)")
+            strength = Slider(*STRENGTH_RANGE, api_range=API_STRENGTH, value=DEFAULT_STRENGTH, step=0.1, label="Strength",
+                                 info="1 = swap to the target class (default), 0 = the original, negative = away")
+            with gr.Row():
+                button = gr.Button("Edit", variant="primary", scale=2)
+                reset = gr.Button("Reset the sliders", scale=1)
             extra = []
             with gr.Accordion("More attribute sliders at once", open=False):
                 for a in ("shape", "size"):
@@ -71,32 +74,34 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                         with gr.Row():
                             t = gr.Dropdown(targets(a, True), value=NONE, label=f"{a.capitalize()} target",
                                             allow_custom_value=True)
-                            s = gr.Slider(-MAX_STRENGTH / 2, MAX_STRENGTH / 2, value=DEFAULT_STRENGTH, step=0.1,
+                            s = Slider(*STRENGTH_RANGE, value=DEFAULT_STRENGTH, step=0.1, api_range=API_STRENGTH,
                                           label=f"{a.capitalize()} strength")
                         extra.append((a, t, s))
-            with gr.Row():
-                conditional = gr.Checkbox(value=False, label="Conditional (keep the other attributes fixed)")
-            lo0, hi0 = recommended_layers(dirs, attribute.value, L)
-            with gr.Row():
-                first_layer = gr.Slider(0, L - 1, value=lo0, step=1, label="First style layer")
-                last_layer = gr.Slider(0, L - 1, value=hi0, step=1, label="Last style layer")
+            with gr.Accordion("More settings", open=False):
+                conditional = gr.Checkbox(value=False, label="Keep the other attributes fixed (conditional edit)")
+                lo0, hi0 = recommended_layers(dirs, attribute.value, L)
+                with gr.Row():
+                    first_layer = gr.Slider(0, L - 1, value=lo0, step=1, label="First layer edited",
+                                            info="0 = the coarse layout")
+                    last_layer = gr.Slider(0, L - 1, value=hi0, step=1, label="Last layer edited",
+                                           info=f"{L - 1} = the finest detail")
+                psi = gr.Slider(0.0, 1.0, value=DEFAULT_PSI, step=0.05, label="Variety (truncation ψ)",
+                                info=f"lower = closer to the average picture; default {DEFAULT_PSI:g}")
             comps = []
             with gr.Accordion("Unsupervised directions (nobody labelled these)", open=False):
                 for method, c in (("pca", gan.pca), ("sefa", gan.sefa)):
-                    name = "GANSpace" if method == "pca" else "SeFa"
+                    name = "Main axis of w (PCA)" if method == "pca" else "Main axis of the weights (SeFa)"
                     for i in range(min(N_COMPONENTS, len(c.vectors))):
-                        comps.append(((method, i), gr.Slider(-MAX_COMPONENT / 2, MAX_COMPONENT / 2, value=0, step=0.25,
-                                                             label=f"{name} #{i + 1} (std)")))
+                        comps.append(((method, i), Slider(-3, 3, value=0, step=0.25,
+                                                          api_range=(-MAX_COMPONENT / 2, MAX_COMPONENT / 2),
+                                                          label=f"{name} #{i + 1}, in standard deviations")))
         with gr.Column(scale=2):
             with gr.Row():
                 original = image_out("Original (same seed)")
                 edited = image_out("Edited in W")
-            strip = gr.Gallery(label="Traversal of the first edit: from −strength to +strength", columns=7,
-                               height=160, object_fit="contain", elem_classes=["pixelated"])
-            reset = gr.Button("Reset the sliders", size="sm")
-    if FINDINGS.is_file():
-        with gr.Accordion("Measured: how well do W-space directions steer this GAN?", open=False):
-            gr.Markdown(FINDINGS.read_text())
+    strip = strip_out("The first edit from −strength to +strength")
+    explain(EXPLAIN)
+    gr.Markdown(docs_line(str(FINDINGS.relative_to(ROOT)) if FINDINGS.is_file() else None, card_of(gan)))
 
     def build_edits(attribute, target, strength, conditional, extras, layers=None):
         """The main edit on the chosen style layers; the extra sliders' on their directions' own."""
@@ -128,7 +133,7 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         if not e:
             return []
         strengths, frames = traversal(gan, seed, e[0], truncation_psi, TRAVERSAL_FRAMES, layers)
-        return [(f, f"{s:+.1f}") for s, f in zip(strengths, frames)]
+        return [(f, signed(s)) for s, f in zip(strengths, frames)]
 
     def refresh_targets(attribute):
         ch = targets(attribute)
@@ -144,10 +149,19 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                concurrency_limit=CONCURRENCY[GAN], show_progress="hidden", trigger_mode="always_last")
     ev.then(strip_fn, inputs, strip, api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN],
             show_progress="hidden")
+    clicked = button.click(edit, inputs, [original, edited], api_name=False, concurrency_id=GAN,
+                           concurrency_limit=CONCURRENCY[GAN], show_progress="minimal")
+    clicked.then(strip_fn, inputs, strip, api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN],
+                 show_progress="minimal")
+
+    def show(*args):
+        """The first view for a seed: the edit and its strip."""
+        return (*edit(*args), strip_fn(*args))
+
     attribute.change(refresh_targets, attribute, [target, first_layer, last_layer], api_name=False, queue=False)
     reset.click(lambda a: [DEFAULT_STRENGTH, False, *recommended_layers(dirs, a, L), *[NONE, DEFAULT_STRENGTH] * len(extra),
                            *[0] * len(comps)],
                 attribute, [strength, conditional, first_layer, last_layer, *[c for _, t, s in extra for c in (t, s)],
                        *[s for _, s in comps]], api_name=False, queue=False).then(
         edit, inputs, [original, edited], api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN])
-    return {"refresh": (edit, inputs, [original, edited])}
+    return {"refresh": (show, inputs, [original, edited, strip])}

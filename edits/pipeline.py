@@ -256,3 +256,69 @@ def load_hspace_diffusion(source: str | Path | None = None, main: DiffusionModel
     if (main is None or main.is_embedded) and (EMBEDDED_HOURGLASS / "model_index.json").is_file():
         return load_diffusion(EMBEDDED_HOURGLASS, device=device)
     return main or load_diffusion(None, device=device)
+
+
+# ------------------------------------------------------------ what the text encoder will read of a prompt
+CLOSED_VOCABULARY = 5000  # a tokenizer with fewer entries knows a closed list of words (the toy world's)
+
+
+@dataclass
+class PromptReport:
+    """What a model's tokenizer makes of a prompt: words it does not know, and text it cuts off."""
+
+    unknown: list[str]  # words spelt out in pieces, cut or not (only for closed vocabularies)
+    cut: str  # the text after the tokenizer's limit, "" when it all fits
+    max_tokens: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.unknown and not self.cut
+
+    def message(self) -> str:
+        parts = []
+        if self.unknown:
+            parts.append("not understood: " + ", ".join(self.unknown))
+        if self.cut:
+            parts.append(f"cut after {self.max_tokens - 2} tokens, never read: “{self.cut}”")
+        return " · ".join(parts)
+
+
+def prompt_report(model: DiffusionModel, prompt) -> PromptReport:
+    """Name the words of `prompt` the model's text encoder will not read.
+
+    A CLIP tokenizer (the toy one included) splits text into words and each word into tokens, with
+    `</w>` ending a word. In a closed vocabulary (the embedded model's, fewer than CLOSED_VOCABULARY
+    tokens) every known word is one token, so a word spelt in several pieces is not understood; in an open
+    one (real CLIP) any word is tokenized and only truncation is reported. The text encoder reads at most
+    `model_max_length` tokens, start and end markers included: words past that are cut.
+    """
+    tok = model.pipe.tokenizer
+    prompt = check_prompt(prompt)
+    tokens = tok.tokenize(prompt) if prompt else []
+    words: list[list[str]] = []
+    current: list[str] = []
+    for t in tokens:
+        current.append(t)
+        if t.endswith("</w>"):
+            words.append(current)
+            current = []
+    if current:
+        words.append(current)
+    closed = len(tok) < CLOSED_VOCABULARY
+    budget = int(tok.model_max_length) - 2  # start and end markers
+    unknown, cut, used = [], [], 0
+    for pieces in words:
+        text = "".join(pieces).replace("</w>", "")
+        if closed and len(pieces) > 1 and text not in unknown:
+            unknown.append(text)
+        if used + len(pieces) > budget:
+            cut.append(text)
+        used += len(pieces)
+    return PromptReport(unknown=unknown, cut=_join_words(cut), max_tokens=int(tok.model_max_length))
+
+
+def _join_words(words: list[str]) -> str:
+    out = ""
+    for w in words:
+        out += w if (not out or w in ",.!?;:") else " " + w
+    return out

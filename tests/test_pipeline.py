@@ -124,3 +124,23 @@ def test_embedded_hspace_model_is_the_hourglass():
     assert model.pipe.scheduler.config.prediction_type == "sample"
     total = sum(f.stat().st_size for d in (EMBEDDED, EMBEDDED_HOURGLASS) for f in d.rglob("*") if f.is_file())
     assert total <= 60 * 2**20
+
+
+def test_prompt_report_names_unknown_words_and_cut_text(tiny_model):
+    from edits.pipeline import prompt_report
+
+    ok = prompt_report(tiny_model, "a large red circle on a white background")
+    assert ok.ok and ok.message() == ""
+    r = prompt_report(tiny_model, "a photo of a cat riding a bicycle")
+    assert r.unknown == ["photo", "cat", "riding", "bicycle"]
+    assert r.cut.endswith("bicycle") and "not understood: photo, cat" in r.message()
+    long = prompt_report(tiny_model, "a large red circle on a white background and a small blue star on a black square")
+    assert long.unknown == [] and long.cut.endswith("black square") and "cut after 14 tokens" in long.message()
+    assert prompt_report(tiny_model, "").ok
+
+
+def test_prompt_report_ignores_unknown_words_in_an_open_vocabulary(tiny_model, monkeypatch):
+    from edits import pipeline
+
+    monkeypatch.setattr(pipeline, "CLOSED_VOCABULARY", 10)  # as if the tokenizer were real CLIP's
+    assert pipeline.prompt_report(tiny_model, "a photo of a cat").ok

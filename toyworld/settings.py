@@ -15,6 +15,7 @@ Environment variables (also listed by `python app.py --help`):
     CACHE_SWEEP_S        how often (s) Gradio's cache is swept of files older than SESSION_TTL_S (default 600)
     SESSION_FILES        the folder under which each visitor's temporary files live (default: the system's)
     MEMORY_TRIM_S        how often (s) freed memory is handed back to the system (default 60; 0: never)
+    SPACE_ID             set by Hugging Face Spaces: the UI links the documents of the Space's repository
 """
 from __future__ import annotations
 
@@ -81,3 +82,5 @@ SESSION_FILES = Path(os.environ.get("SESSION_FILES") or Path(tempfile.gettempdir
 
 # ---------------------------------------------------------------- memory
 MEMORY_TRIM_S = _env_int("MEMORY_TRIM_S", 60)  # hand freed heap back to the system this often (0: never)
+# On a Hugging Face Space (SPACE_ID = owner/name), the UI links the repository's documents there.
+SPACE_ID = os.environ.get("SPACE_ID")
