@@ -235,7 +235,7 @@ def bad_inputs(server: Server) -> dict:
         args = [None if isinstance(a, dict) else a for a in args]
         for i, p in enumerate(params):
             if p["component"] in ("Number", "Slider"):
-                for bad in (math.nan, math.inf, "abc"):
+                for bad in (math.nan, math.inf, "abc", 1e12):
                     a = list(args)
                     a[i] = bad
                     answers.append(_raw(url, name, a))
