@@ -17,8 +17,8 @@ import time
 
 import gradio as gr
 
-from toyworld.settings import (CACHE_SWEEP_S, MAX_SESSION_JOBS, MAX_SESSION_LONG_JOBS, MEMORY_TRIM_S, QUEUE_MAX_SIZE,
-                               SESSION_TTL_S, W_CONCURRENCY)
+from toyworld.settings import (CACHE_SWEEP_S, MALLOC_ARENAS, MAX_SESSION_JOBS, MAX_SESSION_LONG_JOBS, MEMORY_TRIM_S,
+                               QUEUE_MAX_SIZE, SESSION_TTL_S, W_CONCURRENCY)
 
 from .common import sweep_session_files
 
@@ -85,6 +85,22 @@ def _malloc_trim():
         return ctypes.CDLL(name).malloc_trim if name else None
     except (OSError, AttributeError):
         return None
+
+
+def limit_heap_arenas(arenas: int = MALLOC_ARENAS) -> None:
+    """Call before the models load and the server's threads start: glibc gives every thread that meets a
+    busy heap an arena of its own (up to 8 per core) and rarely hands their freed pages back; Gradio runs
+    each request on one of 40 threads, so the resident size creeps with use. A few arenas keep it flat."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if arenas <= 0 or not name:
+        return
+    try:
+        ctypes.CDLL(name).mallopt(-8, int(arenas))  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
 
 
 def _every(seconds: float, fn, name: str) -> None:

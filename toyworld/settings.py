@@ -15,6 +15,7 @@ Environment variables (also listed by `python app.py --help`):
     CACHE_SWEEP_S        how often (s) Gradio's cache and the session folders are swept of what is older than SESSION_TTL_S (default 600)
     SESSION_FILES        the folder under which each visitor's temporary files live (default: the system's)
     MEMORY_TRIM_S        how often (s) freed memory is handed back to the system (default 60; 0: never)
+    MALLOC_ARENAS        glibc heap arenas of the server (default 2; 0: glibc's default of 8 per core)
 """
 from __future__ import annotations
 
@@ -81,3 +82,4 @@ SESSION_FILES = Path(os.environ.get("SESSION_FILES") or Path(tempfile.gettempdir
 
 # ---------------------------------------------------------------- memory
 MEMORY_TRIM_S = _env_int("MEMORY_TRIM_S", 60)  # hand freed heap back to the system this often (0: never)
+MALLOC_ARENAS = _env_int("MALLOC_ARENAS", 2)  # glibc heap arenas of `python app.py` (0: glibc's default)
