@@ -41,11 +41,6 @@ class Models:
     def hspace_model(self) -> DiffusionModel:
         return self.h_diffusion or self.diffusion
 
-    def classifier_for(self, attribute: str):
-        from edits.labelers import ToyClassifierLabeler
-
-        return ToyClassifierLabeler(attribute)
-
 
 def _server_paths() -> list[str]:
     roots = {str(ROOT), str(SESSION_FILES), tempfile.gettempdir(), os.path.expanduser("~"),
