@@ -68,6 +68,9 @@ def create_app(argv=None):
 def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
+    from demo.sharing import limit_heap_arenas
+
+    limit_heap_arenas()  # before any model or server thread
     try:
         models = load_models(args)
     except ModelLoadError as e:

@@ -235,21 +235,22 @@ def bad_inputs(server: Server) -> dict:
         args = [None if isinstance(a, dict) else a for a in args]
         for i, p in enumerate(params):
             if p["component"] in ("Number", "Slider"):
-                for bad in (math.nan, math.inf, "abc"):
+                for bad in (math.nan, math.inf, "abc", 1e12):
                     a = list(args)
                     a[i] = bad
                     answers.append(_raw(url, name, a))
     csv = server.work / "evil.csv"
     csv.write_text("\n".join(f"{i},{'../' * 8 + 'etc/pwned' if i % 2 else 'x'}" for i in range(16)))
     for call in (lambda: c.predict("a {shape} " * 16_000, "colour", "classifier", 16, None, api_name="/fit_h"),
-                 lambda: c.predict("a circle", "", 3, 25, 5.0, "\x00" * 20_000, api_name="/generate")):
+                 lambda: c.predict("a circle", "\x00" * 20_000, 3, 25, 5.0, api_name="/generate")):
         ok, _, _ = _timed(call)
         answers.append("complete" if ok else "error")
     answers.append(_raw(url, "/generate", ["a \ud800 circle", "", 3, 25, 5.0]))  # a lone surrogate, as JSON
     # labels made of ../ segments: accepted, and the files stay in the session folder (files_outside_app_folders)
     _timed(c.predict, "a {colour} circle", "../" * 10 + "x", "my CSV", 16, handle_file(str(csv)), api_name="/fit_h")
     log = server.log_text()
-    return {"bad_inputs": len(answers), "bad_inputs_refused": sum(a == "error" for a in answers),
+    # "refused": turned away at the door (an HTTP error, e.g. a body that is not valid JSON text)
+    return {"bad_inputs": len(answers), "bad_inputs_refused": sum(a in ("error", "refused") for a in answers),
             "tracebacks_for_bad_input": log.count("Traceback") - before}
 
 

@@ -71,11 +71,6 @@ class Models:
     def hspace_model(self) -> DiffusionModel:
         return self.h_diffusion or self.diffusion
 
-    def classifier_for(self, attribute: str):
-        from edits.labelers import ToyClassifierLabeler
-
-        return ToyClassifierLabeler(attribute)
-
 
 def _server_paths() -> list[str]:
     roots = {str(ROOT), str(SESSION_FILES), tempfile.gettempdir(), os.path.expanduser("~"),
@@ -120,16 +115,15 @@ def friendly(fn):
 
 # ------------------------------------------------------------------ inputs as a person may type them
 def _lenient_number(component, original):
-    """Slider and Number: a payload that is not a finite number goes through untouched, so that the
-    tab's own check answers it in a sentence (Gradio's own preprocess would fail with an internal error)."""
+    """Slider and Number: a payload Gradio's own preprocess would refuse (NaN, Infinity, text, a value off
+    the slider) goes through untouched, so that the tab's own check answers it in a sentence (Gradio would
+    answer "Could not preprocess input", or log a traceback for a value off the slider)."""
 
     def preprocess(payload):
         if isinstance(payload, bool) or not isinstance(payload, (int, float)) or not math.isfinite(payload):
             return payload
         try:
             return original(payload)
-        except gr.Error:
-            raise
         except Exception:
             return payload
 

@@ -109,7 +109,7 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
             fit_prompt = gr.Textbox(label="Prompt template", value="a {size} {shape} on a {background} background")
             fit_attribute = gr.Dropdown(list(FACTORS), value="colour", label="Attribute", allow_custom_value=True)
             labeller = gr.Radio(list(LABELLERS), value="classifier", label="Labeller")
-            n_samples = gr.Slider(16, MAX_FIT_SAMPLES, value=128, step=16, label="Samples (N)")
+            n_samples = gr.Slider(16, MAX_FIT_SAMPLES, value=min(128, MAX_FIT_SAMPLES), step=16, label="Samples (N)")
         with gr.Row():
             csv_file = gr.File(label="CSV of seed,label (for 'my CSV'; seeds 0..N-1)", file_types=[".csv"],
                                type="filepath")

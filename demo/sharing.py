@@ -5,8 +5,9 @@ time), "gan" for the W-space sliders (milliseconds each, several at once, never 
 image), "long" for fits, many-seed comparisons and walks (one at a time, so that they never hold the
 "model" queue; they share the models' fair locks batch by batch). Gradio limits the whole queue
 (QUEUE_MAX_SIZE) but not one visitor's share of it; `limit_per_session` turns a visitor's request away,
-in one sentence, when they already have MAX_SESSION_JOBS jobs waiting or running (MAX_SESSION_LONG_JOBS
-long ones), before it takes a place in the queue.
+in one sentence, before it takes a place in the queue, when they already have MAX_SESSION_JOBS diffusion
+images, MAX_SESSION_LONG_JOBS long jobs or W_CONCURRENCY W edits waiting or running. Another visitor's
+/generate then waits for at most MAX_SESSION_JOBS images per visitor ahead of it, and one batch of a long job.
 """
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ import time
 
 import gradio as gr
 
-from toyworld.settings import MAX_SESSION_JOBS, MAX_SESSION_LONG_JOBS, MEMORY_TRIM_S, QUEUE_MAX_SIZE, W_CONCURRENCY
+from toyworld.settings import (CACHE_SWEEP_S, MALLOC_ARENAS, MAX_SESSION_JOBS, MAX_SESSION_LONG_JOBS, MEMORY_TRIM_S,
+                               QUEUE_MAX_SIZE, SESSION_TTL_S, W_CONCURRENCY)
+
+from .common import sweep_session_files
 
 MODEL, GAN, LONG = "model", "gan", "long"
 CONCURRENCY = {MODEL: 1, GAN: W_CONCURRENCY, LONG: 1}
@@ -25,13 +29,19 @@ log = logging.getLogger("demo")
 
 
 def too_many(kinds: list[str | None], new_kind: str | None, max_jobs: int = MAX_SESSION_JOBS,
-             max_long: int = MAX_SESSION_LONG_JOBS) -> str | None:
-    """Why a visitor with jobs of `kinds` pending may not add one of `new_kind`, or None."""
-    if new_kind == LONG and sum(k == LONG for k in kinds) >= max_long:
+             max_long: int = MAX_SESSION_LONG_JOBS, max_other: int = W_CONCURRENCY) -> str | None:
+    """Why a visitor with jobs of `kinds` (concurrency ids) waiting or running may not add one of
+    `new_kind`, or None. Each queue has its own allowance, so that the W sliders stay live while an
+    image is being made, and one visitor never holds more than `max_jobs` places in the diffusion queue."""
+    held = sum(k == new_kind for k in kinds)
+    if new_kind == LONG and held >= max_long:
         return (f"You already have {max_long} long job{'s' * (max_long > 1)} (a fit, a comparison over many "
                 "seeds or a walk) waiting or running; please wait for it to finish.")
-    if len(kinds) >= max_jobs:
-        return f"You already have {max_jobs} requests waiting or running; please wait for them to finish."
+    if new_kind == MODEL and held >= max_jobs:
+        return (f"You already have {max_jobs} image{'s' * (max_jobs > 1)} waiting or being made; please wait "
+                "for them to finish.")
+    if new_kind not in (LONG, MODEL) and held >= max_other:
+        return f"You already have {max_other} requests of this kind waiting or running; please wait for them."
     return None
 
 
@@ -65,34 +75,64 @@ def limit_per_session(blocks: gr.Blocks) -> None:
     queue.push = fair_push
 
 
-def _trim_memory_every(seconds: float) -> None:
-    """Hand freed heap pages back to the system now and then (glibc keeps them, per thread arena, after
-    the batches of a fit or a walk: the resident size then grows with use although nothing leaks)."""
+def _malloc_trim():
+    """glibc's malloc_trim (hands freed heap pages back to the system), or None elsewhere."""
     import ctypes
     import ctypes.util
-    import threading
 
     name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
-        trim = libc.malloc_trim if libc is not None else None
+        return ctypes.CDLL(name).malloc_trim if name else None
     except (OSError, AttributeError):
-        trim = None
-    if trim is None:
+        return None
+
+
+def limit_heap_arenas(arenas: int = MALLOC_ARENAS) -> None:
+    """Call before the models load and the server's threads start: glibc gives every thread that meets a
+    busy heap an arena of its own (up to 8 per core) and rarely hands their freed pages back; Gradio runs
+    each request on one of 40 threads, so the resident size creeps with use. A few arenas keep it flat."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if arenas <= 0 or not name:
         return
+    try:
+        ctypes.CDLL(name).mallopt(-8, int(arenas))  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
+def _every(seconds: float, fn, name: str) -> None:
+    import threading
 
     def loop():
         while True:
             time.sleep(seconds)
-            trim(0)
+            try:
+                fn()
+            except Exception:  # housekeeping never takes the server down
+                log.exception("%s failed", name)
 
-    threading.Thread(target=loop, name="malloc-trim", daemon=True).start()
+    threading.Thread(target=loop, name=name, daemon=True).start()
+
+
+def start_housekeeping() -> None:
+    """Once per process: every CACHE_SWEEP_S, remove session folders unused for SESSION_TTL_S (Gradio
+    removes them when a session ends or its State expires, but not when it evicts a session for room);
+    every MEMORY_TRIM_S, hand freed heap back to the system (glibc keeps it, per thread arena, after the
+    batches of a fit or a walk: the resident size then grows with use although nothing leaks)."""
+    if getattr(start_housekeeping, "started", False):
+        return
+    start_housekeeping.started = True
+    _every(CACHE_SWEEP_S, lambda: sweep_session_files(SESSION_TTL_S), "session-sweep")
+    trim = _malloc_trim()
+    if MEMORY_TRIM_S > 0 and trim is not None:
+        _every(MEMORY_TRIM_S, lambda: trim(0), "malloc-trim")
 
 
 def setup_queue(blocks: gr.Blocks) -> gr.Blocks:
     blocks.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
     limit_per_session(blocks)
-    if MEMORY_TRIM_S > 0 and not getattr(setup_queue, "trimming", False):
-        setup_queue.trimming = True  # one trimmer per process, however many apps are built
-        _trim_memory_every(MEMORY_TRIM_S)
+    start_housekeeping()
     return blocks

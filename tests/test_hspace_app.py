@@ -70,7 +70,9 @@ def test_fit_h_with_user_csv(tiny_app, tmp_path):
 def test_fit_h_bad_input(tiny_app):
     from gradio_client.exceptions import AppError
 
-    with pytest.raises(AppError, match="512"):
+    from toyworld.settings import MAX_FIT_SAMPLES
+
+    with pytest.raises(AppError, match=f"between 16 and {MAX_FIT_SAMPLES}"):
         tiny_app.predict("a circle", "colour", "classifier", 100_000, None, api_name="/fit_h")
     with pytest.raises(AppError, match="placeholder"):
         tiny_app.predict("a {mood} circle", "colour", "classifier", 16, None, api_name="/fit_h")

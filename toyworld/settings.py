@@ -4,17 +4,18 @@ Environment variables (also listed by `python app.py --help`):
     DIFFUSION_MODEL, HSPACE_MODEL, STYLEGAN_MODEL   which models the app loads (default: the embedded ones)
     DEVICE                                          cuda, cpu, ... (default: automatic)
     GRADIO_SERVER_NAME, GRADIO_SERVER_PORT          where the app listens
-    MAX_FIT_SAMPLES      largest "fit your own direction" a visitor may ask for (default 128)
+    MAX_FIT_SAMPLES      largest "fit your own direction" a visitor may ask for (default 96)
     MAX_COMPARE_SEEDS    most seeds one "compare over many seeds" call may take (default 16)
     MAX_DIFFUSION_FRAMES most frames of a diffusion latent walk (each is a full sampling; default 16)
-    MAX_SESSION_JOBS     most jobs one visitor may have queued or running at once (default 4)
+    MAX_SESSION_JOBS     most diffusion images one visitor may have waiting or being made (default 2)
     MAX_SESSION_LONG_JOBS  most long jobs (fits, many-seed comparisons, walks) per visitor at once (default 1)
     QUEUE_MAX_SIZE       most jobs waiting in the whole queue before new ones are turned away (default 64)
     MAX_FILE_SIZE        largest upload accepted, e.g. 1mb (default 1mb)
     SESSION_TTL_S        seconds a visitor's own files and directions are kept after their last use (default 3600)
-    CACHE_SWEEP_S        how often (s) Gradio's cache is swept of files older than SESSION_TTL_S (default 600)
+    CACHE_SWEEP_S        how often (s) Gradio's cache and the session folders are swept of what is older than SESSION_TTL_S (default 600)
     SESSION_FILES        the folder under which each visitor's temporary files live (default: the system's)
     MEMORY_TRIM_S        how often (s) freed memory is handed back to the system (default 60; 0: never)
+    MALLOC_ARENAS        glibc heap arenas of the server (default 2; 0: glibc's default of 8 per core)
     SPACE_ID             set by Hugging Face Spaces: the UI links the documents of the Space's repository
 """
 from __future__ import annotations
@@ -53,7 +54,7 @@ MAX_PROMPT_CHARS = 1000
 MAX_STEPS = 100
 MAX_GUIDANCE = 30.0
 # The largest jobs a visitor may ask for finish in about a minute on 2 CPU cores (python -m benchmarks load).
-MAX_FIT_SAMPLES = _env_int("MAX_FIT_SAMPLES", 128)  # the fit tab
+MAX_FIT_SAMPLES = _env_int("MAX_FIT_SAMPLES", 96)  # the fit tab (128: 101 CPU s, i.e. about 50 s alone)
 MAX_CLI_FIT_SAMPLES = 4096  # `python -m edits.fit`
 MAX_COMPARE_SEEDS = _env_int("MAX_COMPARE_SEEDS", 16)
 MAX_DIFFUSION_FRAMES = _env_int("MAX_DIFFUSION_FRAMES", 16)
@@ -68,7 +69,7 @@ MAX_CSV_BYTES = 2**20  # an uploaded CSV of seed,label rows
 MAX_CSV_ROWS = 10_000
 
 # ---------------------------------------------------------------- sharing the server fairly
-MAX_SESSION_JOBS = _env_int("MAX_SESSION_JOBS", 4)  # queued or running, all queues together
+MAX_SESSION_JOBS = _env_int("MAX_SESSION_JOBS", 2)  # diffusion images waiting or being made, per visitor
 MAX_SESSION_LONG_JOBS = _env_int("MAX_SESSION_LONG_JOBS", 1)  # fits, many-seed comparisons, walks
 QUEUE_MAX_SIZE = _env_int("QUEUE_MAX_SIZE", 64)
 W_CONCURRENCY = 4  # W-space edits run this many at once (milliseconds each)
@@ -82,5 +83,6 @@ SESSION_FILES = Path(os.environ.get("SESSION_FILES") or Path(tempfile.gettempdir
 
 # ---------------------------------------------------------------- memory
 MEMORY_TRIM_S = _env_int("MEMORY_TRIM_S", 60)  # hand freed heap back to the system this often (0: never)
+MALLOC_ARENAS = _env_int("MALLOC_ARENAS", 2)  # glibc heap arenas of `python app.py` (0: glibc's default)
 # On a Hugging Face Space (SPACE_ID = owner/name), the UI links the repository's documents there.
 SPACE_ID = os.environ.get("SPACE_ID")
