@@ -29,7 +29,7 @@
 #    style-modulation weights).
 #
 # The generator is the embedded toy StyleGAN (64 px; a converted NVlabs StyleGAN2 folder loads through the
-# same `load_gan`, see the README). *Runs in well under a minute on a laptop CPU: GANs are fast.*
+# same `load_gan`, see the README). *About a minute and a half of CPU, most of it labelling 1 000 images.*
 
 # %%
 import time
