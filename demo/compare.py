@@ -24,8 +24,7 @@ labelled samples. Each edited image sits beside its own unedited one, with three
 **other factors kept** (shape, size, background… all unchanged), and **distance** (1 − SSIM, the
 structural similarity of the two images: 0 means identical, larger means more of the picture changed).
 The h-space column leaves the edited attribute out of its prompt, so that the direction — not the
-words — decides it; with the embedded models it runs on the hourglass UNet (skip connections cut, see the
-h-space tab), so its unedited image differs from the Imagination column's. The StyleGAN has no prompt: its
+words — decides it; it runs on the Imagination model itself. The StyleGAN has no prompt: its
 scene is whatever the seed gives.
 """
 

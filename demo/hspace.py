@@ -8,7 +8,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from edits.directions import Direction, DirectionError, siblings_of
+from edits.directions import Direction, DirectionError, others_of, siblings_of
 from edits.fit import collect_h, fill_template, fit_h
 from edits.hspace import DEFAULT_EDIT, MAX_STRENGTH, edit_pair, h_shape, traversal
 from edits.labelers import FACTORS, ColourLabeler, CSVLabeler
@@ -20,28 +20,14 @@ from .common import Models, friendly, image_out
 ATTRIBUTES = ("colour", "shape", "size")
 
 EXPLAIN = """
-**What am I looking at?** Here the prompt and the seed stay fixed. Instead, we reach inside the
-diffusion model, to its narrowest layer (the UNet's *bottleneck*, called **h-space**: the output of
-`unet.mid_block`), and push that code along a **direction** while the image is being formed. Each
-direction was *fitted* from a few hundred labelled samples: a linear boundary separating, say, blue
-objects from all others, one boundary per denoising step. This is **potentiality**: nothing new is told
-to the model; we move within what it already holds. The prompt should leave the edited attribute
-unsaid — name a conflicting colour in the prompt and see which wins.
-
-With the embedded models, the edits run on **toy-diffusion-hourglass**: the toy model with its UNet's skip
-connections cut, so that everything the model decides passes through h. In the standard UNet (the
-Imagination tab's model) the same edits change nothing: the skips carry the decision around the
-bottleneck (measured below). So the original image here is the hourglass model's, not the Imagination tab's.
-This small model sometimes draws no object at all (a third of its images when the colour is unsaid): if the
-original is empty, try another seed.
-
-With *swap* (default), at every edited step a readout fitted with the direction tells which class h is in
-now; that class's average offset is taken out of h and the target's put in (*strength* 1 = one full swap,
-more overshoots, negative pushes away). With *land*, h is put *strength* standard deviations on the
-target's side of the boundary, wherever it started; with *add*, that much is added. *Asymmetric* (Asyrp)
-uses the edited prediction only for the predicted clean image in each DDIM step, which keeps the edit
-from cancelling itself.
+The Imagination model's bottleneck h (`unet.mid_block`) *reads* colour, shape and size: a linear readout per
+denoising step, fitted from labelled samples, tells them apart; but adding a direction to h changes almost
+nothing, because the skip connections carry the decision around it. So the edit moves the noisy image along
+the gradient of that readout (the h-space direction pulled back through the UNet, with the other factors'
+readouts held where they were), and the whole network redraws the picture from the same seed.
 """
+CONFLICT = ""
+
 
 
 def _choices(models: Models, mine: dict | None, attribute: str) -> list[str]:
@@ -65,6 +51,11 @@ def _siblings(models: Models, mine: dict | None, d: Direction) -> list[Direction
     return siblings_of(own if any(v is d for v in own.values()) else models.h_directions, d)
 
 
+def _others(models: Models, mine: dict | None, d: Direction) -> list[Direction]:
+    """The other attributes' directions, whose readouts a guided edit holds where they were."""
+    return others_of({**models.h_directions, **(mine or {})}, d)
+
+
 SWEEP = DIRECTIONS / "sweep.json"
 FINDING = DIRECTIONS / "FINDINGS.md"
 
@@ -81,7 +72,7 @@ def _load_sweep() -> dict | None:
 
 def create_tab(models: Models, seed: gr.Number) -> dict:
     model = models.hspace_model
-    gr.Markdown(EXPLAIN, elem_classes=["explain"])
+    gr.Markdown(EXPLAIN + CONFLICT, elem_classes=["explain"])
     mine = gr.State({})  # this visitor's own fitted or uploaded directions
     attrs = sorted({d.meta.get("attribute") for d in models.h_directions.values()}) or list(ATTRIBUTES)
     first = "colour" if "colour" in attrs else attrs[0]
@@ -95,13 +86,15 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                 target = gr.Dropdown(targets, value="blue" if "blue" in targets else (targets or [None])[0],
                                      label="Target", allow_custom_value=True)
             strength = gr.Slider(-MAX_STRENGTH / 2, MAX_STRENGTH / 2, value=DEFAULT_EDIT["strength"], step=0.25,
-                                 label="Strength (swap: 1 = the target class; land / add: standard deviations)")
+                                 label="Strength (guided: the gradient's scale; swap: 1 = the target class; "
+                                       "land / add: standard deviations)")
             with gr.Accordion("Edit interval and mode", open=False):
                 with gr.Row():
                     start = gr.Slider(0, 1, value=DEFAULT_EDIT["start"], step=0.05, label="Edit from (fraction of steps)")
                     end = gr.Slider(0, 1, value=DEFAULT_EDIT["end"], step=0.05, label="…until")
                 mode = gr.Radio(["asymmetric", "symmetric"], value=DEFAULT_EDIT["mode"], label="Mode")
-                move = gr.Radio([("swap the class", "swap"), ("land on the target's side", "land"), ("add", "add")],
+                move = gr.Radio([("guided through the UNet", "guided"), ("swap the class", "swap"),
+                                 ("land on the target's side", "land"), ("add", "add")],
                                 value=DEFAULT_EDIT["move"], label="Strength means")
             button = gr.Button("Edit", variant="primary")
         with gr.Column(scale=2):
@@ -143,14 +136,16 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     @friendly
     def edit(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
         d = _find(models, mine, attribute, target)
-        a, b = edit_pair(model, prompt, seed, d, strength, start, end, mode, move, _siblings(models, mine, d))
+        a, b = edit_pair(model, prompt, seed, d, strength, start, end, mode, move, _siblings(models, mine, d),
+                         _others(models, mine, d))
         return to_uint8(a), to_uint8(b)
 
     @friendly
     def strip_fn(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
         d = _find(models, mine, attribute, target)
-        alphas, imgs = traversal(model, prompt, seed, d, strength or DEFAULT_EDIT["strength"], TRAVERSAL_FRAMES, start, end, mode,
-                                 move, _siblings(models, mine, d))
+        alphas, imgs = traversal(model, prompt, seed, d, strength or DEFAULT_EDIT["strength"], TRAVERSAL_FRAMES,
+                                 start, end, mode,
+                                 move, _siblings(models, mine, d), _others(models, mine, d))
         return [(to_uint8(im), f"{a:+g}") for a, im in zip(alphas, imgs)]
 
     @friendly
