@@ -96,8 +96,10 @@ def evaluate_shape(model, dirs, n, strength, mode, start, end, move=DEFAULT_EDIT
 
 
 def original_identical(model, prompts, seeds, originals) -> float:
-    """The fraction of seeds whose unedited h-space image equals `generate()`'s pixels exactly."""
-    same = [np.array_equal(model.generate(p, seed=s, output_type="np"), o) for p, s, o in zip(prompts, seeds, originals)]
+    """The fraction of seeds whose unedited h-space image, drawn one seed at a time as the tab's edit_h draws it,
+    equals `generate()`'s pixels exactly (`originals`, drawn in batches, are not what edit_h shows)."""
+    same = [np.array_equal(model.generate(p, seed=s, output_type="np"), sample(model, p, s).images[0])
+            for p, s in zip(prompts, seeds)]
     return float(np.mean(same))
 
 

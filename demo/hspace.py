@@ -20,13 +20,13 @@ from .common import Models, friendly, image_out
 ATTRIBUTES = ("colour", "shape", "size")
 
 EXPLAIN = """
-The Imagination model's bottleneck h (`unet.mid_block`) *reads* colour, shape and size: a linear readout per
-denoising step, fitted from labelled samples, tells them apart; but adding a direction to h changes almost
-nothing, because the skip connections carry the decision around it. So the edit moves the noisy image along
-the gradient of that readout (the h-space direction pulled back through the UNet, with the other factors'
-readouts held where they were), and the whole network redraws the picture from the same seed.
+This model's bottleneck h (`unet.mid_block`) reads colour, shape and size, but adding a direction to h
+barely changes the picture, because the skip connections carry the decision around it. So the edit moves the
+noisy image along the gradient of the direction's readout of h, through the UNet, holding the other factors'
+readouts where they were, and the whole network redraws the same seed.
 """
-CONFLICT = ""
+CONFLICT = ("When the prompt names another colour, the prompt wins: the edit reached its target in 0.15 of 20 "
+            "measured conflicts.\n")
 
 
 
