@@ -22,8 +22,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--diffusion-model", default=os.environ.get("DIFFUSION_MODEL"),
                    help="Hub id or local folder of an SD-family pipeline (default: the embedded toy model)")
     p.add_argument("--hspace-model", default=os.environ.get("HSPACE_MODEL"),
-                   help="Hub id or folder of the pipeline whose h-space the edits move (default: the embedded "
-                        "hourglass model with the embedded model, else the --diffusion-model)")
+                   help="Hub id or folder of the pipeline whose h-space the edits move (default: the "
+                        "--diffusion-model itself, so that an unedited h-space image is the Imagination image)")
     p.add_argument("--gan", "--gan-model", dest="gan", default=os.environ.get("STYLEGAN_MODEL"),
                    help="folder of a StyleGAN generator for the W-space tab (default: the embedded toy one; "
                         "official NVlabs .pkl files: convert them first with `python -m edits.convert stylegan`)")
@@ -41,7 +41,7 @@ def load_models(args: argparse.Namespace):
 
     diffusion = load_diffusion(args.diffusion_model, device=args.device)
     h_model = load_hspace_diffusion(args.hspace_model, diffusion, device=args.device)
-    # The shipped h-space directions were fitted on the embedded hourglass model; other models fit their own.
+    # The shipped h-space directions were fitted on the embedded model; other models fit their own.
     h_dirs = load_directions(DIRECTIONS, space="h") if h_model.is_embedded and DIRECTIONS.is_dir() else {}
     gan, w_dirs = None, {}
     try:

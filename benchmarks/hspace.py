@@ -5,6 +5,10 @@
   the target after the edit at the default strength.
 - conflict_edit_success: the same, with the prompt naming the seed's original colour.
 - preservation: fraction of those edits where the classifier finds shape, size and background unchanged.
+- shape_edit_success / shape_preservation: the same for shapes (prompts leave the shape unsaid; kept: the
+  colour read from pixels, size and background by the classifier).
+- same_model: the h edits run on the model behind `generate`; original_identical: the fraction of the
+  benchmark's seeds whose unedited h-space image equals `generate()`'s pixels exactly.
 - mean_boundary_accuracy / best_step_accuracy: held-out accuracy of the shipped colour boundaries
   (mean over colours and steps / best step of the mean over colours).
 - --sweep: success and preservation against strength, for both modes (written to sweep.json in the
@@ -17,18 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-from edits.directions import load_directions, siblings_of
+from edits.directions import load_directions, others_of, siblings_of
 from edits.hspace import DEFAULT_EDIT, HEdit, sample
 from edits.labelers import ColourLabeler, ToyClassifierLabeler
-from edits.pipeline import load_hspace_diffusion
-from toyworld.world import COLOURS, prompt_for, sample_scene
+from edits.pipeline import load_diffusion, load_hspace_diffusion
 from toyworld.settings import DIRECTIONS
+from toyworld.world import COLOURS, SHAPES, prompt_for, sample_scene
 
 from .common import batched, to_uint8
 
 ROOT = Path(__file__).resolve().parent.parent
 COLOUR_LIST = list(COLOURS)
-SWEEP = {"swap": (0.5, 1.0, 1.5, 2.0, 3.0), "land": (0.5, 1.0, 1.5, 2.0, 3.0, 4.0),
+SWEEP = {"guided": (0.5, 1.0, 1.5, 2.0, 3.0), "swap": (0.5, 1.0, 1.5, 2.0, 3.0), "land": (0.5, 1.0, 1.5, 2.0, 3.0, 4.0),
          "add": (2.0, 4.0, 8.0, 12.0, 16.0, 24.0)}  # strengths per move
 
 
@@ -44,24 +48,59 @@ def _originals(model, prompts, seeds, batch=16):
                            for idx in batched(list(range(len(seeds))), batch)])
 
 
-def _edits(model, prompts, seeds, targets, dirs, strength, mode, start, end, move, batch=16):
+def _edits(model, prompts, seeds, targets, dirs, strength, mode, start, end, move, batch=16, attribute="colour"):
     out = [None] * len(seeds)
     for target in sorted(set(targets)):
         idx_t = [i for i, t in enumerate(targets) if t == target]
         for idx in batched(idx_t, batch):
-            d = dirs[f"colour: {target}"]
-            imgs = sample(model, [prompts[i] for i in idx], [seeds[i] for i in idx],
-                          edit=HEdit(d, strength, start, end, mode, move, siblings_of(dirs, d))).images
+            d = dirs[f"{attribute}: {target}"]
+            edit = HEdit(d, strength, start, end, mode, move, siblings_of(dirs, d), others_of(dirs, d))
+            imgs = sample(model, [prompts[i] for i in idx], [seeds[i] for i in idx], edit=edit).images
             for j, i in enumerate(idx):
                 out[i] = imgs[j]
     return np.stack(out)
 
 
-def _score(labeller, classifier, originals, edited, targets):
+def _score(labeller, classifier, originals, edited, targets, others=("shape", "size", "background")):
     got = labeller(to_uint8(edited))
     po, pe = classifier.predict(to_uint8(originals)), classifier.predict(to_uint8(edited))
-    kept = [all(po[k][0][i] == pe[k][0][i] for k in ("shape", "size", "background")) for i in range(len(targets))]
+    kept = [all(po[k][0][i] == pe[k][0][i] for k in others) for i in range(len(targets))]
     return float(np.mean([g == t for g, t in zip(got, targets)])), float(np.mean(kept))
+
+
+def _other_targets(own, values):
+    """Per seed, a target other than its own class, cycling over all classes."""
+    values, targets = list(values), []
+    for i, c in enumerate(own):
+        k = i % len(values)
+        while values[k] == c:
+            k = (k + 1) % len(values)
+        targets.append(values[k])
+    return targets
+
+
+def evaluate_shape(model, dirs, n, strength, mode, start, end, move=DEFAULT_EDIT["move"]):
+    """Shape edits: prompts leave the shape unsaid; kept = colour (pixels), size and background."""
+    clf = ToyClassifierLabeler("shape")
+    scenes, seeds = _plan(n, seed=9)
+    base = [prompt_for(size=s.size, colour=s.colour, background=s.background) for s in scenes]
+    orig = _originals(model, base, seeds)
+    targets = _other_targets(clf(to_uint8(orig)), SHAPES)
+    edited = _edits(model, base, seeds, targets, dirs, strength, mode, start, end, move, attribute="shape")
+    reached, kept = _score(clf, clf, orig, edited, targets, ("size", "background"))
+    colour = ColourLabeler()
+    same_colour = np.array(colour(to_uint8(orig))) == np.array(colour(to_uint8(edited)))
+    po, pe = clf.predict(to_uint8(orig)), clf.predict(to_uint8(edited))
+    kept_all = [same_colour[i] and all(po[k][0][i] == pe[k][0][i] for k in ("size", "background")) for i in range(n)]
+    return {"shape_edit_success": reached, "shape_preservation": float(np.mean(kept_all))}
+
+
+def original_identical(model, prompts, seeds, originals) -> float:
+    """The fraction of seeds whose unedited h-space image, drawn one seed at a time as the tab's edit_h draws it,
+    equals `generate()`'s pixels exactly (`originals`, drawn in batches, are not what edit_h shows)."""
+    same = [np.array_equal(model.generate(p, seed=s, output_type="np"), sample(model, p, s).images[0])
+            for p, s in zip(prompts, seeds)]
+    return float(np.mean(same))
 
 
 def evaluate(model, dirs, n, strength, mode, start, end, move=DEFAULT_EDIT["move"], conflict=True):
@@ -70,15 +109,9 @@ def evaluate(model, dirs, n, strength, mode, start, end, move=DEFAULT_EDIT["move
     base = [prompt_for(size=s.size, shape=s.shape, background=s.background) for s in scenes]
     orig = _originals(model, base, seeds)
     own = colour(to_uint8(orig))
-    # each seed gets a target other than its own colour, cycling over all colours
-    targets = []
-    for i, c in enumerate(own):
-        k = i % len(COLOUR_LIST)
-        while COLOUR_LIST[k] == c:
-            k = (k + 1) % len(COLOUR_LIST)
-        targets.append(COLOUR_LIST[k])
+    targets = _other_targets(own, COLOUR_LIST)  # each seed gets a target other than its own colour
     edited = _edits(model, base, seeds, targets, dirs, strength, mode, start, end, move)
-    res = {}
+    res = {"_originals": (base, seeds, orig)}
     res["colour_edit_success"], res["preservation"] = _score(colour, clf, orig, edited, targets)
     if conflict:
         named = [prompt_for(s.size, c, s.shape, s.background) for s, c in zip(scenes, own)]
@@ -90,7 +123,8 @@ def evaluate(model, dirs, n, strength, mode, start, end, move=DEFAULT_EDIT["move
 
 def run(quick: bool = False, model_path: str | None = None, strength: float | None = None,
         mode: str | None = None, sweep: bool = False, directions: str | None = None) -> dict:
-    model = load_hspace_diffusion(model_path, device="cpu")  # default: the embedded hourglass
+    main = load_diffusion(model_path, device="cpu")
+    model = load_hspace_diffusion(None, main)  # the model behind generate
     dirs = load_directions(directions or DIRECTIONS, space="h")
     colour_dirs = {k: d for k, d in dirs.items() if d.meta.get("attribute") == "colour"}
     missing = [c for c in COLOUR_LIST if f"colour: {c}" not in colour_dirs]
@@ -99,7 +133,12 @@ def run(quick: bool = False, model_path: str | None = None, strength: float | No
     strength = DEFAULT_EDIT["strength"] if strength is None else strength
     mode = mode or DEFAULT_EDIT["mode"]
     n = 20 if quick else 100
-    res = evaluate(model, colour_dirs, n, strength, mode, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"])
+    res = evaluate(model, dirs, n, strength, mode, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"])
+    prompts, seeds, originals = res.pop("_originals")
+    res["same_model"] = model is main
+    res["original_identical"] = original_identical(main, prompts, seeds, originals)
+    if all(f"shape: {s}" in dirs for s in SHAPES):
+        res.update(evaluate_shape(model, dirs, n, strength, mode, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"]))
     acc = np.array([d.meta["accuracy"] for d in colour_dirs.values()])  # (colours, steps)
     res.update(mean_boundary_accuracy=float(acc.mean()), best_step_accuracy=float(acc.mean(0).max()),
                best_step=int(acc.mean(0).argmax()), mode=mode, move=DEFAULT_EDIT["move"], strength=strength, n=n,
@@ -109,10 +148,11 @@ def run(quick: bool = False, model_path: str | None = None, strength: float | No
     if sweep:
         rows = []
         print("| mode | strength | success | preservation |\n|---|---|---|---|")
-        for m in ("symmetric", "asymmetric"):
+        for m in ("symmetric", "asymmetric") if DEFAULT_EDIT["move"] != "guided" else (mode,):
             for s in SWEEP[DEFAULT_EDIT["move"]]:
-                r = evaluate(model, colour_dirs, n // 2, s, m, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"],
+                r = evaluate(model, dirs, n // 2, s, m, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"],
                              conflict=False)
+                r.pop("_originals")
                 rows.append({"mode": m, "strength": s, "success": r["colour_edit_success"],
                              "preservation": r["preservation"]})
                 print(f"| {m} | {s:g} | {r['colour_edit_success']:.2f} | {r['preservation']:.2f} |", flush=True)

@@ -28,8 +28,8 @@ read from the pixels, the rest by a small classifier), **other factors kept** (s
 unchanged), and **distance** (0 = the same picture, larger = more of it changed).
 
 The *before* pictures can differ for one seed: the h-space column leaves the edited attribute out of its
-prompt, so that the direction — not the words — decides it, and may use another diffusion model (its tab
-says which); the StyleGAN has no prompt at all. *Run over many seeds* counts how often each method
+prompt, so that the direction — not the words — decides it (it runs on the Imagination model itself); the
+StyleGAN has no prompt at all. *Run over many seeds* counts how often each method
 succeeds.
 """
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .directions import siblings_of
+from .directions import others_of, siblings_of
 from .hspace import DEFAULT_EDIT, default_edit, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from .metrics import distance
@@ -126,7 +126,7 @@ def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], 
         done += len(idx)
         if progress:
             progress(done / total)
-    # h-space: the unsaid prompt, strength 0 and the default strength, grouped by direction
+    # h-space: the unsaid prompt unedited (exactly generate()'s image), then edited, grouped by direction
     keys = [f"{a}: {t}" for a, t in zip(attributes, targets)]
     for key in sorted(set(keys)):
         idx_all = [j for j, k in enumerate(keys) if k == key]
@@ -137,12 +137,12 @@ def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], 
                 for j in idx:
                     out[j]["hspace"].note = f"no h-space direction for {key}"
                 continue
-            prompts = [plans[j]["hspace"][0] for j in idx for _ in (0, 1)]
-            strengths = [s for _ in idx for s in (0.0, DEFAULT_EDIT["strength"])]
-            edit = default_edit(d, strengths, siblings_of(h_dirs, d))
-            imgs = to_uint8(sample(h_diffusion, prompts, [seeds[j] for j in idx for _ in (0, 1)], edit=edit).images)
+            prompts, sd = [plans[j]["hspace"][0] for j in idx], [seeds[j] for j in idx]
+            edit = default_edit(d, DEFAULT_EDIT["strength"], siblings_of(h_dirs, d), others_of(h_dirs, d))
+            plain = to_uint8(sample(h_diffusion, prompts, sd).images)
+            edited = to_uint8(sample(h_diffusion, prompts, sd, edit=edit).images)
             for r, j in enumerate(idx):
-                out[j]["hspace"].original, out[j]["hspace"].edited = imgs[2 * r], imgs[2 * r + 1]
+                out[j]["hspace"].original, out[j]["hspace"].edited = plain[r], edited[r]
             done += len(idx)
             if progress:
                 progress(done / total)

@@ -215,6 +215,14 @@ def siblings_of(directions: dict, direction: "Direction") -> list["Direction"]:
             and d.meta.get("space") == m.get("space") and d.meta.get("class") != m.get("class")]
 
 
+def others_of(directions: dict, direction: "Direction") -> list["Direction"]:
+    """Every direction of the other attributes in the same space (their readouts are a guided edit's preserve
+    terms: what should stay as it was)."""
+    m = direction.meta
+    return [d for _, d in sorted(directions.items()) if d.meta.get("space") == m.get("space")
+            and d.meta.get("attribute") != m.get("attribute")]
+
+
 @dataclass
 class Direction:
     """Unit vectors (one per timestep in h-space, one in W), their scales and biases, and metadata."""

@@ -186,7 +186,7 @@ def main(argv=None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("space", choices=["hspace", "wspace"])
     p.add_argument("--model", default=None,
-                   help="diffusion pipeline folder or Hub id (default: the embedded hourglass model)")
+                   help="diffusion pipeline folder or Hub id (default: the embedded model, the one behind generate)")
     p.add_argument("--prompt", default=None, help="hspace: prompt template, e.g. 'a {size} {shape} on a {background} background'")
     p.add_argument("--attribute", required=True, help="the attribute (wspace: a comma-separated list)")
     p.add_argument("--labeler", default="classifier", choices=["colour", "classifier", "clip", "csv"],

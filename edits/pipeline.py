@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from toyworld.settings import (EMBEDDED_DIFFUSION, EMBEDDED_HOURGLASS, MAX_GUIDANCE, MAX_NAME_CHARS,  # noqa: F401
-                               MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS)
+from toyworld.settings import (EMBEDDED_DIFFUSION, MAX_GUIDANCE, MAX_NAME_CHARS, MAX_PROMPT_CHARS,  # noqa: F401
+                               MAX_SEED, MAX_STEPS)
 
 from .zerogpu import BATCH, GENERATE, gpu
 
@@ -149,7 +149,7 @@ class DiffusionModel:
 
     @property
     def is_embedded(self) -> bool:
-        return Path(self.name).resolve() in (EMBEDDED_DIFFUSION.resolve(), EMBEDDED_HOURGLASS.resolve())
+        return Path(self.name).resolve() == EMBEDDED_DIFFUSION.resolve()
 
     def check(self, prompt, negative_prompt, seed, num_inference_steps, guidance_scale) -> dict:
         """Validated, normalised arguments, or an InputError that says what is wrong."""
@@ -249,12 +249,10 @@ def load_diffusion(source: str | Path | None = None, device: str | None = None,
 
 def load_hspace_diffusion(source: str | Path | None = None, main: DiffusionModel | None = None,
                           device: str | None = None) -> DiffusionModel:
-    """The model whose h-space the edits move: `source` if given; else the embedded hourglass when the
-    main model is the embedded one (None: the embedded default) and the hourglass is installed; else `main`."""
+    """The model whose h-space the edits move: `source` if given, else the main model itself (the one behind
+    `generate`, so that an unedited h-space image is the Imagination image), else the embedded default."""
     if source is not None:
         return load_diffusion(source, device=device)
-    if (main is None or main.is_embedded) and (EMBEDDED_HOURGLASS / "model_index.json").is_file():
-        return load_diffusion(EMBEDDED_HOURGLASS, device=device)
     return main or load_diffusion(None, device=device)
 
 

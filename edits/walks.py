@@ -96,11 +96,12 @@ def direction_walk(model, directions: dict, attribute: str, target: str, strengt
         w = model.w_from_seed(check_seed(seed))
         return list(model.render(torch.cat([apply_edits(model, w, [make_edit(directions, attribute, target, float(s))])
                                             for s in np.linspace(-strength, strength, n)])))
-    from .directions import siblings_of
+    from .directions import others_of, siblings_of
     from .hspace import default_edit, sample
 
     s = check_seed(seed)
-    edit = default_edit(d, list(np.linspace(-strength, strength, n)), siblings_of(directions, d))
+    edit = default_edit(d, list(np.linspace(-strength, strength, n)), siblings_of(directions, d),
+                        others_of(directions, d))
     return list(to_uint8(sample(model, prompt, [s] * n, edit=edit).images))
 
 

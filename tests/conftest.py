@@ -114,7 +114,7 @@ def random_w_directions(w_dim: int, seed: int = 0) -> dict:
 
 
 def random_h_directions(model, classes=(("colour", ("blue", "red")),), seed: int = 0) -> dict:
-    """Unit random h-space directions, one per denoising step (for UI tests)."""
+    """Unit random h-space directions, one per denoising step, with random readouts (for UI tests)."""
     from edits.directions import Direction
     from edits.hspace import h_shape, sample
 
@@ -126,7 +126,8 @@ def random_h_directions(model, classes=(("colour", ("blue", "red")),), seed: int
             v = torch.randn((len(ts), *h_shape(model)), generator=g)
             v = v / v.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
             out[f"{attribute}: {c}"] = Direction(v, torch.ones(len(ts)), torch.zeros(len(ts)),
-                                                 {"space": "h", "attribute": attribute, "class": c, "timesteps": ts})
+                                                 {"space": "h", "attribute": attribute, "class": c, "timesteps": ts},
+                                                 torch.randn(v.shape, generator=g), torch.zeros(len(ts)))
     return out
 
 

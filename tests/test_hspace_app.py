@@ -44,6 +44,8 @@ def test_edit_h_returns_original_and_edited(tiny_app):
     (("a circle", 3, "mood", "happy", 5.0), "no h-space direction"),
     (("a circle", 3, "colour", "blue", 1e9), ""),
     (("a circle", -4, "colour", "blue", 5.0), "seed"),
+    (("a circle", 3, "colour", "blue", 1.0, 0.5, 0.5), "empty"),
+    (("a circle", 3, "colour", "blue", 1.0, 0.2, 0.8, "asymmetric", "sideways"), ""),
 ])
 def test_edit_h_bad_input(tiny_app, args, message):
     from gradio_client.exceptions import AppError

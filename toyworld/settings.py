@@ -30,9 +30,6 @@ RUNS = Path("runs")  # training checkpoints and caches, relative to the working 
 DATA_CACHE = RUNS / "data"
 
 EMBEDDED_DIFFUSION = ASSETS / "toy-diffusion"
-# The same world with its UNet's skip connections cut, so that h decides (assets/directions/FINDINGS.md):
-# the model of the h-space edits when the embedded model is the main one.
-EMBEDDED_HOURGLASS = ASSETS / "toy-diffusion-hourglass"
 EMBEDDED_GAN = ASSETS / "toy-stylegan"
 CLASSIFIER = ASSETS / "classifier"
 DIRECTIONS = ASSETS / "directions"

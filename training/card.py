@@ -38,8 +38,8 @@ procedurally rendered toy-world scenes, so exactly the same code loads it and a 
 - UNet (`UNet2DConditionModel`, {t.get('unet_params_M')} M parameters): channels {cfg.unet_channels}, blocks {cfg.unet_down},
   one ResNet per block, GroupNorm with 8 groups. **The mid-block (h-space) sits at 2×2**: four levels,
   so the bottleneck sees the whole scene. Even so its skip connections carry the decisions around it, and
-  h-space edits change nothing here (`../directions/FINDINGS.md`); the h-space tab edits the sibling
-  `../toy-diffusion-hourglass`, this model with its skips cut.
+  adding a direction to h changes almost nothing here; the h-space tab applies its directions through the
+  UNet instead, along the gradient of their readouts (`../directions/FINDINGS.md`).
 - Scheduler: DDPM `scaled_linear` betas (0.00085–0.012, 1000 steps) for training; DDIM with
   `trailing` spacing for sampling (25 steps by default, guidance 5).
 

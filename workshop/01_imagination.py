@@ -29,7 +29,6 @@
 
 # %%
 import time
-from collections import Counter
 
 import numpy as np
 from show import describe, grid  # workshop/show.py: matplotlib grids (it also puts the project on sys.path)

@@ -33,10 +33,8 @@
 
 # %%
 import time
-from collections import Counter
 
 import numpy as np
-import torch
 from show import describe, grid
 
 from edits.compare import Scorer

@@ -1,0 +1,39 @@
+"""The calls the tab, compare and walks make: an (original, edited) pair, a traversal, the starting noise."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..pipeline import DiffusionModel, check_number, check_seed, make_generator
+from .edit import DEFAULT_EDIT, HEdit
+from .sampler import sample
+
+
+def edit_pair(model: DiffusionModel, prompt: str, seed: int, direction, strength: float,
+              start: float = DEFAULT_EDIT["start"], end: float = DEFAULT_EDIT["end"],
+              mode: str = DEFAULT_EDIT["mode"], move: str = DEFAULT_EDIT["move"], siblings: list = (),
+              keep: list = (), **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """(original, edited) for one seed; the original is exactly the plain pipeline's image."""
+    edit = HEdit(direction, strength, start, end, mode, move, list(siblings), list(keep)).check()
+    plain = sample(model, prompt, seed, **kwargs).images[0]
+    return plain, sample(model, prompt, seed, edit=edit, **kwargs).images[0]
+
+
+def traversal(model: DiffusionModel, prompt: str, seed: int, direction, strength: float, frames: int = 7,
+              start: float = DEFAULT_EDIT["start"], end: float = DEFAULT_EDIT["end"],
+              mode: str = DEFAULT_EDIT["mode"], move: str = DEFAULT_EDIT["move"], siblings: list = (),
+              keep: list = (), **kwargs) -> tuple[list[float], np.ndarray]:
+    """`frames` images from -strength to +strength (one batch, the same seed)."""
+    frames = int(check_number(frames, "Frames", 3, 15, integer=True))
+    strength = check_number(strength, "Strength", -1e9, 1e9)
+    alphas = np.linspace(-abs(strength), abs(strength), frames).round(3).tolist()
+    out = sample(model, prompt, [seed] * frames,
+                 edit=HEdit(direction, alphas, start, end, mode, move, list(siblings), list(keep)), **kwargs)
+    return alphas, out.images
+
+
+def starting_noise(model: DiffusionModel, seeds: list[int]) -> torch.Tensor:
+    """The starting noise (B, C, h, w) that `sample` draws for these seeds (CPU generators)."""
+    shape = (1, model.pipe.unet.config.in_channels, model.resolution // model.pipe.vae_scale_factor,
+             model.resolution // model.pipe.vae_scale_factor)
+    return torch.cat([torch.randn(shape, generator=make_generator(check_seed(s))) for s in seeds])
