@@ -32,7 +32,9 @@ EMBEDDED_DIFFUSION = ASSETS / "toy-diffusion"
 # The same world with its UNet's skip connections cut, so that h decides (assets/directions/FINDINGS.md):
 # the model of the h-space edits when the embedded model is the main one.
 EMBEDDED_HOURGLASS = ASSETS / "toy-diffusion-hourglass"
-EMBEDDED_GAN = ASSETS / "toy-stylegan"
+LABEL_FREE_GAN = ASSETS / "toy-stylegan-label-free"  # trained from pictures alone (training/stylegan_label_free.py)
+LABELLED_GAN = ASSETS / "toy-stylegan-labelled"  # labels used in training: an upper bound
+EMBEDDED_GAN = LABELLED_GAN  # the default W model (app, benchmarks, Compare): the one switch (see the label-free card)
 CLASSIFIER = ASSETS / "classifier"
 DIRECTIONS = ASSETS / "directions"
 
