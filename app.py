@@ -45,11 +45,11 @@ def load_models(args: argparse.Namespace):
     h_dirs = load_directions(DIRECTIONS, space="h") if h_model.is_embedded and DIRECTIONS.is_dir() else {}
     gan, w_dirs = None, {}
     try:
-        from edits.wspace import load_gan
+        from edits.wspace import directions_folder, load_gan
 
         gan = load_gan(args.gan)
-        if args.gan is None and DIRECTIONS.is_dir():
-            w_dirs = load_directions(DIRECTIONS, space="w")
+        if directions_folder(gan.folder).is_dir():  # each generator folder ships its own W directions
+            w_dirs = load_directions(directions_folder(gan.folder), space="w")
     except ModelLoadError as e:
         if args.gan is not None:
             raise

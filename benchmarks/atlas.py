@@ -19,8 +19,10 @@ from toyworld.settings import DIRECTIONS
 
 
 def run(quick: bool = False, model_path: str | None = None, directions: str | None = None) -> dict:
+    from edits.wspace import directions_folder
+
     folder = Path(directions or DIRECTIONS)
-    w = load_directions(folder, space="w")
+    w = load_directions(Path(directions) if directions else directions_folder(), space="w")  # the default GAN's
     h = load_directions(folder, space="h")
     res = {}
     if w:

@@ -14,7 +14,7 @@ from edits.compare import Scorer, compare_batch, markdown_table, summarise
 from edits.directions import load_directions
 from edits.labelers import FACTORS
 from edits.pipeline import load_diffusion, load_hspace_diffusion
-from edits.wspace import load_gan
+from edits.wspace import directions_folder, load_gan
 from toyworld.world import sample_scene
 from toyworld.settings import DIRECTIONS
 
@@ -39,7 +39,7 @@ def run(quick: bool = False, model_path: str | None = None) -> dict:
     h_model = load_hspace_diffusion(None, diffusion, device="cpu")
     h_dirs = load_directions(DIRECTIONS, space="h") if h_model.is_embedded else {}
     gan = load_gan()
-    w_dirs = load_directions(DIRECTIONS, space="w")
+    w_dirs = load_directions(directions_folder(gan.folder), space="w")
     n = 24 if quick else 120
     seeds, bases, attrs, tgts = plan(n)
     rows = compare_batch(diffusion, gan, h_dirs, w_dirs, seeds, bases, attrs, tgts, scorer=Scorer(), batch_size=12,

@@ -58,13 +58,13 @@ def run(quick: bool = False, model_path: str | None = None) -> dict:
 def _wspace_speed(repeats: int) -> dict:
     """Milliseconds for one edited StyleGAN image (mapping, edit, synthesis; decoding too for a latent-space GAN)."""
     from edits.directions import load_directions
-    from edits.wspace import DEFAULT_STRENGTH, apply_edits, edit_pair, load_gan, make_edit
+    from edits.wspace import DEFAULT_STRENGTH, apply_edits, directions_folder, edit_pair, load_gan, make_edit
 
     try:
         gan = load_gan()
     except Exception:
         return {}
-    dirs = load_directions(DIRECTIONS, space="w")
+    dirs = load_directions(directions_folder(gan.folder), space="w")
     edits = [make_edit(dirs, "colour", "blue", DEFAULT_STRENGTH)] if "colour: blue" in dirs else []
     one = median_time(lambda: gan.render(apply_edits(gan, gan.w_from_seed(1), edits)), max(repeats, 21), warmup=3)
     pair = median_time(lambda: edit_pair(gan, 1, edits), max(repeats, 21), warmup=3)

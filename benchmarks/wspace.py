@@ -10,17 +10,25 @@
 - confident_fraction: fraction of those samples on which the classifier's probability is >= 0.9 for
   every factor.
 - mean_boundary_accuracy: held-out accuracy of the shipped W boundaries (mean over colours, shapes, sizes).
+- label_free: whether any factor label reached the measured generator's training (its config.json).
+- inversion_fidelity: the diffusion model's originals with the colour unsaid ('a {size} {shape} on a
+  {background} background', scenes drawn from the toy world; 100 seeds, 24 quick) are brought into W
+  (`invert`: the encoder, then its default optimisation steps) and redrawn; the fraction whose redrawing is
+  read with the same colour (pixels), shape, size and background (classifier) as the original.
+- inverted_colour_edit_success / inverted_preservation: the default colour edit towards every other colour,
+  starting from those inverted codes, scored as above against the redrawing before the edit.
+- inversion_ms: median time to invert one picture (encoder + default steps) on this machine.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from edits.directions import load_directions
 from edits.labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
-from edits.wspace import DEFAULT_PSI, DEFAULT_STRENGTH, apply_edits, load_gan, make_edit
-from toyworld.settings import DIRECTIONS
+from edits.wspace import DEFAULT_PSI, DEFAULT_STRENGTH, apply_edits, directions_folder, load_gan, make_edit
 
 ROOT = Path(__file__).resolve().parent.parent
 KEEP = ("shape", "size", "background")
@@ -45,8 +53,12 @@ def coverage(gan, classifier, n: int = 1000, first_seed: int = 500_000) -> dict:
 
 
 def evaluate(gan, dirs, seeds, strength, psi, conditional, classifier, labeller) -> dict:
+    return evaluate_w(gan, dirs, gan.w_from_seeds(seeds, psi), strength, conditional, classifier, labeller)
+
+
+def evaluate_w(gan, dirs, w, strength, conditional, classifier, labeller) -> dict:
+    """Every colour swap other than the current colour, from the codes w (B, w_dim)."""
     targets = sorted({d.meta["class"] for d in dirs.values() if d.meta.get("attribute") == "colour"})
-    w = gan.w_from_seeds(seeds, psi)
     orig = gan.render(w)
     orig_colour = labeller(orig)
     orig_pred = classifier.predict(orig)
@@ -66,7 +78,7 @@ def evaluate(gan, dirs, seeds, strength, psi, conditional, classifier, labeller)
 def run(quick: bool = False, model_path: str | None = None, strength: float | None = None,
         sweep: bool = False, directions: str | None = None, psi: float = DEFAULT_PSI) -> dict:
     gan = load_gan(model_path)
-    dirs = load_directions(directions or DIRECTIONS, space="w")
+    dirs = load_directions(directions or directions_folder(gan.folder), space="w")
     if not any(d.meta.get("attribute") == "colour" for d in dirs.values()):
         raise SystemExit("No W-space colour directions: fit them with `python -m edits.fit wspace ...` first.")
     classifier, labeller = ToyClassifierLabeler("colour"), ColourLabeler()
@@ -86,4 +98,49 @@ def run(quick: bool = False, model_path: str | None = None, strength: float | No
     res.update(coverage(gan, classifier, 300 if quick else 1000))
     accs = [d.meta["accuracy"][0] for d in dirs.values() if d.meta.get("attribute") in ("colour", "shape", "size")]
     res["mean_boundary_accuracy"] = round(float(np.mean(accs)), 4)
+    res.update(model=gan.name, label_free=gan.label_free)
+    if gan.encoder is not None:
+        res.update(inversion(gan, dirs, strength, classifier, labeller, 24 if quick else 100))
+    else:  # optimising from w_avg alone found none of 24 pictures (inversion_fidelity 0.0, 150 steps)
+        res.update(inversion_fidelity=None, inversion="no encoder")
     return res
+
+
+def unsaid_originals(n: int, seed: int = 23) -> tuple[list[str], list[int], np.ndarray]:
+    """The default diffusion model's pictures of n toy-world scenes with the colour left unsaid."""
+    from edits.pipeline import load_diffusion
+    from toyworld.world import prompt_for, sample_scene
+
+    rng = np.random.default_rng(seed)
+    scenes = [sample_scene(rng) for _ in range(n)]
+    prompts = [prompt_for(size=s.size, shape=s.shape, background=s.background) for s in scenes]
+    seeds = [int(x) for x in rng.integers(0, 2**31, n)]
+    diffusion = load_diffusion(None, device="cpu")
+    imgs = np.concatenate([diffusion.generate_batch(prompts[i:i + 25], seeds[i:i + 25]) for i in range(0, n, 25)])
+    return prompts, seeds, (np.clip(imgs, 0, 1) * 255).round().astype(np.uint8)
+
+
+def inversion(gan, dirs, strength, classifier, labeller, n: int) -> dict:
+    import time
+
+    from edits.compare import Scorer
+    from edits.wspace import invert
+
+    _, _, originals = unsaid_originals(n)
+    t0 = time.perf_counter()
+    w = torch.cat([invert(gan, originals[i:i + 50]) for i in range(0, n, 50)])
+    batch_s = time.perf_counter() - t0
+    scorer = Scorer()
+    read0, read1 = scorer(originals), scorer(gan.render(w))
+    same = [a == b for a, b in zip(read0, read1)]
+    times = []
+    for i in range(min(n, 11)):
+        t = time.perf_counter()
+        invert(gan, originals[i])
+        times.append(time.perf_counter() - t)
+    edited = evaluate_w(gan, dirs, w, strength, False, classifier, labeller)
+    return {"inversion_fidelity": round(float(np.mean(same)), 3), "inversion_seeds": n,
+            "inverted_colour_edit_success": round(edited["success"], 3),
+            "inverted_preservation": round(edited["preservation"], 3), "inverted_edits": edited["edits"],
+            "inversion_ms": round(1000 * float(np.median(times)), 1),
+            "inversion_batch_ms_per_image": round(1000 * batch_s / n, 2)}

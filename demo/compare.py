@@ -29,8 +29,9 @@ unchanged), and **distance** (0 = the same picture, larger = more of it changed)
 
 The *before* pictures can differ for one seed: the h-space column leaves the edited attribute out of its
 prompt, so that the direction — not the words — decides it (it runs on the Imagination model itself); the
-StyleGAN has no prompt at all. *Run over many seeds* counts how often each method
-succeeds.
+StyleGAN has no prompt at all: with an encoder it starts from the Imagination picture brought into its W space
+(its redrawing is shown), without one from its seed's own scene. *Run over many seeds* counts how often each
+method succeeds.
 """
 
 

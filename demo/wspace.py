@@ -4,11 +4,12 @@ from __future__ import annotations
 import gradio as gr
 
 from edits.pipeline import check_number
-from edits.wspace import (DEFAULT_PSI, DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, directions_for, edit_pair,
-                          make_edit, recommended_layers, traversal)
-from toyworld.settings import EMBEDDED_GAN, ROOT, TRAVERSAL_FRAMES
+from edits.uploads import read_upload
+from edits.wspace import (DEFAULT_PSI, DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, directions_for, edit_image,
+                          edit_pair, make_edit, recommended_layers, traversal)
+from toyworld.settings import EMBEDDED_GAN, LABEL_FREE_GAN, LABELLED_GAN, ROOT, TRAVERSAL_FRAMES
 
-from .common import Models, Slider, card_of, docs_line, explain, friendly, image_out, lead, model_name, signed, strip_out
+from .common import Models, Slider, card_of, docs_line, explain, friendly, image_out, lead, signed, strip_out
 from .sharing import CONCURRENCY, GAN
 
 FINDINGS = EMBEDDED_GAN / "FINDINGS.md"
@@ -18,8 +19,6 @@ NONE = "—"
 STRENGTH_RANGE = (-1.0, 3.0)  # 1 is a full class swap (the measured default); more overshoots
 API_STRENGTH = (-MAX_STRENGTH / 2, MAX_STRENGTH / 2)  # what scripts may pass
 
-LEAD = ("A second kind of generator, a StyleGAN, with no prompt: the seed gives a code *w*, and a direction "
-        "moves that code so that one thing changes.")
 
 EXPLAIN = """
 A **StyleGAN** is another kind of image generator. It has no prompt at all: a seed gives a random code,
@@ -35,18 +34,45 @@ The strip underneath shows the same edit from −strength to +strength.
 Under *More settings*: the network draws the picture in **layers**, coarse layout first and fine detail
 last, and an edit can be limited to some of them; *keep the other attributes* also holds shape, size and
 background fixed; *variety* (truncation) pulls w towards the average picture. The **unsupervised**
-sliders move along directions nobody labelled — the main ways in which w varies — to show what the model
-organised by itself.
+sliders move along directions nobody labelled — the main ways in which w varies. *Start from your own
+picture* brings a PNG or JPEG into W through the generator's encoder (the generator learnt from pictures alone
+has one) and applies the edit to it.
 """
+
+
+def _summary(folder) -> dict | None:
+    """The wspace benchmark's figures a model folder keeps in summary.json (written from the benchmark output)."""
+    import json
+
+    path = folder / "summary.json" if folder else None
+    return json.loads(path.read_text()) if path is not None and path.is_file() else None
+
+
+def training_note(gan) -> str:
+    """Two plain sentences: how this generator learnt W, and what the measurement found, beside the other model."""
+    if gan.label_free:
+        how = "This StyleGAN learnt W from pictures alone: no label, caption or scene pair reached its training."
+        other, other_name = LABELLED_GAN, "the label-built upper bound"
+    else:
+        how = ("This StyleGAN was trained with the scene labels built in, so its W is organised by construction "
+               "(an upper bound, not a test of InterFaceGAN's premise).")
+        other, other_name = LABEL_FREE_GAN, "the one trained from pictures alone"
+    s, o = _summary(gan.folder), _summary(other)
+    if s is None:
+        return how
+    found = (f"Measured: a colour swap reaches the target in {s['colour_edit_success']:.1%} of edits and keeps shape, "
+             f"size and background in {s['preservation']:.1%}")
+    if o is not None:
+        found += f"; {other_name} reaches {o['colour_edit_success']:.1%} and keeps {o['preservation']:.1%}"
+    return f"{how} {found}."
 
 
 def create_tab(models: Models, seed: gr.Number) -> dict:
     gan, dirs = models.gan, models.w_directions
     if gan is None:
-        gr.Markdown("The StyleGAN generator is not installed on this server (assets/toy-stylegan is missing).")
+        gr.Markdown("The StyleGAN generator is not installed on this server (its folder in assets/ is missing).")
         return {"refresh": None}
-    lead(f"{LEAD} Drawn by *{model_name(gan)}*: its seed picks its own code, so its picture need not match "
-         "the diffusion tabs'.")
+    lead(training_note(gan))
     attrs = sorted({d.meta["attribute"] for d in dirs.values()}) or ["colour"]
     L = gan.n_latent
 
@@ -95,6 +121,9 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                         comps.append(((method, i), Slider(-3, 3, value=0, step=0.25,
                                                           api_range=(-MAX_COMPONENT / 2, MAX_COMPONENT / 2),
                                                           label=f"{name} #{i + 1}, in standard deviations")))
+            with gr.Accordion("Start from your own picture (PNG or JPEG)", open=False):
+                upload = gr.File(label="Picture", file_types=[".png", ".jpg", ".jpeg"], type="filepath")
+                invert_button = gr.Button("Bring it into W and apply the edit")
         with gr.Column(scale=2):
             with gr.Row():
                 original = image_out("Original (same seed)")
@@ -135,6 +164,13 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         strengths, frames = traversal(gan, seed, e[0], truncation_psi, TRAVERSAL_FRAMES, layers)
         return [(f, signed(s)) for s, f in zip(strengths, frames)]
 
+    @friendly
+    def edit_upload(path, attribute, target, strength, *rest):
+        conditional, layers, ex, comp_values = unpack(rest)
+        e = build_edits(attribute, target, strength, conditional, ex, layers)
+        image = read_upload(path, gan.generator.cfg.resolution)
+        return edit_image(gan, image, e, comp_values, layers)
+
     def refresh_targets(attribute):
         ch = targets(attribute)
         lo, hi = recommended_layers(dirs, attribute, L)
@@ -159,6 +195,8 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         return (*edit(*args), strip_fn(*args))
 
     attribute.change(refresh_targets, attribute, [target, first_layer, last_layer], api_name=False, queue=False)
+    invert_button.click(edit_upload, [upload, *inputs[2:]], [original, edited], api_name="edit_w_upload",
+                        concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN])
     reset.click(lambda a: [DEFAULT_STRENGTH, False, *recommended_layers(dirs, a, L), *[NONE, DEFAULT_STRENGTH] * len(extra),
                            *[0] * len(comps)],
                 attribute, [strength, conditional, first_layer, last_layer, *[c for _, t, s in extra for c in (t, s)],

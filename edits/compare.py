@@ -9,8 +9,9 @@
   (imagination: the model composes what it is told).
 - hspace: the base prompt with the attribute left unsaid, then the same prompt with h pushed along the
   fitted direction (the h-space tab's default edit).
-- wspace: the StyleGAN image of the same seed, then its w moved across the fitted boundary (the W-space
-  tab's default strength). The GAN has no prompt, so its base scene is whatever the seed gives.
+- wspace: the conditioning column's unedited picture brought into the StyleGAN's W by its encoder
+  (`invert`) and redrawn, then that w moved by the W-space tab's default edit: the GAN has no prompt, so it
+  starts from the same picture as Imagination. A generator without an encoder draws the seed's own scene.
 
 Each column is measured against its *own* unedited image: `reached` (the target is read: colour from
 pixels, the other factors by the toy-world classifier), `kept` (every other factor unchanged) and
@@ -28,7 +29,7 @@ from .hspace import DEFAULT_EDIT, default_edit, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from .metrics import distance
 from .pipeline import InputError, check_seed, to_uint8
-from .wspace import DEFAULT_PSI, DEFAULT_STRENGTH, apply_edits, make_edit
+from .wspace import DEFAULT_PSI, DEFAULT_STRENGTH, apply_edits, invert, make_edit
 
 METHODS = ("conditioning", "hspace", "wspace")
 TITLES = {"conditioning": "Imagination — prompt rewritten", "hspace": "Potentiality — h-space direction",
@@ -148,7 +149,7 @@ def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], 
                 progress(done / total)
     # W space
     if gan is not None:
-        w = gan.w_from_seeds(seeds, truncation_psi)
+        w = _start_codes(gan, out, seeds, truncation_psi)
         for j, key in enumerate(keys):
             if w_dirs.get(key) is None:
                 out[j]["wspace"].note = f"no W-space direction for {key}"
@@ -167,6 +168,15 @@ def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], 
     if progress:
         progress(1.0)
     return out
+
+
+def _start_codes(gan, rows: list[dict[str, Column]], seeds: list[int], truncation_psi: float):
+    """The W column's codes: the Imagination column's unedited pictures brought into W by the encoder; for a
+    generator without one (the label-built model; optimising from w_avg did not find the pictures), the
+    seeds' own codes."""
+    if gan.encoder is not None:
+        return invert(gan, np.stack([row["conditioning"].original for row in rows]))
+    return gan.w_from_seeds(seeds, truncation_psi)
 
 
 def compare(diffusion, gan, h_dirs, w_dirs, seed: int, base: dict, attribute: str, target: str,

@@ -9,10 +9,11 @@ Labellers: colour (pixels), classifier (toy-world CNN), clip (zero-shot, --class
 csv (--labels FILE with seed,label rows). Sampling is spread over the processes of an
 `accelerate launch` when there are several.
 
-    python -m edits.fit wspace --attribute colour,shape,size,background --samples 6000 --out assets/directions
+    python -m edits.fit wspace --attribute colour,shape,size,background --samples 6000
 
-fits InterFaceGAN boundaries in the StyleGAN's W (default: the embedded toy-stylegan), colour read
-from pixels, the other factors by the toy-world classifier.
+fits InterFaceGAN boundaries in the StyleGAN's W (default: the default embedded generator, toyworld/settings.py
+EMBEDDED_GAN), colour read from pixels, the other factors by the toy-world classifier; the files go to the
+generator's own folder, <gan>/directions, unless --out says otherwise.
 """
 from __future__ import annotations
 
@@ -205,7 +206,9 @@ def main(argv=None) -> None:
                    help="how the boundary is fitted (default: mean-difference; see assets/directions/FINDINGS.md)")
     p.add_argument("--layers", default=None,
                    help="wspace: the style layers these directions are recommended for, e.g. '4-9' (default: all)")
-    p.add_argument("--out", default="assets/directions")
+    p.add_argument("--out", default=None,
+                   help="folder of the direction files (default: hspace assets/directions; wspace the generator's "
+                        "own <gan folder>/directions)")
     a = p.parse_args(argv)
     if a.space == "wspace":
         return main_wspace(a)
@@ -226,7 +229,7 @@ def main(argv=None) -> None:
         dirs = fit_h(samples, labels, a.attribute, f"embedded:{Path(model.name).name}" if model.is_embedded else model.name,
                      a.labeler, h_shape(model, a.skip_levels), classes, a.prompt, method=a.method or "mean-difference")
         for i, (c, d) in enumerate(dirs.items()):
-            path = d.save_in(a.out, readable_stem(i, f"h{a.skip_levels or ''}", a.attribute, c))
+            path = d.save_in(a.out or "assets/directions", readable_stem(i, f"h{a.skip_levels or ''}", a.attribute, c))
             acc = d.meta["accuracy"]
             print(f"{path}: held-out accuracy mean {np.mean(acc):.3f}, best {max(acc):.3f}")
         print(f"fitted {len(dirs)} directions from {len(seeds)} samples in {time.perf_counter() - t0:.1f} s")
@@ -236,7 +239,7 @@ def main(argv=None) -> None:
 
 
 def main_wspace(a: argparse.Namespace) -> None:
-    from .wspace import check_layers, fit_w, load_gan, sample_and_label
+    from .wspace import check_layers, directions_folder, fit_w, load_gan, sample_and_label
 
     try:
         attributes = [x.strip() for x in a.attribute.split(",") if x.strip()]
@@ -263,7 +266,7 @@ def main_wspace(a: argparse.Namespace) -> None:
             for i, (c, d) in enumerate(dirs.items()):
                 if layers:
                     d.meta["layers"] = layers
-                path = d.save_in(a.out, readable_stem(i, "w", x, c))
+                path = d.save_in(a.out or directions_folder(gan.folder), readable_stem(i, "w", x, c))
                 print(f"{path}: held-out accuracy {d.meta['accuracy'][0]:.3f} ({d.meta['class_samples']} samples)")
         print(f"fitted in {time.perf_counter() - t0:.1f} s")
     except (InputError, DirectionError, ValueError) as e:

@@ -1,6 +1,6 @@
 """W-space edits on the StyleGAN generator: InterFaceGAN boundaries, W+ layer ranges, GANSpace, SeFa.
 
-    gan = load_gan()                                           # assets/toy-stylegan
+    gan = load_gan()                                           # settings.EMBEDDED_GAN
     w = gan.w_from_seed(7)                                     # (1, w_dim), truncation DEFAULT_PSI
     edit = make_edit(gan_directions, "colour", "blue", 1.0)    # a class swap on the recommended layers
     wp = apply_edits(gan, w, [edit])                           # (1, L, w_dim) W+
@@ -42,7 +42,7 @@ from .directions import (Direction, DirectionError, can_swap, fit_one_vs_rest, f
 from .pipeline import InputError, ModelLoadError, check_name, check_number, check_seed, make_generator, to_uint8
 from .zerogpu import FIT, W_EDIT, gpu
 from nets.stylegan import Generator, load_generator
-from toyworld.settings import EMBEDDED_GAN
+from toyworld.settings import EMBEDDED_GAN, LABEL_FREE_GAN, LABELLED_GAN
 
 MAX_STRENGTH = 10.0
 DEFAULT_STRENGTH = 1.0  # what `python -m benchmarks wspace` measures: a full class swap
@@ -61,6 +61,9 @@ class GANModel:
     name: str = "toy-stylegan"
     pca: "Components | None" = None
     sefa: "Components | None" = None
+    encoder: torch.nn.Module | None = None  # image -> w (training/stylegan_label_free.py), when shipped
+    label_free: bool = False  # True when no factor label reached its training
+    folder: Path | None = None  # where it was loaded from; its W directions are in folder/directions
 
     @property
     def w_dim(self) -> int:
@@ -111,13 +114,87 @@ def load_gan(folder: str | Path | None = None) -> GANModel:
             from diffusers import AutoencoderKL
 
             decoder = AutoencoderKL.from_pretrained((folder / extra["decoder"]).resolve(), dtype=torch.float32).eval()
+        encoder = _load_encoder(folder, g.cfg, extra)
     except Exception as e:
         raise ModelLoadError(f"The StyleGAN generator in {folder.name} could not be read ({type(e).__name__}); "
                              "its files may be incomplete or corrupt.") from None
-    gan = GANModel(g, decoder, float(extra.get("latent_scale", 1.0)), name=folder.name)
+    gan = GANModel(g, decoder, float(extra.get("latent_scale", 1.0)), name=folder.name, encoder=encoder,
+                   label_free=bool(extra.get("label_free", False)), folder=folder)
     gan.pca = ganspace(gan)
     gan.sefa = sefa(gan)
     return gan
+
+
+def directions_folder(folder: str | Path | None = None) -> Path:
+    """Where a generator folder keeps its fitted W directions: <folder>/directions."""
+    return Path(folder or EMBEDDED_GAN) / "directions"
+
+
+def _load_encoder(folder: Path, cfg, extra: dict) -> torch.nn.Module | None:
+    from safetensors.torch import load_file
+
+    from nets.encoder import Encoder
+
+    if not extra.get("encoder") or not (folder / extra["encoder"]).is_file():
+        return None
+    e = Encoder(cfg)
+    e.load_state_dict({k: v.float() for k, v in load_file(str(folder / extra["encoder"])).items()})
+    return e.eval().requires_grad_(False)
+
+
+# ------------------------------------------------------------------ inversion: image -> w
+INVERT_STEPS = 0  # optimisation steps after the encoder by default (see assets/toy-stylegan-label-free/README.md)
+NO_ENCODER_STEPS = 150  # a generator without an encoder starts from w_avg and needs many more
+MAX_INVERT_STEPS = 500
+
+
+def _pixel_loss(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """L1 + L2 per pixel plus L1 on the pixel differences (the outlines), per image summed over the batch."""
+    d = y - x
+    edges = sum((torch.diff(d, dim=k)).abs().mean((1, 2, 3)) for k in (2, 3))
+    return (d.abs().mean((1, 2, 3)) + d.pow(2).mean((1, 2, 3)) + edges).sum()
+
+
+def invert(gan: GANModel, images: np.ndarray, steps: int | None = None, lr: float = 0.02) -> torch.Tensor:
+    """uint8 images (B, H, W, 3) -> w (B, w_dim): the encoder's code (or w_avg for a generator without an
+    encoder), then `steps` Adam steps on w that redraw the image more closely (pixel L1 + L2 + outlines)."""
+    if gan.decoder is not None:
+        raise InputError("Bringing a picture into W needs a generator that draws pixels; this one draws VAE latents.")
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[None]
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise InputError("A picture to invert must be an RGB uint8 array (H, W, 3).")
+    steps = (INVERT_STEPS if gan.encoder is not None else NO_ENCODER_STEPS) if steps is None else steps
+    steps = check_number(steps, "The number of inversion steps", 0, MAX_INVERT_STEPS, integer=True)
+    r = gan.generator.cfg.resolution
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0  # (B, 3, H, W)
+    if x.shape[-1] != r or x.shape[-2] != r:
+        x = torch.nn.functional.interpolate(x, size=(r, r), mode="area")
+    with torch.no_grad():
+        w = gan.encoder(x) if gan.encoder is not None else gan.w_avg.expand(len(x), -1).clone()
+    if not steps:
+        return w
+    w = w.clone().requires_grad_(True)
+    opt = torch.optim.Adam([w], lr)
+    for _ in range(steps):
+        y = gan.generator.synthesis(gan.generator.broadcast(w))
+        loss = _pixel_loss(y, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return w.detach()
+
+
+def edit_image(gan: GANModel, image: np.ndarray, edits: list["WEdit"], components=None, layers=None,
+               steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(the generator's redrawing of the picture, the edited redrawing): the W tab's uploaded picture."""
+    if gan.encoder is None:
+        raise InputError(f"The generator {gan.name} has no encoder, so it cannot bring a picture into W; "
+                         "the label-free model (assets/toy-stylegan-label-free) can.")
+    w = invert(gan, image, steps)
+    imgs = gan.render(torch.cat([gan.generator.broadcast(w), apply_edits(gan, w, edits, components, layers)]))
+    return imgs[0], imgs[1]
 
 
 # ------------------------------------------------------------------ unsupervised directions
@@ -361,5 +438,5 @@ def make_edit(directions: dict[str, Direction], attribute: str, target: str, str
     return WEdit(found, strength, layers, conditioning_set(directions, attribute) if conditional else [], siblings)
 
 
-__all__ = ["DEFAULT_PSI", "DEFAULT_STRENGTH", "GANModel", "WEdit", "Components", "load_gan", "apply_edits", "edit_pair", "traversal", "ganspace",
+__all__ = ["invert", "edit_image", "directions_folder", "LABEL_FREE_GAN", "LABELLED_GAN", "DEFAULT_PSI", "DEFAULT_STRENGTH", "GANModel", "WEdit", "Components", "load_gan", "apply_edits", "edit_pair", "traversal", "ganspace",
            "sefa", "sample_and_label", "fit_w", "directions_for", "recommended_layers", "conditioning_set", "make_edit", "EMBEDDED_GAN"]

@@ -88,15 +88,21 @@ TINY_GAN = dict(z_dim=16, w_dim=16, n_mlp=2, resolution=16, img_channels=3, chan
 
 @pytest.fixture(scope="session")
 def tiny_gan(tmp_path_factory):
-    """A tiny random StyleGAN writing 16x16 pixels, saved and loaded through the real loader."""
+    """A tiny random StyleGAN writing 16x16 pixels, with a random encoder, saved and loaded through the real loader."""
+    from safetensors.torch import save_file
+
     from nets.stylegan import Generator, StyleGANConfig, save_generator
     from edits.wspace import load_gan
+    from nets.encoder import Encoder
 
     torch.manual_seed(0)
     g = Generator(StyleGANConfig(**TINY_GAN))
     with torch.no_grad():
         g.w_avg.copy_(g.mean_latent(512))
-    return load_gan(save_generator(g, tmp_path_factory.mktemp("gan") / "tiny", dtype=torch.float32))
+    folder = save_generator(g, tmp_path_factory.mktemp("gan") / "tiny", dtype=torch.float32,
+                            extra={"encoder": "encoder.safetensors"})
+    save_file(Encoder(g.cfg).state_dict(), str(folder / "encoder.safetensors"))
+    return load_gan(folder)
 
 
 def random_w_directions(w_dim: int, seed: int = 0) -> dict:

@@ -30,7 +30,9 @@ RUNS = Path("runs")  # training checkpoints and caches, relative to the working 
 DATA_CACHE = RUNS / "data"
 
 EMBEDDED_DIFFUSION = ASSETS / "toy-diffusion"
-EMBEDDED_GAN = ASSETS / "toy-stylegan"
+LABEL_FREE_GAN = ASSETS / "toy-stylegan-label-free"  # trained from pictures alone (training/stylegan_label_free.py)
+LABELLED_GAN = ASSETS / "toy-stylegan-labelled"  # labels used in training: an upper bound
+EMBEDDED_GAN = LABELLED_GAN  # the default W model (app, benchmarks, Compare): the one switch (see the label-free card)
 CLASSIFIER = ASSETS / "classifier"
 DIRECTIONS = ASSETS / "directions"
 

@@ -6,7 +6,8 @@
     python -m training hourglass    # skips cut, x0-prediction -> assets/toy-diffusion-hourglass (h-space)
     python -m training decoder      # sharpen the VAE decoder (encoder frozen); then `export`
     python -m training export       # re-export the last diffusion checkpoint with the sharpened VAE
-    python -m training stylegan     # StyleGAN (pixels, adversarial autoencoder) -> assets/toy-stylegan
+    python -m training stylegan     # StyleGAN, labels used in training -> assets/toy-stylegan-labelled
+    python -m training.stylegan_label_free train|export   # the StyleGAN learnt from pictures alone
     python -m training all          # all of them, in order
 
 Each run checkpoints to runs/ every few hundred steps and resumes from there when restarted.

@@ -1,7 +1,7 @@
 """Write an embedded model's card (README.md) from its training record and measurements.
 
     python -m training.card assets/toy-diffusion [benchmark-output.txt ...]
-    python -m training.card assets/toy-stylegan [benchmark-output.txt ...]
+    python -m training.card assets/toy-stylegan-labelled [benchmark-output.txt ...]
 """
 from __future__ import annotations
 
@@ -102,20 +102,25 @@ def write_gan_card(folder: Path, measured: list[dict]) -> str:
    the mean of 20 000 of its samples. Factor-balance weight {t.get('balance_weight', 0.0)} (a term that prices
    dropped modes, measured and left off: FINDINGS.md)."""
         losses = f"critic {t.get('critic_loss')}, mapping {t.get('mapping_loss')}"
-    text = f"""# toy-stylegan: a StyleGAN2-style generator of the toy world
+    text = f"""# toy-stylegan-labelled: a StyleGAN2-style generator of the toy world, labels used in training (an upper bound)
+
+**Not the label-free model.** The scene labels are built into this generator's training (scene pairs that
+differ in one known factor shape W; the mapping network regresses codes from one-hot labels and a z decoded
+by hand into a scene). Its W-space scores therefore show what the construction achieves, not that a
+disentangled W emerged: it is kept as an upper bound beside `../toy-stylegan-label-free`, never the default.
 
 `nets/stylegan.py` in plain PyTorch (no custom ops): a mapping network z → w ({cfg['n_mlp']} layers, learning-rate
 multiplier {cfg['lr_mlp']}, tracked `w_avg`), synthesis from a learned 4×4 constant through modulated /
 demodulated 3×3 convolutions (transposed-convolution upsampling + [1,3,3,1] blur), per-layer noise (fixed
 buffers at inference, so an image is a function of w alone), ToRGB skips; {2 * (cfg['resolution'].bit_length() - 1) - 2} style layers (W+).
-It draws **64×64 RGB pixels** directly. Config: {arch}. Generator {t.get('g_params_M')} M parameters
+It draws **64×64 RGB pixels** directly. Its W directions are in `directions/`. Config: {arch}. Generator {t.get('g_params_M')} M parameters
 (encoder {t.get('e_params_M')} M, used in training only, not shipped).
 
-## Training (`python -m training stylegan`; resumable, checkpoints in runs/)
+## Training (`python -m training stylegan`, labels used; resumable, checkpoints in runs/)
 Data: the diffusion model's 40 000 training scenes (the held-out colour/shape pairs never appear), and each of
 them once more with one factor changed (same position and shade jitter; `training.stylegan_labelled.make_pairs`).
 
-An **adversarial autoencoder** in two stages:
+An **autoencoder with label-built priors** in two stages (the shipped recipe has no adversarial loss anywhere):
 1. **Synthesis by reconstruction.** An encoder E (a residual CNN, 128 outputs) maps a scene to w; the synthesis
    network must redraw the scene from w (L1 + L2 per pixel, object pixels weighted 9×, as for the VAE, plus
    {t.get('edge_weight')} × L1 on neighbouring-pixel differences, for the outlines), with
@@ -142,7 +147,7 @@ Wall time {t.get('wall_s')} s on 2 CPU cores. Final losses (mean of the last 200
   in 0.81. So this generator draws pixels. A training step of this recipe costs 0.35–0.45 s at batch 32 pairs on
   these 2 cores; with an image discriminator added every other step (the first 600 steps of a discarded try,
   whose mapping network also lagged far behind the encoder) it cost 0.63 s, so the adversarial part was moved
-  into W, where it costs 0.02 s a step.
+  into W, where it costs 0.02 s a step (that GAN in W was later replaced by the mapping from scenes above).
 
 ## Measured (`python -m benchmarks ...`, this 2-core CPU)
 | benchmark | last line |

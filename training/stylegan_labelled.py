@@ -1,7 +1,9 @@
-"""Training the embedded StyleGAN (`python -m training stylegan`).
+"""Training the label-built StyleGAN (`python -m training stylegan` -> assets/toy-stylegan-labelled).
 
-The generator draws 64 x 64 RGB scenes directly (no decoder). It is trained as an adversarial
-autoencoder, in two stages that resume from runs/ checkpoints:
+Labels are used in training (scene pairs, one-hot regression, a hand-decoded z): this model is the upper
+bound shown beside the label-free one (training/stylegan_label_free.py), never the default. The generator
+draws 64 x 64 RGB scenes directly (no decoder). It is an autoencoder with label-built priors (the shipped
+recipe has no adversarial loss), trained in two stages that resume from runs/ checkpoints:
 
 1. an encoder E (StyleGAN2's discriminator layout) and the synthesis network learn to redraw the
    training scenes from E's codes w (object-weighted L1 + L2), with noise on the codes; pairs of scenes
@@ -11,7 +13,7 @@ autoencoder, in two stages that resume from runs/ checkpoints:
    `w_avg` is the mean of its samples. The earlier recipe, a GAN in W (`train_mapping`), drew codes
    between the classes; it stays available with `mapping="gan"`.
 
-Why not the plain GAN or the VAE's latents: assets/toy-stylegan/README.md and FINDINGS.md.
+Why not the plain GAN or the VAE's latents: assets/toy-stylegan-labelled/README.md and FINDINGS.md.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from toyworld.settings import ASSETS, DATA_CACHE, RUNS
 
 
 
-# ====================================================================== pixel-space adversarial autoencoder
+# ====================================================================== pixel-space autoencoder, label-built priors
 PAIR_FACTORS = ("colour", "shape", "size", "background")
 
 
@@ -93,7 +95,7 @@ class CodeCritic(nn.Module):
 
 def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_weight: float = 0.5,
                    code_noise: float = 0.05, edge_weight: float = 2.0, mapping: str = "scenes",
-                   mapping_steps: int | None = None, balance_weight: float = 0.0, out: Path = ASSETS / "toy-stylegan",
+                   mapping_steps: int | None = None, balance_weight: float = 0.0, out: Path = ASSETS / "toy-stylegan-labelled",
                    log=print) -> dict:
     """Stage 1 (`steps`, resumable): the synthesis network learns the scenes by redrawing them from an
     encoder's codes (E: image -> w; object-weighted L1 + L2, plus L1 on pixel differences, `edge_weight`,
@@ -182,7 +184,7 @@ def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_
     save_generator(G_out, out)
     m = np.mean(hist[-200:], axis=0) if hist else [float("nan")] * 2
     (out / "training.json").write_text(json.dumps({
-        "recipe": "adversarial autoencoder, pixel space", "steps": steps, "batch": batch, "lr": lr,
+        "recipe": "autoencoder with label-built priors (scene pairs, mapping from scenes), pixel space", "steps": steps, "batch": batch, "lr": lr,
         "add_weight": add_weight, "code_noise": code_noise, "edge_weight": edge_weight,
         **({"balance_weight": balance_weight} if mapping == "gan" else {}),
         "train_scenes": len(imgs_a), "pairs": len(imgs_b),

@@ -23,11 +23,12 @@
 # 2. ask **scikit-learn** at which step h starts to know the answer;
 # 3. **fit a direction** with the project's `fit_h` (a boundary per step), **apply** it with `edit_pair`-style
 #    sampling, and **measure** the result with the same labeller;
-# 4. compare with the shipped direction (fitted on 512 samples).
+# 4. compare with the shipped direction (fitted on 1024 samples).
 #
-# The model here is the embedded *hourglass* model (`load_hspace_diffusion()`): the same toy world with
-# its UNet's skip connections cut, because in a standard UNet the skips carry every decision around the
-# bottleneck and h-space edits barely change the image (`assets/directions/FINDINGS.md`).
+# The model here is the Imagination model itself (`load_hspace_diffusion()` returns it). Adding a direction
+# to its h barely changes the picture (its skip connections carry the decision around the bottleneck), so the
+# default edit is *guided*: it moves the forming image along the gradient of the direction's readout of h
+# (`assets/directions/FINDINGS.md`).
 #
 # *Runs in about two minutes on a laptop CPU.*
 
@@ -128,7 +129,7 @@ for i in (0, 2):
 
 # %% [markdown]
 # ## 4 · The shipped direction
-# `assets/directions/` holds directions fitted on 512 samples at 25 steps, one per colour. A direction
+# `assets/directions/` holds directions fitted on 1024 samples at 25 steps, one per colour. A direction
 # fitted at other steps is used at the nearest fitted step. Same seeds, target **blue**:
 
 # %%
@@ -141,9 +142,9 @@ grid(imgs, [f"seed {s}: {c}" for s, c in zip(test_seeds, read)])
 print(f"accuracy of the shipped blue boundary, first steps: {blue.meta['accuracy'][:5]}")
 
 # %% [markdown]
-# Over 120 benchmark seeds these h-space directions reach the target colour or shape in 0.40 of the cases
-# and keep everything else in 0.23 (`python -m benchmarks hspace`): h *reads* the colour well (the probe
-# above), but moving h moves it only part of the way. Notebook 4 puts this next to the prompt and W space.
+# On 20 benchmark seeds (`python -m benchmarks hspace --quick`) the guided colour edits reach the target in
+# 0.55 of the cases and keep everything else in 0.70: h *reads* the colour only partly (the probe above),
+# and the edit can be no surer than its readout. Notebook 4 puts this next to the prompt and W space.
 #
 # ## Exercises
 # 1. **Another fitting method.** Refit with `method="logistic"` (standardised logistic regression) and

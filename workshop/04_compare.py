@@ -39,14 +39,14 @@ from show import grid
 from edits.compare import METHODS, TITLES, compare_batch, markdown_table, summarise
 from edits.directions import load_directions
 from edits.pipeline import load_diffusion, load_hspace_diffusion
-from edits.wspace import load_gan
+from edits.wspace import directions_folder, load_gan
 from toyworld.settings import DIRECTIONS
 
 t_start = time.time()
 diffusion = load_diffusion()
-h_model = load_hspace_diffusion(main=diffusion)  # the hourglass model, for the h-space column
+h_model = load_hspace_diffusion(main=diffusion)  # the Imagination model itself, for the h-space column
 gan = load_gan()
-h_dirs, w_dirs = load_directions(DIRECTIONS, space="h"), load_directions(DIRECTIONS, space="w")
+h_dirs, w_dirs = load_directions(DIRECTIONS, space="h"), load_directions(directions_folder(), space="w")
 for m in (diffusion, h_model):
     m.default_steps = 10  # fewer denoising steps than the default 25: faster, nearly the same pictures here
 print(len(h_dirs), "h-space and", len(w_dirs), "W-space directions")
