@@ -23,7 +23,6 @@ Labels enter only afterwards, to fit directions (`python -m edits.fit wspace`) a
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime as dt
 import json
 import time
