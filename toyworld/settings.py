@@ -25,6 +25,9 @@ EMBEDDED_HOURGLASS = ASSETS / "toy-diffusion-hourglass"
 EMBEDDED_GAN = ASSETS / "toy-stylegan"
 CLASSIFIER = ASSETS / "classifier"
 DIRECTIONS = ASSETS / "directions"
+# The benchmarks' last lines, one JSON file per benchmark (and per model when not the default one): the model
+# cards and the README's status quote these files, not hand-copied numbers.
+MEASURED = ASSETS / "measured"
 
 
 def _env_int(name: str, default: int) -> int:
