@@ -1,11 +1,19 @@
-"""python -m benchmarks imagination|hspace|wspace|compare|atlas|speed|load [--quick]  — the last line is one JSON object."""
+"""python -m benchmarks imagination|hspace|wspace|compare|atlas|speed|load [--quick]  — the last line is one JSON object.
+
+A full run with the default settings also writes that line to assets/measured/NAME.json (with --model, to
+NAME.MODEL.json, MODEL the folder's or Hub id's last part), which the model cards and the README quote;
+--quick runs and runs with other settings write nothing there.
+"""
 from __future__ import annotations
 
 import argparse
 import importlib
 import time
+from pathlib import Path
 
-from .common import emit, setup
+from toyworld.settings import MEASURED
+
+from .common import emit
 
 NAMES = ("imagination", "hspace", "wspace", "compare", "atlas", "speed", "load")
 
@@ -22,8 +30,8 @@ def main(argv=None) -> None:
     p.add_argument("--directions", default=None, help="hspace, wspace, atlas: folder of direction files")
     p.add_argument("--minutes", type=float, default=None,
                    help="load only: minutes of sustained mixed use (default 20; 2 with --quick)")
+    p.add_argument("--no-record", action="store_true", help="do not write the result to assets/measured")
     a = p.parse_args(argv)
-    setup()
     t0 = time.perf_counter()
     kwargs = {"quick": a.quick, "model_path": a.model}
     if a.guidance is not None:
@@ -39,7 +47,14 @@ def main(argv=None) -> None:
     result = importlib.import_module(f"benchmarks.{a.name}").run(**kwargs)
     result["benchmark"] = a.name
     result["wall_s"] = round(time.perf_counter() - t0, 1)
-    emit(result)
+    emit(result, record_path(a))
+
+
+def record_path(a: argparse.Namespace) -> Path | None:
+    """Where a run's line is kept: only full runs whose settings are all the defaults (the model aside)."""
+    if a.no_record or a.quick or a.sweep or any(v is not None for v in (a.guidance, a.strength, a.mode, a.directions)):
+        return None
+    return MEASURED / (f"{a.name}.json" if a.model is None else f"{a.name}.{Path(a.model.rstrip('/')).name}.json")
 
 
 if __name__ == "__main__":

@@ -3,19 +3,19 @@ from __future__ import annotations
 import json
 import statistics
 import time
-
-import torch
+from pathlib import Path
 
 from edits.pipeline import to_uint8  # noqa: F401  (re-exported for the benchmarks)
 
 
-def setup() -> None:
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-
-
-def emit(result: dict) -> None:
-    """The last line of every benchmark: one JSON object."""
-    print(json.dumps(result, sort_keys=False), flush=True)
+def emit(result: dict, record: Path | None = None) -> None:
+    """The last line of every benchmark: one JSON object; also written to `record` (a results file under
+    assets/measured that the model cards and the README quote) when given."""
+    line = json.dumps(result, sort_keys=False)
+    if record is not None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(line + "\n")
+    print(line, flush=True)
 
 
 def median_time(fn, repeats: int, warmup: int = 1) -> float:

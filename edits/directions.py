@@ -276,10 +276,6 @@ class Direction:
             raise DirectionError(f"This direction was fitted for codes of shape {s}, but this model's are "
                                  f"{tuple(shape)}: it belongs to another model.")
 
-    def with_vectors(self, vectors: torch.Tensor, **meta) -> "Direction":
-        return Direction(vectors.float(), self.scales.clone(), self.biases.clone(), {**self.meta, **meta},
-                         self.readout_vectors, self.readout_biases)
-
     # ---------------------------------------------------------------- files
     def save(self, path: str | Path) -> Path:
         """Write `path`.safetensors and `path`.json; the file name must pass `file_stem`."""

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from .directions import Direction, DirectionError, fit_one_vs_rest, fit_readout, readable_stem
 from .hspace import describe, h_shape, sample
@@ -222,9 +223,9 @@ def main(argv=None) -> None:
         model = load_hspace_diffusion(a.model)
         seeds = seeds_for(labeller, a.samples, a.first_seed, minimum=8)
         t0 = time.perf_counter()
-        bar = _Bar(len(seeds))
-        samples = collect_h(model, a.prompt, seeds, a.steps, a.guidance, progress=bar, skip_levels=a.skip_levels)
-        bar.close()
+        with tqdm(total=len(seeds), desc="sampling", unit="sample") as bar:
+            samples = collect_h(model, a.prompt, seeds, a.steps, a.guidance, progress=_advance(bar),
+                                skip_levels=a.skip_levels)
         labels = labeller(samples.images, seeds=samples.seeds)
         dirs = fit_h(samples, labels, a.attribute, f"embedded:{Path(model.name).name}" if model.is_embedded else model.name,
                      a.labeler, h_shape(model, a.skip_levels), classes, a.prompt, method=a.method or "mean-difference")
@@ -257,9 +258,8 @@ def main_wspace(a: argparse.Namespace) -> None:
                 raise InputError(f"--layers must look like '4-9', not {a.layers!r}.") from None
             check_layers(layers, gan.n_latent)
         t0 = time.perf_counter()
-        bar = _Bar(a.samples)
-        w, labels = sample_and_label(gan, a.samples, labellers, a.psi, a.first_seed, progress=bar)
-        bar.close()
+        with tqdm(total=a.samples, desc="sampling", unit="sample") as bar:
+            w, labels = sample_and_label(gan, a.samples, labellers, a.psi, a.first_seed, progress=_advance(bar))
         for x in attributes:
             dirs = fit_w(w, labels[x], x, "colour" if x == "colour" else "classifier", gan.name,
                          truncation_psi=a.psi, method=a.method or "mean-difference")
@@ -274,17 +274,9 @@ def main_wspace(a: argparse.Namespace) -> None:
         sys.exit(2)
 
 
-class _Bar:
-    def __init__(self, total: int):
-        self.total = total
-
-    def __call__(self, frac: float) -> None:
-        n = int(frac * 30)
-        print(f"\rsampling [{'#' * n}{'.' * (30 - n)}] {int(frac * self.total)}/{self.total}", end="",
-              file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        print(file=sys.stderr)
+def _advance(bar: tqdm):
+    """A `progress(fraction done)` callback that moves a tqdm bar."""
+    return lambda frac: bar.update(int(frac * bar.total) - bar.n)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from skimage.color import rgb2hsv
 from torch import nn
 
 from nets.classifier import ToyClassifier, load_classifier
@@ -41,26 +42,10 @@ def as_uint8_batch(images) -> np.ndarray:
 
 
 # ------------------------------------------------------------ colour from pixels
-def _rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
-    rgb = rgb.astype(np.float64) / 255.0
-    mx, mn = rgb.max(-1), rgb.min(-1)
-    d = mx - mn
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    h = np.zeros_like(mx)
-    nz = d > 1e-9
-    rm = nz & (mx == r)
-    gm = nz & (mx == g) & ~rm
-    bm = nz & ~rm & ~gm
-    h[rm] = ((g - b)[rm] / d[rm]) % 6
-    h[gm] = (b - r)[gm] / d[gm] + 2
-    h[bm] = (r - g)[bm] / d[bm] + 4
-    s = np.where(mx > 1e-9, d / np.maximum(mx, 1e-9), 0.0)
-    return np.stack([h * 60.0, s, mx], -1)
-
-
 def colour_name(rgb) -> str:
     """The nearest of the 8 toy-world colour names for one RGB triple (0..255)."""
-    h, s, v = _rgb_to_hsv(np.asarray(rgb, dtype=np.float64)[None])[0]
+    h, s, v = rgb2hsv(np.asarray(rgb, dtype=np.float64)[None] / 255.0)[0]  # each in 0..1
+    h, s = round(h * 360.0, 6), round(s, 9)  # degrees; rounded so that a hue exactly on a bound is on it
     if 290 <= h < 345 and (s < 0.62 or v > 0.9 and s < 0.7):
         return "pink"
     if h >= 345 or h < 18:

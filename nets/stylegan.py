@@ -277,14 +277,6 @@ class Generator(nn.Module):
         """W -> W+: the same w for every style layer."""
         return w[:, None, :].expand(-1, self.n_latent, -1) if w.ndim == 2 else w  # (B, L, w_dim)
 
-    def styles(self, w_plus: torch.Tensor) -> list[torch.Tensor]:
-        """The per-layer modulation vectors (the 'style space'), in synthesis order."""
-        mods = [self.conv1.conv.modulation, self.to_rgb1.conv.modulation]
-        for i, rgb in enumerate(self.to_rgbs):
-            mods += [self.convs[2 * i].conv.modulation, self.convs[2 * i + 1].conv.modulation, rgb.conv.modulation]
-        idx = [0, 1] + [j for i in range(len(self.to_rgbs)) for j in (1 + 2 * i, 2 + 2 * i, 3 + 2 * i)]
-        return [m(w_plus[:, i]) for m, i in zip(mods, idx)]
-
     def modulation_weights(self) -> list[torch.Tensor]:
         """The affine (style) weights of every modulated conv, each (in_ch, w_dim), as SeFa factorises them."""
         mods = [m for m in self.modules() if isinstance(m, ModulatedConv2d)]

@@ -19,6 +19,14 @@ needs_embedded = pytest.mark.skipif(not (EMBEDDED / "model_index.json").exists()
                                     reason="the embedded model is not in assets/ yet")
 
 
+def mp4_frames(path) -> tuple[int, tuple[int, int]]:
+    """(frames, (width, height)) of a video file, as ffmpeg decodes it."""
+    import imageio_ffmpeg
+
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+    return frames, tuple(next(imageio_ffmpeg.read_frames(str(path)))["size"])
+
+
 def get_dummy_components(tmp: Path) -> dict:
     """Tiny random SD components, like diffusers' own pipeline tests (16x16 images)."""
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel

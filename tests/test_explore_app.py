@@ -2,7 +2,7 @@
 import pytest
 from PIL import Image
 
-from edits.walks import count_mp4_frames
+from .conftest import mp4_frames
 
 
 def test_walk_writes_gif_and_mp4(tiny_full_app):
@@ -10,7 +10,7 @@ def test_walk_writes_gif_and_mp4(tiny_full_app):
                                             api_name="/walk")
     with Image.open(gif) as im:
         assert im.n_frames == 5
-    assert count_mp4_frames(mp4["video"] if isinstance(mp4, dict) else mp4)[0] == 5
+    assert mp4_frames(mp4["video"] if isinstance(mp4, dict) else mp4)[0] == 5
     assert len(files) == 2
 
 

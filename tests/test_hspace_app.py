@@ -42,7 +42,7 @@ def test_edit_h_returns_original_and_edited(tiny_app):
 
 @pytest.mark.parametrize("args, message", [
     (("a circle", 3, "mood", "happy", 5.0), "no h-space direction"),
-    (("a circle", 3, "colour", "blue", 1e9), ""),
+    (("a circle", 3, "colour", "blue", 1e9), "greater than maximum value"),  # the strength slider's range (Gradio)
     (("a circle", -4, "colour", "blue", 5.0), "seed"),
     (("a circle", 3, "colour", "blue", 1.0, 0.5, 0.5), "empty"),
     (("a circle", 3, "colour", "blue", 1.0, 0.2, 0.8, "asymmetric", "sideways"), ""),

@@ -23,6 +23,29 @@ def test_colour_names_of_the_palette():
         assert colour_name(rgb) == name
 
 
+def test_colour_names_match_the_reference_implementation():
+    """Names that the hand-written RGB->HSV conversion (replaced by scikit-image's) gave, on random triples."""
+    rgb = [(113, 137, 132), (87, 242, 94), (168, 95, 115), (252, 47, 161), (109, 172, 193), (84, 172, 174),
+           (115, 31, 158), (13, 226, 217), (216, 2, 248), (250, 149, 211), (196, 201, 39), (12, 67, 53),
+           (140, 217, 191), (110, 139, 160), (196, 31, 199), (47, 147, 127), (219, 194, 43), (138, 12, 27),
+           (120, 221, 55), (35, 242, 112), (30, 150, 83), (81, 109, 107), (208, 227, 66), (116, 172, 138),
+           (145, 248, 58), (70, 194, 229), (105, 92, 200), (79, 121, 225), (98, 16, 132), (221, 212, 211),
+           (197, 229, 79), (15, 182, 61), (179, 198, 123), (111, 139, 1), (227, 177, 4), (204, 223, 249),
+           (125, 38, 97), (64, 240, 215), (118, 23, 46), (70, 185, 115), (51, 107, 35), (138, 63, 222),
+           (134, 161, 252), (167, 79, 151), (20, 53, 77), (115, 157, 252), (45, 232, 37), (196, 236, 136)]
+    names = ("cyan green pink purple cyan cyan purple cyan purple pink yellow cyan green blue purple cyan yellow "
+             "red green green green cyan yellow green green cyan blue blue purple pink green green green green "
+             "yellow blue purple cyan red green green purple blue pink blue blue green green").split()
+    assert [colour_name(c) for c in rgb] == names
+
+
+def test_a_hue_exactly_on_a_bound_falls_on_it():
+    # 70 degrees exactly: the first hue called green (the hand-written conversion gave 69.99999... and
+    # yellow: it differed from the exact answer on 7709 of the 2^24 RGB triples, all on a bound)
+    assert colour_name((10, 11, 5)) == "green"
+    assert colour_name((100, 30, 0)) == "orange"  # 18 degrees exactly
+
+
 def test_colour_labeler_reads_renders():
     scenes, imgs = _renders(300)
     pred = ColourLabeler()(imgs)

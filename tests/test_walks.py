@@ -5,7 +5,9 @@ import torch
 from PIL import Image
 
 from edits.pipeline import InputError
-from edits.walks import MAX_FRAMES, check_frames, count_mp4_frames, gan_walk, slerp, write_gif, write_mp4
+from edits.walks import MAX_FRAMES, check_frames, gan_walk, slerp, write_gif, write_mp4
+
+from .conftest import mp4_frames
 
 
 def test_slerp_endpoints_and_norm():
@@ -24,7 +26,7 @@ def test_gif_and_mp4_have_the_asked_frames(tmp_path):
     with Image.open(gif) as im:
         assert im.n_frames == 5 and im.size == (256, 256)
     mp4 = write_mp4(_frames(6), tmp_path / "w.mp4")
-    assert count_mp4_frames(mp4) == (6, (256, 256))
+    assert mp4_frames(mp4) == (6, (256, 256))
 
 
 @pytest.mark.parametrize("n", [0, 1, MAX_FRAMES + 1, 2.5, float("nan"), "many"])

@@ -35,6 +35,9 @@ LABELLED_GAN = ASSETS / "toy-stylegan-labelled"  # labels used in training: an u
 EMBEDDED_GAN = LABELLED_GAN  # the default W model (app, benchmarks, Compare): the one switch (see the label-free card)
 CLASSIFIER = ASSETS / "classifier"
 DIRECTIONS = ASSETS / "directions"
+# The benchmarks' last lines, one JSON file per benchmark (and per model when not the default one): the model
+# cards and the README's status quote these files, not hand-copied numbers.
+MEASURED = ASSETS / "measured"
 
 
 def _env_int(name: str, default: int) -> int:

@@ -1,7 +1,10 @@
-"""Write an embedded model's card (README.md) from its training record and measurements.
+"""Write an embedded model's card (README.md) from its training record and the benchmarks' results files.
 
-    python -m training.card assets/toy-diffusion [benchmark-output.txt ...]
-    python -m training.card assets/toy-stylegan-labelled [benchmark-output.txt ...]
+    python -m training.card assets/toy-diffusion
+    python -m training.card assets/toy-stylegan-labelled
+
+The "Measured" table quotes the files that `python -m benchmarks NAME` writes to assets/measured (which
+ones each card quotes: CARD_BENCHMARKS); rerun a benchmark, then this, and the card follows.
 """
 from __future__ import annotations
 
@@ -10,7 +13,23 @@ import sys
 from pathlib import Path
 
 from nets.diffusion import DiffusionConfig
+from toyworld.settings import MEASURED
 from toyworld.world import HELDOUT
+
+# per model folder, the results files (assets/measured/NAME.json) its card quotes, in order
+CARD_BENCHMARKS = {
+    "toy-diffusion": ("imagination", "speed", "compare", "atlas"),
+    "toy-stylegan-labelled": ("wspace", "speed", "compare"),
+}
+MEASURED_HEADER = """## Measured (`python -m benchmarks ...`, this 2-core CPU; the files in `../measured/`)
+| benchmark | last line |
+|---|---|"""
+
+
+def measured_for(folder: Path, measured_dir: Path = MEASURED) -> list[dict]:
+    """The results files a model's card quotes (those that exist), each one benchmark's last line."""
+    names = CARD_BENCHMARKS.get(Path(folder).name, ())
+    return [json.loads((measured_dir / f"{n}.json").read_text()) for n in names if (measured_dir / f"{n}.json").exists()]
 
 
 def write_card(folder: Path, measured: list[dict]) -> str:
@@ -60,9 +79,7 @@ pairs {', '.join(f'{c} {s}' for c, s in HELDOUT)} never appear in training.
   {t.get('diffusion_wall_s')} s. Final loss (mean of the last 50 steps): {t.get('final_loss_50')}.{note}
 - Weights are fp16 safetensors.{findings}
 
-## Measured (`python -m benchmarks ...`, this 2-core CPU)
-| benchmark | last line |
-|---|---|
+{MEASURED_HEADER}
 {rows}
 """
     (folder / "README.md").write_text(text)
@@ -70,11 +87,14 @@ pairs {', '.join(f'{c} {s}' for c, s in HELDOUT)} never appear in training.
 
 
 def _rows(measured: list[dict]) -> str:
-    return "\n".join(f"| `{m.get('benchmark', '?')}` | `{json.dumps({k: v for k, v in m.items() if k != 'sweep'})}` |"
+    """One row per benchmark line; the sweep and the seeded files' `source` note are left out."""
+    return "\n".join(f"| `{m.get('benchmark', '?')}` | "
+                     f"`{json.dumps({k: v for k, v in m.items() if k not in ('sweep', 'source')})}` |"
                      for m in measured)
 
 
 def write_gan_card(folder: Path, measured: list[dict]) -> str:
+    """The toy-stylegan card. Long only because the card's text is written out in it (one f-string)."""
     import dataclasses
 
     from nets.stylegan import StyleGANConfig
@@ -84,8 +104,7 @@ def write_gan_card(folder: Path, measured: list[dict]) -> str:
     defaults = {f.name for f in dataclasses.fields(StyleGANConfig)}
     arch = ", ".join(f"{k}={cfg[k]}" for k in sorted(defaults) if k in cfg)
     note = t.get("note", "")
-    if t.get("mapping") == "from scenes":
-        stage2 = f"""2. **The mapping network draws the codes of definite scenes.** A small MLP learns E's code of each of the
+    stage2 = f"""2. **The mapping network draws the codes of definite scenes.** A small MLP learns E's code of each of the
    40 000 training scenes from its factors and geometry (MSE, {t.get('scene_steps')} steps; it explains
    {t.get('scene_to_w_explained')} of the codes' variance on a held-out tenth). A fresh {t.get('n_mlp')}-layer mapping network then
    learns, for every z, the code of the scene z names (`training.stylegan_labelled.z_to_scene`: after the mapping's PixelNorm,
@@ -93,21 +112,16 @@ def write_gan_card(folder: Path, measured: list[dict]) -> str:
    equal-mass bins, never a colour's held-out shape, and x, y and radius uniformly in the ranges the training
    scenes use); MSE, {t.get('mapping_steps')} steps at batch 1024, a fresh z each step. So a seed names a scene and the
    generator draws that scene's code: this is a designed, supervised prior on z, where StyleGAN's mapping is
-   learned without labels. The earlier recipe, a GAN in W against E's codes (`mapping="gan"`), drew codes
+   learned without labels. The earlier recipe, a GAN in W against E's codes, drew codes
    between the classes (FINDINGS.md). `w_avg` is the mean of 20 000 samples."""
-        losses = f"mapping MSE {t.get('mapping_mse')}"
-    else:
-        stage2 = f"""2. **The mapping network as a GAN in W.** z → w learns to draw codes that a critic (an MLP) cannot tell from
-   E's codes of the 40 000 training scenes: non-saturating loss, lazy R1, {t.get('mapping_steps')} steps at batch 256. `w_avg` is
-   the mean of 20 000 of its samples. Factor-balance weight {t.get('balance_weight', 0.0)} (a term that prices
-   dropped modes, measured and left off: FINDINGS.md)."""
-        losses = f"critic {t.get('critic_loss')}, mapping {t.get('mapping_loss')}"
+    losses = f"mapping MSE {t.get('mapping_mse')}"
     text = f"""# toy-stylegan-labelled: a StyleGAN2-style generator of the toy world, labels used in training (an upper bound)
 
 **Not the label-free model.** The scene labels are built into this generator's training (scene pairs that
 differ in one known factor shape W; the mapping network regresses codes from one-hot labels and a z decoded
 by hand into a scene). Its W-space scores therefore show what the construction achieves, not that a
-disentangled W emerged: it is kept as an upper bound beside `../toy-stylegan-label-free`, never the default.
+disentangled W emerged: it is kept as an upper bound beside `../toy-stylegan-label-free`, and stays the app's default
+only until that model draws well enough (`EMBEDDED_GAN` in `toyworld/settings.py`).
 
 `nets/stylegan.py` in plain PyTorch (no custom ops): a mapping network z → w ({cfg['n_mlp']} layers, learning-rate
 multiplier {cfg['lr_mlp']}, tracked `w_avg`), synthesis from a learned 4×4 constant through modulated /
@@ -149,9 +163,7 @@ Wall time {t.get('wall_s')} s on 2 CPU cores. Final losses (mean of the last 200
   whose mapping network also lagged far behind the encoder) it cost 0.63 s, so the adversarial part was moved
   into W, where it costs 0.02 s a step (that GAN in W was later replaced by the mapping from scenes above).
 
-## Measured (`python -m benchmarks ...`, this 2-core CPU)
-| benchmark | last line |
-|---|---|
+{MEASURED_HEADER}
 {_rows(measured)}
 """
     (folder / "README.md").write_text(text)
@@ -166,7 +178,7 @@ The model that the **h-space** edits move (the Imagination tab uses `../toy-diff
 diffusers `StableDiffusionPipeline` folder with the same VAE, tokenizer and architecture as
 `../toy-diffusion`, so any SD-family code loads it. What differs is in the weights and the scheduler:
 
-- **Skips cut.** Every weight of the UNet that reads a skip tensor is zero (`toyworld.models.cut_skips`),
+- **Skips cut.** Every weight of the UNet that reads a skip tensor is zero (`nets.diffusion.cut_skips`),
   except in the last up-block ResNet, which reads `conv_in`'s output (the noisy input, for fine detail).
   So the decoder half of the UNet learns of the noisy latent only through the mid-block output, h
   (and through conv_in's features at full resolution, which see a 5×5 neighbourhood). Why:
@@ -181,9 +193,7 @@ batch {t.get('batch')}, AdamW lr {t.get('lr')} (warm-up, cosine), min-SNR-5 weig
 EMA weights shipped, fp32 on 2 CPU cores. {t.get('steps')} steps; {t.get('diffusion_wall_s')} s.
 Final loss (mean of the last 50 steps): {t.get('final_loss_50')}.{t.get('note', '')}
 
-## Measured (`python -m benchmarks ...`, this 2-core CPU)
-| benchmark | last line |
-|---|---|
+{MEASURED_HEADER}
 {_rows(measured)}
 """
     (folder / "README.md").write_text(text)
@@ -192,7 +202,7 @@ Final loss (mean of the last 50 steps): {t.get('final_loss_50')}.{t.get('note', 
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1])
-    measured = [json.loads(Path(p).read_text().strip().splitlines()[-1]) for p in sys.argv[2:]]
+    measured = measured_for(folder)
     if (folder / "generator.safetensors").exists():
         print(write_gan_card(folder, measured))
     elif json.loads((folder / "training.json").read_text()).get("skips_cut"):

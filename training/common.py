@@ -1,4 +1,5 @@
-"""What every training run shares: logging, schedules, checkpoints, fp16 export, image tensors and losses."""
+"""What every training run shares: logging, schedules, checkpoints, EMA of weights, fp16 export, image tensors and
+losses."""
 from __future__ import annotations
 
 import math
@@ -7,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from diffusers.training_utils import EMAModel
 
 from toyworld.settings import ASSETS, RUNS  # noqa: F401  (re-exported for the training modules)
-
-torch.set_num_threads(max(1, torch.get_num_threads()))
 
 
 def log(msg: str) -> None:
@@ -36,6 +36,23 @@ def save_ckpt(path: Path, **state) -> None:
 
 def load_ckpt(path: Path):
     return torch.load(path, weights_only=True) if path.exists() else None
+
+
+def weights(*modules: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The parameters of several modules, in order (what an optimiser or an EMA runs over)."""
+    return [p for m in modules for p in m.parameters()]
+
+
+def ema_of(copies: list[torch.nn.Module], decay: float, updates_done: int = 0, constant: bool = False) -> EMAModel:
+    """diffusers' `EMAModel` over the weights of `copies` (the EMA copies of the trained modules, as built or
+    loaded from a checkpoint), resumed after `updates_done` updates. Update n (from 1) averages with decay
+    min(decay, n / (9 + n)), except that the first update of a fresh run copies the weights; or with `decay`
+    itself at every update when `constant`. `ema.step(weights(*trained))` after each optimiser step;
+    `ema.copy_to(weights(*copies))` writes the averages back into the copies before they are saved."""
+    ema = EMAModel(weights(*copies), decay=decay, min_decay=decay if constant else 0.0,
+                   update_after_step=-1 if constant else 0, foreach=True)
+    ema.optimization_step = updates_done
+    return ema
 
 
 def _fp16_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -18,7 +18,8 @@ from toyworld.data import arrays_to_scene, make_dataset
 from toyworld.tokenizer import save_tokenizer
 from toyworld.world import VOCAB_WORDS, caption
 
-from .common import ASSETS, RUNS, load_ckpt, log, lr_at, reconstruction_loss, save_ckpt, to_tensor
+from .common import (ASSETS, RUNS, ema_of, load_ckpt, log, lr_at, reconstruction_loss, save_ckpt, to_tensor,
+                     weights)
 
 
 def train_vae(cfg: DiffusionConfig, steps: int = 1200, batch: int = 32, kl_weight: float = 1e-6) -> dict:
@@ -177,6 +178,40 @@ def _init_weights(init: Path) -> dict:
     return {"ema_unet": unet.state_dict(), "ema_te": te.state_dict(), "step": steps}
 
 
+def _training_latents(vae, images: np.ndarray) -> np.ndarray:
+    """The VAE's posterior means of the training images, cached in runs/latents.npz."""
+    lat_path = RUNS / "latents.npz"
+    if lat_path.exists():
+        with np.load(lat_path) as f:
+            return f["mean"]
+    log("encoding the training set to latents")
+    lat_mean, lat_std = encode_latents(vae, images)
+    np.savez(lat_path, mean=lat_mean, std=lat_std)
+    return lat_mean
+
+
+def diffusion_loss(unet, text: torch.Tensor, ddpm, z0: torch.Tensor, prediction: str,
+                   g: torch.Generator) -> torch.Tensor:
+    """The UNet's loss on clean latents z0 (B, 4, h, w) noised at random timesteps: squared error of its
+    `prediction` ("epsilon", "v_prediction" or "sample"), min-SNR-5 weighted in that prediction's form."""
+    noise = torch.randn(z0.shape, generator=g)
+    t = torch.randint(0, 1000, (len(z0),), generator=g)
+    zt = ddpm.add_noise(z0, noise, t)
+    pred = unet(zt, t, text).sample
+    acp = ddpm.alphas_cumprod  # (1000,)
+    snr = acp[t] / (1 - acp[t])
+    if prediction == "v_prediction":
+        target = ddpm.get_velocity(z0, noise, t)
+        w = torch.clamp(snr, max=5.0) / (snr + 1)  # min-SNR-5 weighting, v form
+    elif prediction == "sample":
+        target = z0
+        w = torch.clamp(snr, max=5.0)  # min-SNR-5 weighting, x0 form
+    else:
+        target = noise
+        w = torch.clamp(snr, max=5.0) / snr  # min-SNR-5 weighting (epsilon prediction)
+    return (w * (pred - target).pow(2).mean(dim=(1, 2, 3))).mean()
+
+
 def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr: float = 5e-4,
                     out: Path = ASSETS / "toy-diffusion", export_every: int = 500, prediction: str = "epsilon",
                     ckpt: Path = RUNS / "diffusion.ckpt", init: Path | None = None, warmup: int = 200,
@@ -186,6 +221,8 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
     `prediction` is the UNet's target ("epsilon", "v_prediction" or "sample"); `init` starts a new run (its
     own `ckpt`) from a checkpoint's or a shipped folder's EMA weights with a fresh optimiser (fine-tunes
     start this way); `skips_kept` = k cuts every skip but the last k (`cut_skips`; None: the skips stay).
+    About 80 lines, left whole: one resumable loop whose parts (models, EMA, optimiser, random streams,
+    checkpoint, export) share their state; the loss and the latents cache stand apart.
     """
     if prediction not in PREDICTIONS:
         raise ValueError(f"prediction must be one of {PREDICTIONS}, not {prediction!r}")
@@ -194,14 +231,7 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
 
     vae = AutoencoderKL.from_pretrained(RUNS / "vae" if (RUNS / "vae").is_dir() else _shipped_vae()).eval()
     data = make_dataset(40_000, seed=3)
-    lat_path = RUNS / "latents.npz"
-    if lat_path.exists():
-        with np.load(lat_path) as f:
-            lat_mean, lat_std = f["mean"], f["std"]
-    else:
-        log("encoding the training set to latents")
-        lat_mean, lat_std = encode_latents(vae, data["images"])
-        np.savez(lat_path, mean=lat_mean, std=lat_std)
+    lat_mean = _training_latents(vae, data["images"])
     sf = vae.config.scaling_factor
     tok = save_tokenizer(VOCAB_WORDS, RUNS / "tokenizer", cfg.max_length)
     te = make_text_encoder(cfg, len(tok))
@@ -210,7 +240,6 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
     params = list(unet.parameters()) + list(te.parameters())
     opt = torch.optim.AdamW(params, lr, weight_decay=1e-2)
     ddpm, _ = make_schedulers(cfg)
-    acp = ddpm.alphas_cumprod  # (1000,)
     state, start, t_prev = load_ckpt(ckpt), 0, 0.0
     if state is None and init is not None:
         base = _init_weights(init)
@@ -225,6 +254,7 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
         opt.load_state_dict(state["opt"])
         start, t_prev = state["step"], state["wall"]
         log(f"diffusion resumed at step {start}")
+    ema = ema_of([ema_unet, ema_te], ema_cap, updates_done=start)
     seed = 1000 + start + (50_000 if init is not None else 0)  # a fine-tune draws other batches
     rng = np.random.default_rng(seed)
     g = torch.Generator().manual_seed(seed)
@@ -240,32 +270,14 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
         ids = tok(caps, padding="max_length", max_length=cfg.max_length, truncation=True,
                   return_tensors="pt").input_ids
         z0 = torch.from_numpy(lat_mean[idx]) * sf  # (B, 4, 16, 16): the VAE is used as an autoencoder
-        noise = torch.randn(z0.shape, generator=g)
-        t = torch.randint(0, 1000, (batch,), generator=g)
-        zt = ddpm.add_noise(z0, noise, t)
-        pred = unet(zt, t, te(ids)[0]).sample
-        snr = acp[t] / (1 - acp[t])
-        if prediction == "v_prediction":
-            target = ddpm.get_velocity(z0, noise, t)
-            w = torch.clamp(snr, max=5.0) / (snr + 1)  # min-SNR-5 weighting, v form
-        elif prediction == "sample":
-            target = z0
-            w = torch.clamp(snr, max=5.0)  # min-SNR-5 weighting, x0 form
-        else:
-            target = noise
-            w = torch.clamp(snr, max=5.0) / snr  # min-SNR-5 weighting (epsilon prediction)
-        loss = (w * (pred - target).pow(2).mean(dim=(1, 2, 3))).mean()
+        loss = diffusion_loss(unet, te(ids)[0], ddpm, z0, prediction, g)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         if skips_kept is not None:
             cut_skips(unet, skips_kept)  # the optimiser's momentum must not regrow them
-        decay = min(ema_cap, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for ema, m in ((ema_unet, unet), (ema_te, te)):
-                for pe, pm in zip(ema.parameters(), m.parameters()):
-                    pe.lerp_(pm, 1 - decay)
+        ema.step(params)  # params: unet's then te's, as ema_of's copies
         losses.append(loss.item())
         if step % 50 == 0:
             log(f"diffusion step {step} loss {np.mean(losses[-50:]):.4f} "
@@ -273,6 +285,7 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
         done = step == steps - 1
         if (step + 1) % 250 == 0 or done:
             wall = t_prev + time.time() - t0
+            ema.copy_to(weights(ema_unet, ema_te))
             save_ckpt(ckpt, unet=unet.state_dict(), te=te.state_dict(), ema_unet=ema_unet.state_dict(),
                       ema_te=ema_te.state_dict(), opt=opt.state_dict(), step=step + 1, wall=wall)
             if (step + 1) % export_every == 0 or done:

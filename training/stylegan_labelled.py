@@ -11,7 +11,7 @@ recipe has no adversarial loss), trained in two stages that resume from runs/ ch
 2. the mapping network z -> w learns to draw E's code of the scene that z names (`z_to_scene`: the
    first seven coordinates of z pick the factors and the geometry; `train_mapping_from_scenes`), and
    `w_avg` is the mean of its samples. The earlier recipe, a GAN in W (`train_mapping`), drew codes
-   between the classes; it stays available with `mapping="gan"`.
+   between the classes (FINDINGS.md); it stays as the mapping stage of a StyleGAN trained without labels.
 
 Why not the plain GAN or the VAE's latents: assets/toy-stylegan-labelled/README.md and FINDINGS.md.
 """
@@ -81,22 +81,9 @@ def edge_loss(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return (dy(y) - dy(x)).abs().mean() + (dx(y) - dx(x)).abs().mean()
 
 
-class CodeCritic(nn.Module):
-    """The mapping network's adversary: an MLP that tells sampled w from the encoder's codes of real scenes."""
-
-    def __init__(self, w_dim: int, hidden: int = 512):
-        super().__init__()
-        self.net = nn.Sequential(EqualLinear(w_dim, hidden, activation=True), EqualLinear(hidden, hidden, activation=True),
-                                 EqualLinear(hidden, hidden, activation=True), EqualLinear(hidden, 1))
-
-    def forward(self, w):
-        return self.net(w)
-
-
 def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_weight: float = 0.5,
-                   code_noise: float = 0.05, edge_weight: float = 2.0, mapping: str = "scenes",
-                   mapping_steps: int | None = None, balance_weight: float = 0.0, out: Path = ASSETS / "toy-stylegan-labelled",
-                   log=print) -> dict:
+                   code_noise: float = 0.05, edge_weight: float = 2.0, mapping_steps: int = 40_000,
+                   out: Path = ASSETS / "toy-stylegan-labelled", log=print) -> dict:
     """Stage 1 (`steps`, resumable): the synthesis network learns the scenes by redrawing them from an
     encoder's codes (E: image -> w; object-weighted L1 + L2, plus L1 on pixel differences, `edge_weight`,
     for the outlines), with Gaussian noise (`code_noise` of the codes' spread) on the codes so that it draws
@@ -104,16 +91,14 @@ def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_
     same scene with one factor changed, the codes must differ by a learned per-(factor, class) vector,
     E(x') - E(x) = u[f, b] - u[f, a]; the error is measured relative to the sizes of both differences, so
     that ignoring a factor (both differences zero) cannot satisfy it. EMA copies of E and G are kept.
-    Stage 2 (`mapping_steps`), on the EMA encoder's codes of the 40 000 training scenes: with `mapping`
-    "scenes" (shipped) a fresh 8-layer mapping network learns to draw the code of the scene its z names
-    (`train_mapping_from_scenes`, 40 000 steps); with "gan" (the earlier recipe) it is trained as a GAN in
-    W (`train_mapping`, 6000 steps, with the factor-balance term at `balance_weight`). The result is
-    exported."""
-    if mapping not in ("scenes", "gan"):
-        raise ValueError(f"mapping must be 'scenes' or 'gan', not {mapping!r}")
+    Stage 2 (`mapping_steps`), on the EMA encoder's codes of the 40 000 training scenes: a fresh 8-layer
+    mapping network learns to draw the code of the scene its z names (`train_mapping_from_scenes`). The
+    result is exported. About 75 lines, left whole: one resumable loop whose parts (E, G, U, EMA, optimiser,
+    random stream, checkpoint) share their state; stage 2 and the pairs stand apart."""
     from toyworld.data import make_dataset
-    from .common import reconstruction_loss, to_tensor
     from toyworld.world import FACTORS
+
+    from .common import ema_of, reconstruction_loss, to_tensor, weights
 
     cfg = StyleGANConfig()  # 64 x 64 RGB
     base = make_dataset(40_000, seed=3)
@@ -140,7 +125,7 @@ def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_
     else:
         hist = []
     gen = torch.Generator().manual_seed(30_000 + start)
-    ema_decay = 0.5 ** (batch / 10_000)
+    ema = ema_of([G_ema, E_ema], 0.5 ** (batch / 10_000), updates_done=start, constant=True)
     t0 = time.time()
     for step in range(start, steps):
         i = torch.randint(0, len(imgs_a), (batch,), generator=gen)
@@ -156,10 +141,7 @@ def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_
         opt.zero_grad(set_to_none=True)
         (rec + add_weight * add).backward()
         opt.step()
-        with torch.no_grad():
-            for ema, m in ((G_ema, G), (E_ema, E)):
-                for pe, pm in zip(ema.parameters(), m.parameters()):
-                    pe.lerp_(pm, 1 - ema_decay)
+        ema.step(weights(G, E))
         hist.append((rec.item(), add.item()))
         if step % 50 == 0:
             m = np.mean(hist[-50:], axis=0)
@@ -167,6 +149,7 @@ def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_
                 f"({(time.time() - t0) / max(1, step - start + 1):.2f} s/step)")
         if (step + 1) % 250 == 0 or step == steps - 1:
             wall = t_prev + time.time() - t0
+            ema.copy_to(weights(G_ema, E_ema))
             torch.save({"G": G.state_dict(), "E": E.state_dict(), "G_ema": G_ema.state_dict(),
                         "E_ema": E_ema.state_dict(), "U": U.detach(), "g_opt": opt.state_dict(),
                         "step": step + 1, "wall": wall, "hist": torch.tensor(hist[-200:])}, ck.with_suffix(".tmp"))
@@ -174,19 +157,13 @@ def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_
     wall = t_prev + (time.time() - t0 if start < steps else 0.0)
     log("stylegan: encoding the training scenes for the mapping stage")
     codes = encode_scenes(E_ema, imgs_a)
-    if mapping == "scenes":
-        G_out, stage2 = train_mapping_from_scenes(codes, cls_a.long(), torch.from_numpy(base["geom"]).float(), G_ema,
-                                                   mapping_steps or 40_000, log=log)
-    else:
-        G_out = G_ema
-        stage2 = train_mapping(codes, G_ema, mapping_steps or 6000, log=log, labels=cls_a.long(),
-                                balance_weight=balance_weight)
+    G_out, stage2 = train_mapping_from_scenes(codes, cls_a.long(), torch.from_numpy(base["geom"]).float(), G_ema,
+                                               mapping_steps, log=log)
     save_generator(G_out, out)
     m = np.mean(hist[-200:], axis=0) if hist else [float("nan")] * 2
     (out / "training.json").write_text(json.dumps({
         "recipe": "autoencoder with label-built priors (scene pairs, mapping from scenes), pixel space", "steps": steps, "batch": batch, "lr": lr,
         "add_weight": add_weight, "code_noise": code_noise, "edge_weight": edge_weight,
-        **({"balance_weight": balance_weight} if mapping == "gan" else {}),
         "train_scenes": len(imgs_a), "pairs": len(imgs_b),
         "wall_s": round(wall + stage2["mapping_wall_s"], 1),
         "g_params_M": round(sum(p.numel() for p in G_out.parameters()) / 1e6, 3),
@@ -203,59 +180,28 @@ def encode_scenes(E: nn.Module, images: np.ndarray, batch: int = 500) -> torch.T
     return torch.cat([E(to_tensor(images[i:i + batch])) for i in range(0, len(images), batch)])
 
 
-class CodeProbe(nn.Module):
-    """Linear heads reading each factor's class from w, and the training classes' frequencies."""
+# ====================================================================== stage 2, without labels: a GAN in W
+class CodeCritic(nn.Module):
+    """The mapping network's adversary: an MLP that tells sampled w from the encoder's codes of real scenes."""
 
-    def __init__(self, w_dim: int, n_classes: list[int], priors: list[torch.Tensor]):
+    def __init__(self, w_dim: int, hidden: int = 512):
         super().__init__()
-        self.heads = nn.ModuleList(nn.Linear(w_dim, n) for n in n_classes)
-        self.priors = priors  # (n_classes[i],) each; the probe is never saved, so no buffers
+        self.net = nn.Sequential(EqualLinear(w_dim, hidden, activation=True), EqualLinear(hidden, hidden, activation=True),
+                                 EqualLinear(hidden, hidden, activation=True), EqualLinear(hidden, 1))
 
-    def forward(self, w: torch.Tensor) -> list[torch.Tensor]:
-        return [h(w) for h in self.heads]
-
-    def balance_loss(self, w: torch.Tensor) -> torch.Tensor:
-        loss = w.new_zeros(())
-        for logits, prior in zip(self(w), self.priors):
-            p = logits.softmax(1)
-            loss = loss + (prior * (prior.log() - p.mean(0).clamp_min(1e-8).log())).sum()  # KL(prior || mean p)
-            loss = loss - (p * logits.log_softmax(1)).sum(1).mean()  # mean entropy per sample
-        return loss
-
-
-def fit_code_probe(codes: torch.Tensor, labels: torch.Tensor, steps: int = 300, lr: float = 0.05) -> CodeProbe:
-    """A `CodeProbe` fitted (full batch, Adam, cross-entropy) on codes (N, w_dim) and labels (N, F); frozen."""
-    n_classes = [int(labels[:, j].max()) + 1 for j in range(labels.shape[1])]
-    priors = [torch.bincount(labels[:, j], minlength=n).float() / len(labels) for j, n in enumerate(n_classes)]
-    probe = CodeProbe(codes.shape[1], n_classes, priors)
-    opt = torch.optim.Adam(probe.parameters(), lr)
-    mu, sd = codes.mean(0), codes.std(0).clamp_min(1e-6)
-    x = (codes - mu) / sd
-    for _ in range(steps):
-        loss = sum(F.cross_entropy(o, labels[:, j]) for j, o in enumerate(probe(x)))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    with torch.no_grad():  # fold the standardisation into the heads, so they read raw codes
-        for h in probe.heads:
-            h.weight.div_(sd)
-            h.bias.sub_(h.weight @ mu)
-    return probe.requires_grad_(False)
+    def forward(self, w):
+        return self.net(w)
 
 
 def train_mapping(codes: torch.Tensor, G: Generator, steps: int = 6000, batch: int = 256, lr: float = 0.002,
                   mapping_lr: float = 0.1, r1_gamma: float = 1.0, r1_every: int = 4, log=print,
-                  seed: int = 0, labels: torch.Tensor | None = None, balance_weight: float = 0.0) -> dict:
+                  seed: int = 0) -> dict:
     """The GAN in W: the mapping network (z -> w) learns to draw codes the critic cannot tell from the
-    encoder's codes of real scenes (non-saturating loss, lazy R1 on the real codes).
-
-    With `labels` (N, F) (the scenes' class indices, one column per factor) and `balance_weight`, a linear
-    probe is first fitted on the codes, and the mapping also pays, per factor, the KL divergence from the
-    training classes' frequencies to the probe's mean prediction over the batch (a dropped mode costs) plus
-    the probe's mean entropy per sample (a code between two classes costs). Updates G.style and G.w_avg in
-    place; returns the losses of the last 200 steps."""
+    encoder's codes of real scenes (non-saturating loss, lazy R1 on the real codes). No labels: the shipped
+    generator's mapping draws the codes of named scenes instead (`train_mapping_from_scenes`); this is the
+    mapping of a StyleGAN trained without labels. Updates G.style and G.w_avg in place; returns the losses
+    of the last 200 steps."""
     gen = torch.Generator().manual_seed(seed)
-    probe = fit_code_probe(codes, labels) if labels is not None and balance_weight else None
     C = CodeCritic(G.cfg.w_dim)
     m_opt = torch.optim.Adam(G.style.parameters(), mapping_lr, betas=(0.0, 0.99))
     c_opt = torch.optim.Adam(C.parameters(), lr, betas=(0.0, 0.99))
@@ -275,8 +221,6 @@ def train_mapping(codes: torch.Tensor, G: Generator, steps: int = 6000, batch: i
             (r1_gamma / 2 * g.pow(2).sum(1).mean() * r1_every).backward()
             c_opt.step()
         m_loss = F.softplus(-C(fake)).mean()
-        if probe is not None:
-            m_loss = m_loss + balance_weight * probe.balance_loss(fake)
         m_opt.zero_grad(set_to_none=True)
         m_loss.backward()
         m_opt.step()
