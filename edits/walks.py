@@ -148,12 +148,3 @@ def write_mp4(frames, path, fps: int = 8) -> Path:
         writer.send(f)
     writer.close()
     return path
-
-
-def count_mp4_frames(path) -> tuple[int, tuple[int, int]]:
-    """(frames, (width, height)) of a video file, decoded back (for tests)."""
-    import imageio_ffmpeg
-
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = next(reader)
-    return sum(1 for _ in reader), tuple(meta["size"])
