@@ -30,6 +30,7 @@ from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from .metrics import distance
 from .pipeline import InputError, check_seed, to_uint8
 from .wspace import DEFAULT_PSI, DEFAULT_STRENGTH, apply_edits, invert, make_edit
+from .zerogpu import FIT, gpu
 
 METHODS = ("conditioning", "hspace", "wspace")
 TITLES = {"conditioning": "Imagination — prompt rewritten", "hspace": "Potentiality — h-space direction",
@@ -102,6 +103,7 @@ def _finish(col: Column, scorer: Scorer, attribute: str, target: str) -> Column:
     return col
 
 
+@gpu(FIT)
 def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], bases: list[dict],
                   attributes: list[str], targets: list[str], scorer: Scorer | None = None,
                   truncation_psi: float = DEFAULT_PSI, batch_size: int = 8, progress=None,

@@ -29,6 +29,7 @@
 
 # %%
 import time
+from collections import Counter  # noqa: F401  (the solutions use it)
 
 import numpy as np
 from show import describe, grid  # workshop/show.py: matplotlib grids (it also puts the project on sys.path)

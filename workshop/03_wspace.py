@@ -33,8 +33,10 @@
 
 # %%
 import time
+from collections import Counter  # noqa: F401  (the solutions use it)
 
 import numpy as np
+import torch  # noqa: F401  (the solutions use it)
 from show import describe, grid
 
 from edits.compare import Scorer

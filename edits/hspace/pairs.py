@@ -5,10 +5,12 @@ import numpy as np
 import torch
 
 from ..pipeline import DiffusionModel, check_number, check_seed, make_generator
+from ..zerogpu import BATCH, gpu
 from .edit import DEFAULT_EDIT, HEdit
 from .sampler import sample
 
 
+@gpu(BATCH)
 def edit_pair(model: DiffusionModel, prompt: str, seed: int, direction, strength: float,
               start: float = DEFAULT_EDIT["start"], end: float = DEFAULT_EDIT["end"],
               mode: str = DEFAULT_EDIT["mode"], move: str = DEFAULT_EDIT["move"], siblings: list = (),
@@ -19,6 +21,7 @@ def edit_pair(model: DiffusionModel, prompt: str, seed: int, direction, strength
     return plain, sample(model, prompt, seed, edit=edit, **kwargs).images[0]
 
 
+@gpu(BATCH)
 def traversal(model: DiffusionModel, prompt: str, seed: int, direction, strength: float, frames: int = 7,
               start: float = DEFAULT_EDIT["start"], end: float = DEFAULT_EDIT["end"],
               mode: str = DEFAULT_EDIT["mode"], move: str = DEFAULT_EDIT["move"], siblings: list = (),
