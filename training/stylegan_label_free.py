@@ -70,17 +70,21 @@ def _trainable(G: Generator, E: Encoder) -> list[torch.nn.Parameter]:
     return [p for n, p in G.named_parameters() if not n.startswith("style.")] + list(E.parameters())
 
 
-def _load_init(G: Generator, E: Encoder, init: Path, log) -> bool:
-    """Start from exported fp16 weights (a fresh optimiser), when there are any."""
+def _load_init(G: Generator, E: Encoder, init: Path, log) -> tuple[int, float] | None:
+    """Start from exported fp16 weights (a fresh optimiser), when there are any; returns the stage-1 steps and
+    wall seconds those weights had already trained (from their training.json), so the count goes on."""
     from safetensors.torch import load_file
 
     if not ((init / "generator.safetensors").is_file() and (init / "encoder.safetensors").is_file()):
-        return False
+        return None
     state = load_file(str(init / "generator.safetensors"))  # the mapping is retrained in stage 2: not loaded
     G.load_state_dict({k: v.float() for k, v in state.items() if not k.startswith("style.")}, strict=False)
     E.load_state_dict({k: v.float() for k, v in load_file(str(init / "encoder.safetensors")).items()})
-    log(f"label-free: no checkpoint; starting from the exported weights in {init} (fresh optimiser)")
-    return True
+    done = json.loads((init / "training.json").read_text()) if (init / "training.json").is_file() else {}
+    steps, wall = int(done.get("stage1_steps", 0)), float(done.get("stage1_wall_s", 0.0))
+    log(f"label-free: no checkpoint; starting from the exported weights in {init} after {steps} steps "
+        f"(fresh optimiser)")
+    return steps, wall
 
 
 def deadline_from(until: str | None, minutes: float | None) -> float:
@@ -119,15 +123,18 @@ def train(run_dir: Path, deadline: float = float("inf"), max_steps: int | None =
     G, E = make_models()
     ck = run_dir / CKPT_NAME
     state = torch.load(ck, weights_only=True) if ck.exists() else None
+    resumed = None
     if state is not None:
         G.load_state_dict(state["G"])
         E.load_state_dict(state["E"])
     else:
-        _load_init(G, E, Path(init), log)
+        resumed = _load_init(G, E, Path(init), log)
     params = _trainable(G, E)
     opt = torch.optim.Adam(params, lr, betas=(0.0, 0.99))
     ema = EMAModel(params, decay=0.5 ** (batch / 10_000))
     step, wall, hist = 0, 0.0, []
+    if state is None and resumed:
+        step, wall = resumed
     if state is not None:
         opt.load_state_dict(state["opt"])
         ema.load_state_dict(state["ema"])
