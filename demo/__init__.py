@@ -47,14 +47,15 @@ def build(models: Models) -> gr.Blocks:
         with gr.Tabs(overflow_behavior="wrap", elem_id="tabs"):
             for key, label, make in TABS:
                 with gr.Tab(label, id=key, elem_id=f"tab-{key}") as tab:
-                    built.append((key, tab, make(models, seed).get("refresh")))
+                    made = make(models, seed)
+                    built.append((key, tab, made.get("refresh"), made.get("drawn")))
         views = []  # (the States live outside gr.Tabs: a State among the tabs confuses the tab bar)
         shared = FirstViews()
-        for key, tab, refresh in built:
+        for key, tab, refresh, first in built:
             if refresh is None:
                 continue
             fn, inputs, outputs = refresh
-            drawn = gr.State(None)  # the seed this tab's first view was drawn for
+            drawn = gr.State(first)  # the seed this tab's first view was drawn for (None: not yet)
             run = lazy(key, fn, len(outputs), shared if key in SHARED else None)
             views.append((key, tab, run, [drawn, *inputs], [*outputs, drawn]))
 

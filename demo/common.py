@@ -247,10 +247,10 @@ def Slider(minimum: float, maximum: float, *, api_range: tuple[float, float] | N
     return slider
 
 
-def image_out(label: str) -> gr.Image:
+def image_out(label: str, value=None) -> gr.Image:
     """A 64 px picture shown at DISPLAY px, pixel for pixel (nearest neighbour); downloads stay native."""
-    return gr.Image(label=label, type="pil", format="png", height=DISPLAY + 40, interactive=False, min_width=280,
-                    elem_classes=["pixelated", "big-image"])
+    return gr.Image(value, label=label, type="pil", format="png", height=DISPLAY + 40, interactive=False,
+                    min_width=280, elem_classes=["pixelated", "big-image"])
 
 
 def strip_out(label: str, columns: int = 7) -> gr.Gallery:
