@@ -34,8 +34,9 @@ import torch
 
 from nets.stylegan import Generator, StyleGANConfig, from_official_state, save_generator
 
-from .safe_pickle import (ALLOWED, MAX_PICKLE_BYTES, ConvertError, Persisted, RefusedGlobal,  # noqa: F401
-                          SafeUnpickler, safe_load)  # (the reader lives in edits/safe_pickle.py; re-exported)
+# The reader lives in edits/safe_pickle.py; its names stay importable from here.
+from .safe_pickle import ALLOWED, MAX_PICKLE_BYTES, RefusedGlobal, SafeUnpickler  # noqa: F401
+from .safe_pickle import ConvertError, Persisted, safe_load
 
 
 # ------------------------------------------------------------------ StyleGAN2 generator -> config + state
