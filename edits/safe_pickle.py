@@ -1,15 +1,7 @@
-"""Reading an NVlabs network pickle as data, without running any code from the file (edits/convert.py uses it).
-
-An NVlabs `.pkl` (stylegan2-ada-pytorch, stylegan3) is a pickle of `torch_utils.persistence` objects:
-each network carries the *source code of its module* and `pickle.load` runs it (exec) to rebuild the
-class. `safe_load` reads it with a restricted unpickler instead:
-
-- only the constructors listed in ALLOWED can be named by the file: tensors and their storages (the
-  storage bytes are read by `torch.load(weights_only=True)`), OrderedDict, set, numpy scalars / arrays /
-  dtypes, dnnlib's EasyDict (read as a plain dict). Every other global is refused, with its name;
-- a persisted network (`torch_utils.persistence._reconstruct_persistent_obj`) becomes a `Persisted`
-  record: its class name, its state (parameters, buffers, sub-networks, init arguments) and the SHA-256
-  of its embedded source, which is never compiled, imported or executed.
+"""Reading an NVlabs network pickle as data, without running any code from the file: the restricted unpickler
+that edits/convert.py describes (its module docstring) and uses. `safe_load` resolves only the globals that are
+keys of ALLOWED and refuses any other with its name; a persisted network becomes a `Persisted` record, whose
+embedded source is hashed, never compiled, imported or executed.
 """
 from __future__ import annotations
 
