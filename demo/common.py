@@ -63,7 +63,7 @@ class Models:
 
     diffusion: DiffusionModel
     h_directions: dict = field(default_factory=dict)  # "attribute: class" -> Direction (h-space)
-    gan: object | None = None  # edits.wspace.GANModel, or None when not installed
+    gan: object | None = None  # edits.gan.GANModel, or None when not installed
     w_directions: dict = field(default_factory=dict)  # "attribute: class" -> Direction (W space)
     h_diffusion: DiffusionModel | None = None  # the model of the h-space edits, when not `diffusion`
 

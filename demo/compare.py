@@ -1,6 +1,7 @@
 """Imagination next to potentiality: one seed, one target change, three methods, measured side by side."""
 from __future__ import annotations
 
+from types import SimpleNamespace
 
 import gradio as gr
 import pandas as pd
@@ -47,7 +48,15 @@ def _badge(col) -> str:
 
 
 def create_tab(models: Models, seed: gr.Number) -> dict:
+    """The Side-by-side tab: its components (`_layout`), its handlers (`_handlers`), their events (`_wire`)."""
     lead(LEAD)
+    ui = _layout()
+    return _wire(ui, seed, *_handlers(models))
+
+
+def _layout() -> SimpleNamespace:
+    """The controls, the three before/after columns (`cols`: method -> (before, after, badge)) and the
+    many-seeds accordion, in the order the page shows them."""
     cols = {}
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
@@ -82,18 +91,26 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
             run_many = gr.Button("Run over N seeds", variant="primary")
         table = gr.Dataframe(headers=["method", "target reached", "other factors kept", "distance (1 − SSIM)", "n"],
                              interactive=False)
+    return SimpleNamespace(attribute=attribute, target=target, button=button, size=size, colour=colour, shape=shape,
+                           background=background, base_prompt=base_prompt, cols=cols, n_seeds=n_seeds,
+                           run_many=run_many, table=table)
 
-    def base_of(size, colour, shape, background, prompt):
-        prompt = check_prompt(prompt, "base prompt")
-        if prompt:
-            return factors_from_prompt(prompt)
-        return {k: v for k, v in dict(size=size, colour=colour, shape=shape, background=background).items()
-                if v and v != UNSAID}
+
+def _base_of(size, colour, shape, background, prompt):
+    prompt = check_prompt(prompt, "base prompt")
+    if prompt:
+        return factors_from_prompt(prompt)
+    return {k: v for k, v in dict(size=size, colour=colour, shape=shape, background=background).items()
+            if v and v != UNSAID}
+
+
+def _handlers(models: Models):
+    """(run_one, run_n, refresh_targets): one seed's three columns, the table over N seeds, the target list."""
 
     @friendly
     def run_one(seed, size, colour, shape, background, prompt, attribute, target):
         attribute, target = check_name(attribute, "attribute"), check_name(target, "target")
-        base = base_of(size, colour, shape, background, prompt)
+        base = _base_of(size, colour, shape, background, prompt)
         row = compare_batch(models.diffusion, models.gan, models.h_directions, models.w_directions,
                             [seed], [base], [attribute], [target], h_diffusion=models.h_diffusion)[0]
         out = []
@@ -108,7 +125,7 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         first = check_seed(seed)
         attribute, target = check_name(attribute, "attribute"), check_name(target, "target")
         seeds = [(first + i) % 2**32 for i in range(n)]
-        base = base_of(size, colour, shape, background, prompt)
+        base = _base_of(size, colour, shape, background, prompt)
         rows = compare_batch(models.diffusion, models.gan, models.h_directions, models.w_directions, seeds,
                              [base] * n, [attribute] * n, [target] * n,
                              progress=lambda f: progress(f, desc="sampling and measuring"),
@@ -123,11 +140,16 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         values = list(FACTORS.get(attribute, ()))
         return gr.update(choices=values, value="blue" if "blue" in values else "star")
 
-    inputs = [seed, size, colour, shape, background, base_prompt, attribute, target]
-    outputs = [x for m in METHODS for x in cols[m]]
-    gr.on([button.click, base_prompt.submit], run_one, inputs, outputs, api_name="compare",
+    return run_one, run_n, refresh_targets
+
+
+def _wire(ui: SimpleNamespace, seed: gr.Number, run_one, run_n, refresh_targets) -> dict:
+    """The tab's events (endpoints /compare and /compare_many) and its first view."""
+    inputs = [seed, ui.size, ui.colour, ui.shape, ui.background, ui.base_prompt, ui.attribute, ui.target]
+    outputs = [x for m in METHODS for x in ui.cols[m]]
+    gr.on([ui.button.click, ui.base_prompt.submit], run_one, inputs, outputs, api_name="compare",
           concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
-    run_many.click(run_n, [*inputs, n_seeds], table, api_name="compare_many", concurrency_id=LONG,
-                   concurrency_limit=CONCURRENCY[LONG], show_progress="full")
-    attribute.change(refresh_targets, attribute, target, api_name=False, queue=False)
+    ui.run_many.click(run_n, [*inputs, ui.n_seeds], ui.table, api_name="compare_many", concurrency_id=LONG,
+                      concurrency_limit=CONCURRENCY[LONG], show_progress="full")
+    ui.attribute.change(refresh_targets, ui.attribute, ui.target, api_name=False, queue=False)
     return {"refresh": (run_one, inputs, outputs)}

@@ -1,6 +1,8 @@
 """Latent walks (animations) and the direction atlas (do directions mirror colour perception?)."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import gradio as gr
 import numpy as np
 
@@ -64,7 +66,23 @@ def walk_limits(kind_value: str) -> dict:
 
 
 def create_walk_tab(models: Models, seed: gr.Number) -> dict:
+    """The Latent walks tab: its components (`_walk_layout`), the walk itself (`_walk_handler`), their events."""
     lead(WALK_LEAD)
+    ui = _walk_layout(models)
+    explain(WALK_EXPLAIN)
+    ui.kind.change(on_kind, ui.kind, [ui.prompt, ui.seed_b, ui.direction_row, ui.strength, ui.frames],
+                   api_name=False, queue=False)
+    walk = _walk_handler(models)
+    files = session_files_state()
+    inputs = [ui.kind, ui.prompt, seed, ui.seed_b, ui.frames, ui.attribute, ui.target, ui.strength, ui.fps, files]
+    outputs = [ui.gif, ui.mp4, ui.files_out, files]
+    ui.button.click(walk, inputs, outputs, api_name="walk", concurrency_id=LONG, concurrency_limit=CONCURRENCY[LONG],
+                    show_progress="full")
+    return {"refresh": (walk, inputs, outputs)}
+
+
+def _walk_layout(models: Models) -> SimpleNamespace:
+    """The walk's controls (those of the first kind shown) and its GIF, MP4 and download outputs."""
     kinds = [k for k, v in KINDS.items() if models.gan is not None or not v.startswith("gan")]
     first = "StyleGAN: between two seeds" if "StyleGAN: between two seeds" in kinds else kinds[0]
     lim = walk_limits(KINDS[first])
@@ -92,16 +110,22 @@ def create_walk_tab(models: Models, seed: gr.Number) -> dict:
                                min_width=280)
             files_out = gr.File(label="Download (frames enlarged ×4, pixel for pixel)", interactive=False,
                             file_count="multiple")
-    explain(WALK_EXPLAIN)
+    return SimpleNamespace(kind=kind, prompt=prompt, seed_b=seed_b, direction_row=direction_row, attribute=attribute,
+                           target=target, strength=strength, frames=frames, fps=fps, button=button, gif=gif, mp4=mp4,
+                           files_out=files_out)
 
-    def on_kind(kind):
-        k = KINDS.get(kind, "gan-seeds")
-        lim = walk_limits(k)
-        return (gr.update(visible=lim["prompt"]), gr.update(visible=lim["second_seed"]),
-                gr.update(visible=lim["direction"]), gr.update(visible=lim["direction"]),
-                gr.update(maximum=lim["max_frames"], value=lim["frames"]))
 
-    kind.change(on_kind, kind, [prompt, seed_b, direction_row, strength, frames], api_name=False, queue=False)
+def on_kind(kind):
+    """The walk controls shown for a kind of walk, and its frame limit."""
+    k = KINDS.get(kind, "gan-seeds")
+    lim = walk_limits(k)
+    return (gr.update(visible=lim["prompt"]), gr.update(visible=lim["second_seed"]),
+            gr.update(visible=lim["direction"]), gr.update(visible=lim["direction"]),
+            gr.update(maximum=lim["max_frames"], value=lim["frames"]))
+
+
+def _walk_handler(models: Models):
+    """`walk` (the /walk endpoint): the frames of one walk, written as a GIF and an MP4 in the visitor's folder."""
 
     @friendly
     def walk(kind, prompt, seed_a, seed_b, frames, attribute="colour", target="blue", strength=1.5, fps=8,
@@ -133,12 +157,7 @@ def create_walk_tab(models: Models, seed: gr.Number) -> dict:
         b = write_mp4(imgs, folder / f"walk_{k}.mp4", fps=fps)
         return str(a), str(b), [str(a), str(b)], files
 
-    files = session_files_state()
-    inputs = [kind, prompt, seed, seed_b, frames, attribute, target, strength, fps, files]
-    outputs = [gif, mp4, files_out, files]
-    button.click(walk, inputs, outputs, api_name="walk", concurrency_id=LONG, concurrency_limit=CONCURRENCY[LONG],
-                 show_progress="full")
-    return {"refresh": (walk, inputs, outputs)}
+    return walk
 
 
 def create_atlas_tab(models: Models) -> dict:

@@ -1,6 +1,8 @@
 """Potentiality in diffusion: keep the prompt and the seed, move h (the UNet bottleneck)."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import gradio as gr
 import numpy as np
 import pandas as pd
@@ -71,6 +73,8 @@ def _others(models: Models, mine: dict | None, d: Direction) -> list[Direction]:
 
 
 def create_tab(models: Models, seed: gr.Number) -> dict:
+    """The h-space tab: the edit (`_edit_layout`, `_edit_handlers`), fitting one's own directions
+    (`_fit_layout`, `_fit_handlers`), and their events (`_wire`)."""
     model = models.hspace_model
     other = (" — another model than the Imagination tab's, so one seed may draw another picture here"
              if model is not models.diffusion else "")
@@ -79,6 +83,14 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     files = session_files_state()  # and the folder their files are written to
 
     attrs = sorted({d.meta.get("attribute") for d in models.h_directions.values()}) or list(ATTRIBUTES)
+    ui = _edit_layout(models, model, attrs)
+    fit_ui = _fit_layout()
+    return _wire(model, ui, fit_ui, seed, mine, files, _edit_handlers(models, model),
+                 _fit_handlers(model, attrs))
+
+
+def _edit_layout(models: Models, model, attrs: list[str]) -> SimpleNamespace:
+    """The edit's controls, the original and edited pictures, the note, the strip and the explanations."""
     first = "colour" if "colour" in attrs else attrs[0]
     with gr.Row():
         with gr.Column(scale=1):
@@ -108,7 +120,13 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     strip = strip_out("From −strength to +strength")
     explain(EXPLAIN + CONFLICT)
     gr.Markdown(docs_line("assets/directions/FINDINGS.md", card_of(model)))
+    return SimpleNamespace(prompt=prompt, attribute=attribute, target=target, strength=strength, button=button,
+                           start=start, end=end, mode=mode, move=move, original=original, edited=edited, note=note,
+                           strip=strip)
 
+
+def _fit_layout() -> SimpleNamespace:
+    """The "Fit your own direction" accordion: template, attribute, labeller, N, CSV, upload, status, plot."""
     with gr.Accordion("Fit your own direction", open=False):
         gr.Markdown("Sample *N* images from a prompt template, label them, and fit one boundary per denoising "
                     "step. Placeholders `{colour}` `{shape}` `{size}` `{background}` are filled at random. "
@@ -131,27 +149,49 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                                    y_lim=[0.0, 1.0], x_title="denoising step", y_title="held-out accuracy",
                                    color_title="class")
             download = gr.File(label="Download your directions", interactive=False)
+    return SimpleNamespace(fit_prompt=fit_prompt, fit_attribute=fit_attribute, labeller=labeller, n_samples=n_samples,
+                           csv_file=csv_file, upload=upload, fit_button=fit_button, fit_status=fit_status,
+                           acc_plot=acc_plot, download=download)
 
-    def checked(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
-        """Every argument checked before any sampling: (direction, siblings, the checked edit)."""
-        check_prompt(prompt), check_seed(seed)
-        d = _find(models, mine, attribute, target)
-        siblings = _siblings(models, mine, d)
-        return d, siblings, HEdit(d, strength, start, end, mode, move, siblings).check()
+
+def _checked(models: Models, prompt, seed, attribute, target, strength, start, end, mode, move, mine):
+    """Every argument checked before any sampling: (direction, siblings, the checked edit)."""
+    check_prompt(prompt), check_seed(seed)
+    d = _find(models, mine, attribute, target)
+    siblings = _siblings(models, mine, d)
+    return d, siblings, HEdit(d, strength, start, end, mode, move, siblings).check()
+
+
+def _edit_handlers(models: Models, model) -> SimpleNamespace:
+    """edit (/edit_h), strip_fn (its traversal strip), refresh_targets and show (the tab's first view)."""
 
     @friendly
     def edit(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
-        d, siblings, e = checked(prompt, seed, attribute, target, strength, start, end, mode, move, mine)
+        d, siblings, e = _checked(models, prompt, seed, attribute, target, strength, start, end, mode, move, mine)
         a, b = edit_pair(model, prompt, seed, d, e.strengths[0], e.start, e.end, e.mode, e.move, siblings,
                          _others(models, mine, d))
         return to_uint8(a), to_uint8(b)
 
     @friendly
     def strip_fn(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
-        d, siblings, e = checked(prompt, seed, attribute, target, strength, start, end, mode, move, mine)
+        d, siblings, e = _checked(models, prompt, seed, attribute, target, strength, start, end, mode, move, mine)
         alphas, imgs = traversal(model, prompt, seed, d, e.strengths[0] or DEFAULT_EDIT["strength"], TRAVERSAL_FRAMES,
                                  e.start, e.end, e.mode, e.move, siblings, _others(models, mine, d))
         return [(to_uint8(im), signed(a)) for a, im in zip(alphas, imgs)]
+
+    def refresh_targets(attribute, mine):
+        ch = _choices(models, mine, attribute)
+        return gr.update(choices=ch, value=ch[0] if ch else None)
+
+    def show(*args):
+        """The first view for a seed: the edit, its strip and the prompt note."""
+        return (*edit(*args), strip_fn(*args), note_for(model, args[0]))
+
+    return SimpleNamespace(edit=edit, strip_fn=strip_fn, refresh_targets=refresh_targets, show=show)
+
+
+def _fit_handlers(model, attrs: list[str]) -> SimpleNamespace:
+    """fit (/fit_h: sample, label and fit the visitor's own directions) and load_file (an uploaded direction)."""
 
     @friendly
     def fit(template, attribute, labeller, n, csv_path, mine, files=None, progress=gr.Progress()):
@@ -194,25 +234,26 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                                                        integer=True)))
         return {**(mine or {}), d.label: d}, f"Loaded **{d.label}** ({d.meta.get('samples', '?')} samples)."
 
-    def refresh_targets(attribute, mine):
-        ch = _choices(models, mine, attribute)
-        return gr.update(choices=ch, value=ch[0] if ch else None)
+    return SimpleNamespace(fit=fit, load_file=load_file)
 
-    def show(*args):
-        """The first view for a seed: the edit, its strip and the prompt note."""
-        return (*edit(*args), strip_fn(*args), note_for(model, args[0]))
 
-    edit_inputs = [prompt, seed, attribute, target, strength, start, end, mode, move, mine]
-    ev = gr.on([button.click, prompt.submit, strength.release], edit, edit_inputs, [original, edited],
+def _wire(model, ui: SimpleNamespace, fit_ui: SimpleNamespace, seed: gr.Number, mine: gr.State, files: gr.State,
+          h: SimpleNamespace, f: SimpleNamespace) -> dict:
+    """The tab's events (endpoints /edit_h and /fit_h) and its first view."""
+    edit_inputs = [ui.prompt, seed, ui.attribute, ui.target, ui.strength, ui.start, ui.end, ui.mode, ui.move, mine]
+    ev = gr.on([ui.button.click, ui.prompt.submit, ui.strength.release], h.edit, edit_inputs, [ui.original, ui.edited],
                api_name="edit_h", concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal",
                trigger_mode="always_last")
-    ev.then(lambda p: note_for(model, p), prompt, note, api_name=False, queue=False)
-    ev.then(strip_fn, edit_inputs, strip, api_name=False, concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL],
-            show_progress="minimal")
-    move.change(lambda m: gr.update(info=STRENGTH_INFO.get(m, "")), move, strength, api_name=False, queue=False)
-    attribute.change(refresh_targets, [attribute, mine], target, api_name=False, queue=False)
-    fit_button.click(fit, [fit_prompt, fit_attribute, labeller, n_samples, csv_file, mine, files],
-                     [mine, acc_plot, download, fit_status, attribute, files], api_name="fit_h", concurrency_id=LONG,
-                     concurrency_limit=CONCURRENCY[LONG], show_progress="full")
-    upload.upload(load_file, [upload, mine], [mine, fit_status], api_name=False)
-    return {"refresh": (show, edit_inputs, [original, edited, strip, note])}
+    ev.then(lambda p: note_for(model, p), ui.prompt, ui.note, api_name=False, queue=False)
+    ev.then(h.strip_fn, edit_inputs, ui.strip, api_name=False, concurrency_id=MODEL,
+            concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
+    ui.move.change(lambda m: gr.update(info=STRENGTH_INFO.get(m, "")), ui.move, ui.strength, api_name=False,
+                   queue=False)
+    ui.attribute.change(h.refresh_targets, [ui.attribute, mine], ui.target, api_name=False, queue=False)
+    fit_ui.fit_button.click(f.fit, [fit_ui.fit_prompt, fit_ui.fit_attribute, fit_ui.labeller, fit_ui.n_samples,
+                                    fit_ui.csv_file, mine, files],
+                            [mine, fit_ui.acc_plot, fit_ui.download, fit_ui.fit_status, ui.attribute, files],
+                            api_name="fit_h", concurrency_id=LONG, concurrency_limit=CONCURRENCY[LONG],
+                            show_progress="full")
+    fit_ui.upload.upload(f.load_file, [fit_ui.upload, mine], [mine, fit_ui.fit_status], api_name=False)
+    return {"refresh": (h.show, edit_inputs, [ui.original, ui.edited, ui.strip, ui.note])}

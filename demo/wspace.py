@@ -1,6 +1,8 @@
 """Potentiality in a GAN: keep the seed, move its w along fitted and unsupervised directions."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import gradio as gr
 
 from edits.pipeline import check_number
@@ -68,24 +70,32 @@ def training_note(gan) -> str:
 
 
 def create_tab(models: Models, seed: gr.Number) -> dict:
+    """The W-space tab: its components (`_layout`), its handlers (`_handlers`), their events (`_wire`)."""
     gan, dirs = models.gan, models.w_directions
     if gan is None:
         gr.Markdown("The StyleGAN generator is not installed on this server (its folder in assets/ is missing).")
         return {"refresh": None}
     lead(training_note(gan))
+    ui = _layout(gan, dirs)
+    return _wire(gan, dirs, ui, seed, _handlers(gan, dirs, ui.extra, ui.comps))
+
+
+def _targets(dirs: dict, attribute, with_none=False) -> list[str]:
+    names = sorted(directions_for(dirs, attribute))
+    return ([NONE] if with_none else []) + names
+
+
+def _layout(gan, dirs: dict) -> SimpleNamespace:
+    """The controls (with the accordions of `_extra_sliders`, `_settings`, `_component_sliders`), the original
+    and edited pictures, the strip and the explanations. `extra`: (attribute, target, strength) of the other
+    attributes' sliders; `comps`: ((method, index), slider) of the unsupervised ones."""
     attrs = sorted({d.meta["attribute"] for d in dirs.values()}) or ["colour"]
-    L = gan.n_latent
-
-    def targets(attribute, with_none=False):
-        names = sorted(directions_for(dirs, attribute))
-        return ([NONE] if with_none else []) + names
-
     with gr.Row():
         with gr.Column(scale=1):
             with gr.Row():
                 attribute = gr.Dropdown(attrs, value="colour" if "colour" in attrs else attrs[0], label="Attribute",
                                         allow_custom_value=True)
-                first_targets = targets(attribute.value)
+                first_targets = _targets(dirs, attribute.value)
                 target = gr.Dropdown(first_targets, label="Target", allow_custom_value=True,
                                      value="blue" if "blue" in first_targets else (first_targets or [None])[0])
             strength = Slider(*STRENGTH_RANGE, api_range=API_STRENGTH, value=DEFAULT_STRENGTH, step=0.1, label="Strength",
@@ -93,34 +103,9 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
             with gr.Row():
                 button = gr.Button("Edit", variant="primary", scale=2)
                 reset = gr.Button("Reset the sliders", scale=1)
-            extra = []
-            with gr.Accordion("More attribute sliders at once", open=False):
-                for a in ("shape", "size"):
-                    if a in attrs:
-                        with gr.Row():
-                            t = gr.Dropdown(targets(a, True), value=NONE, label=f"{a.capitalize()} target",
-                                            allow_custom_value=True)
-                            s = Slider(*STRENGTH_RANGE, value=DEFAULT_STRENGTH, step=0.1, api_range=API_STRENGTH,
-                                          label=f"{a.capitalize()} strength")
-                        extra.append((a, t, s))
-            with gr.Accordion("More settings", open=False):
-                conditional = gr.Checkbox(value=False, label="Keep the other attributes fixed (conditional edit)")
-                lo0, hi0 = recommended_layers(dirs, attribute.value, L)
-                with gr.Row():
-                    first_layer = gr.Slider(0, L - 1, value=lo0, step=1, label="First layer edited",
-                                            info="0 = the coarse layout")
-                    last_layer = gr.Slider(0, L - 1, value=hi0, step=1, label="Last layer edited",
-                                           info=f"{L - 1} = the finest detail")
-                psi = gr.Slider(0.0, 1.0, value=DEFAULT_PSI, step=0.05, label="Variety (truncation ψ)",
-                                info=f"lower = closer to the average picture; default {DEFAULT_PSI:g}")
-            comps = []
-            with gr.Accordion("Unsupervised directions (nobody labelled these)", open=False):
-                for method, c in (("pca", gan.pca), ("sefa", gan.sefa)):
-                    name = "Main axis of w (PCA)" if method == "pca" else "Main axis of the weights (SeFa)"
-                    for i in range(min(N_COMPONENTS, len(c.vectors))):
-                        comps.append(((method, i), Slider(-3, 3, value=0, step=0.25,
-                                                          api_range=(-MAX_COMPONENT / 2, MAX_COMPONENT / 2),
-                                                          label=f"{name} #{i + 1}, in standard deviations")))
+            extra = _extra_sliders(dirs, attrs)
+            conditional, first_layer, last_layer, psi = _settings(dirs, attribute.value, gan.n_latent)
+            comps = _component_sliders(gan)
             with gr.Accordion("Start from your own picture (PNG or JPEG)", open=False):
                 upload = gr.File(label="Picture", file_types=[".png", ".jpg", ".jpeg"], type="filepath")
                 invert_button = gr.Button("Bring it into W and apply the edit")
@@ -131,6 +116,58 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     strip = strip_out("The first edit from −strength to +strength")
     explain(EXPLAIN)
     gr.Markdown(docs_line(str(FINDINGS.relative_to(ROOT)) if FINDINGS.is_file() else None, card_of(gan)))
+    return SimpleNamespace(attribute=attribute, target=target, strength=strength, button=button, reset=reset,
+                           extra=extra, conditional=conditional, first_layer=first_layer, last_layer=last_layer,
+                           psi=psi, comps=comps, upload=upload, invert_button=invert_button, original=original,
+                           edited=edited, strip=strip)
+
+
+def _extra_sliders(dirs: dict, attrs: list[str]) -> list[tuple]:
+    """The "More attribute sliders at once" accordion: a target and a strength for shape and size."""
+    extra = []
+    with gr.Accordion("More attribute sliders at once", open=False):
+        for a in ("shape", "size"):
+            if a in attrs:
+                with gr.Row():
+                    t = gr.Dropdown(_targets(dirs, a, True), value=NONE, label=f"{a.capitalize()} target",
+                                    allow_custom_value=True)
+                    s = Slider(*STRENGTH_RANGE, value=DEFAULT_STRENGTH, step=0.1, api_range=API_STRENGTH,
+                                  label=f"{a.capitalize()} strength")
+                extra.append((a, t, s))
+    return extra
+
+
+def _settings(dirs: dict, attribute: str, L: int) -> tuple:
+    """The "More settings" accordion: (conditional, first_layer, last_layer, psi)."""
+    with gr.Accordion("More settings", open=False):
+        conditional = gr.Checkbox(value=False, label="Keep the other attributes fixed (conditional edit)")
+        lo0, hi0 = recommended_layers(dirs, attribute, L)
+        with gr.Row():
+            first_layer = gr.Slider(0, L - 1, value=lo0, step=1, label="First layer edited",
+                                    info="0 = the coarse layout")
+            last_layer = gr.Slider(0, L - 1, value=hi0, step=1, label="Last layer edited",
+                                   info=f"{L - 1} = the finest detail")
+        psi = gr.Slider(0.0, 1.0, value=DEFAULT_PSI, step=0.05, label="Variety (truncation ψ)",
+                        info=f"lower = closer to the average picture; default {DEFAULT_PSI:g}")
+    return conditional, first_layer, last_layer, psi
+
+
+def _component_sliders(gan) -> list[tuple]:
+    """The unsupervised directions' accordion: ((method, index), slider) for the first PCA and SeFa axes."""
+    comps = []
+    with gr.Accordion("Unsupervised directions (nobody labelled these)", open=False):
+        for method, c in (("pca", gan.pca), ("sefa", gan.sefa)):
+            name = "Main axis of w (PCA)" if method == "pca" else "Main axis of the weights (SeFa)"
+            for i in range(min(N_COMPONENTS, len(c.vectors))):
+                comps.append(((method, i), Slider(-3, 3, value=0, step=0.25,
+                                                  api_range=(-MAX_COMPONENT / 2, MAX_COMPONENT / 2),
+                                                  label=f"{name} #{i + 1}, in standard deviations")))
+    return comps
+
+
+def _handlers(gan, dirs: dict, extra: list[tuple], comps: list[tuple]) -> SimpleNamespace:
+    """edit (/edit_w), strip_fn, edit_upload (/edit_w_upload), refresh_targets and show (the first view)."""
+    L = gan.n_latent
 
     def build_edits(attribute, target, strength, conditional, extras, layers=None):
         """The main edit on the chosen style layers; the extra sliders' on their directions' own."""
@@ -172,34 +209,44 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
         return edit_image(gan, image, e, comp_values, layers)
 
     def refresh_targets(attribute):
-        ch = targets(attribute)
+        ch = _targets(dirs, attribute)
         lo, hi = recommended_layers(dirs, attribute, L)
         return gr.update(choices=ch, value="blue" if "blue" in ch else (ch[0] if ch else None)), lo, hi
-
-    inputs = [seed, psi, attribute, target, strength, conditional, first_layer, last_layer,
-              *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps]]
-    live = [psi.input, strength.input, target.change, conditional.change, first_layer.input, last_layer.input,
-            seed.submit, *[s.input for _, _, s in extra], *[t.change for _, t, _ in extra],
-            *[s.input for _, s in comps]]
-    ev = gr.on(live, edit, inputs, [original, edited], api_name="edit_w", concurrency_id=GAN,
-               concurrency_limit=CONCURRENCY[GAN], show_progress="hidden", trigger_mode="always_last")
-    ev.then(strip_fn, inputs, strip, api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN],
-            show_progress="hidden")
-    clicked = button.click(edit, inputs, [original, edited], api_name=False, concurrency_id=GAN,
-                           concurrency_limit=CONCURRENCY[GAN], show_progress="minimal")
-    clicked.then(strip_fn, inputs, strip, api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN],
-                 show_progress="minimal")
 
     def show(*args):
         """The first view for a seed: the edit and its strip."""
         return (*edit(*args), strip_fn(*args))
 
-    attribute.change(refresh_targets, attribute, [target, first_layer, last_layer], api_name=False, queue=False)
-    invert_button.click(edit_upload, [upload, *inputs[2:]], [original, edited], api_name="edit_w_upload",
-                        concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN])
-    reset.click(lambda a: [DEFAULT_STRENGTH, False, *recommended_layers(dirs, a, L), *[NONE, DEFAULT_STRENGTH] * len(extra),
-                           *[0] * len(comps)],
-                attribute, [strength, conditional, first_layer, last_layer, *[c for _, t, s in extra for c in (t, s)],
-                       *[s for _, s in comps]], api_name=False, queue=False).then(
+    return SimpleNamespace(edit=edit, strip_fn=strip_fn, edit_upload=edit_upload, refresh_targets=refresh_targets,
+                           show=show)
+
+
+def _wire(gan, dirs: dict, ui: SimpleNamespace, seed: gr.Number, h: SimpleNamespace) -> dict:
+    """The tab's events (endpoints /edit_w and /edit_w_upload; every slider edits live) and its first view."""
+    L, extra, comps = gan.n_latent, ui.extra, ui.comps
+    edit, strip_fn = h.edit, h.strip_fn
+    original, edited, strip = ui.original, ui.edited, ui.strip
+    inputs = [seed, ui.psi, ui.attribute, ui.target, ui.strength, ui.conditional, ui.first_layer, ui.last_layer,
+              *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps]]
+    live = [ui.psi.input, ui.strength.input, ui.target.change, ui.conditional.change, ui.first_layer.input,
+            ui.last_layer.input, seed.submit, *[s.input for _, _, s in extra], *[t.change for _, t, _ in extra],
+            *[s.input for _, s in comps]]
+    ev = gr.on(live, edit, inputs, [original, edited], api_name="edit_w", concurrency_id=GAN,
+               concurrency_limit=CONCURRENCY[GAN], show_progress="hidden", trigger_mode="always_last")
+    ev.then(strip_fn, inputs, strip, api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN],
+            show_progress="hidden")
+    clicked = ui.button.click(edit, inputs, [original, edited], api_name=False, concurrency_id=GAN,
+                              concurrency_limit=CONCURRENCY[GAN], show_progress="minimal")
+    clicked.then(strip_fn, inputs, strip, api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN],
+                 show_progress="minimal")
+    ui.attribute.change(h.refresh_targets, ui.attribute, [ui.target, ui.first_layer, ui.last_layer], api_name=False,
+                        queue=False)
+    ui.invert_button.click(h.edit_upload, [ui.upload, *inputs[2:]], [original, edited], api_name="edit_w_upload",
+                           concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN])
+    ui.reset.click(lambda a: [DEFAULT_STRENGTH, False, *recommended_layers(dirs, a, L),
+                              *[NONE, DEFAULT_STRENGTH] * len(extra), *[0] * len(comps)],
+                   ui.attribute, [ui.strength, ui.conditional, ui.first_layer, ui.last_layer,
+                                  *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps]],
+                   api_name=False, queue=False).then(
         edit, inputs, [original, edited], api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN])
-    return {"refresh": (show, inputs, [original, edited, strip])}
+    return {"refresh": (h.show, inputs, [original, edited, strip])}

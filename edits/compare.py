@@ -118,19 +118,45 @@ def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], 
     n = len(seeds)
     out = [{m: Column(m) for m in METHODS} for _ in range(n)]
     plans = [prompts_for(b, a, t) for b, a, t in zip(bases, attributes, targets)]
-    done, total = 0, 2 * n + n
-    # conditioning: two prompts per seed, no edit
+    keys = [f"{a}: {t}" for a, t in zip(attributes, targets)]
+    tick = _Progress(progress, 2 * n + n)
+    _conditioning_columns(diffusion, out, plans, seeds, batch_size, tick)
+    _hspace_columns(h_diffusion, h_dirs, out, plans, seeds, keys, batch_size, tick)
+    _wspace_columns(gan, w_dirs, out, seeds, keys, attributes, targets, truncation_psi)
+    _score(out, scorer, attributes, targets)
+    if progress:
+        progress(1.0)
+    return out
+
+
+class _Progress:
+    """Reports the fraction of `total` images done to `progress` (when there is one)."""
+
+    def __init__(self, progress, total: int):
+        self.progress, self.total, self.done = progress, total, 0
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self.progress:
+            self.progress(self.done / self.total)
+
+
+def _conditioning_columns(diffusion, out: list[dict[str, Column]], plans: list[dict], seeds: list[int],
+                          batch_size: int, tick: _Progress) -> None:
+    """Imagination: the base prompt and the rewritten one, on the same seed, no edit."""
+    n = len(seeds)
     for i in range(0, n, batch_size):
         idx = list(range(i, min(n, i + batch_size)))
         prompts = [plans[j]["conditioning"][k] for j in idx for k in (0, 1)]
         imgs = to_uint8(sample(diffusion, prompts, [seeds[j] for j in idx for _ in (0, 1)]).images)
         for r, j in enumerate(idx):
             out[j]["conditioning"].original, out[j]["conditioning"].edited = imgs[2 * r], imgs[2 * r + 1]
-        done += len(idx)
-        if progress:
-            progress(done / total)
-    # h-space: the unsaid prompt unedited (exactly generate()'s image), then edited, grouped by direction
-    keys = [f"{a}: {t}" for a, t in zip(attributes, targets)]
+        tick(len(idx))
+
+
+def _hspace_columns(h_diffusion, h_dirs: dict, out: list[dict[str, Column]], plans: list[dict], seeds: list[int],
+                    keys: list[str], batch_size: int, tick: _Progress) -> None:
+    """h-space: the unsaid prompt unedited (exactly generate()'s image), then edited, grouped by direction."""
     for key in sorted(set(keys)):
         idx_all = [j for j, k in enumerate(keys) if k == key]
         d = h_dirs.get(key)
@@ -146,30 +172,33 @@ def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], 
             edited = to_uint8(sample(h_diffusion, prompts, sd, edit=edit).images)
             for r, j in enumerate(idx):
                 out[j]["hspace"].original, out[j]["hspace"].edited = plain[r], edited[r]
-            done += len(idx)
-            if progress:
-                progress(done / total)
-    # W space
-    if gan is not None:
-        w = _start_codes(gan, out, seeds, truncation_psi)
-        for j, key in enumerate(keys):
-            if w_dirs.get(key) is None:
-                out[j]["wspace"].note = f"no W-space direction for {key}"
-                continue
-            edit = make_edit(w_dirs, attributes[j], targets[j], DEFAULT_STRENGTH)
-            wp = apply_edits(gan, w[j:j + 1], [edit])  # (1, L, w_dim)
-            imgs = gan.render(torch.cat([gan.generator.broadcast(w[j:j + 1]), wp]))
-            out[j]["wspace"].original, out[j]["wspace"].edited = imgs[0], imgs[1]
-    else:
+            tick(len(idx))
+
+
+def _wspace_columns(gan, w_dirs: dict, out: list[dict[str, Column]], seeds: list[int], keys: list[str],
+                    attributes: list[str], targets: list[str], truncation_psi: float) -> None:
+    """W space: each row's start code (`_start_codes`) drawn, then moved by the W-space tab's default edit."""
+    if gan is None:
         for row in out:
             row["wspace"].note = "no StyleGAN on this server"
+        return
+    w = _start_codes(gan, out, seeds, truncation_psi)
+    for j, key in enumerate(keys):
+        if w_dirs.get(key) is None:
+            out[j]["wspace"].note = f"no W-space direction for {key}"
+            continue
+        edit = make_edit(w_dirs, attributes[j], targets[j], DEFAULT_STRENGTH)
+        wp = apply_edits(gan, w[j:j + 1], [edit])  # (1, L, w_dim)
+        imgs = gan.render(torch.cat([gan.generator.broadcast(w[j:j + 1]), wp]))
+        out[j]["wspace"].original, out[j]["wspace"].edited = imgs[0], imgs[1]
+
+
+def _score(out: list[dict[str, Column]], scorer: Scorer, attributes: list[str], targets: list[str]) -> None:
+    """The shared measurements (`_finish`) of every column that has a picture."""
     for j, row in enumerate(out):
         for col in row.values():
             if col.original is not None:
                 _finish(col, scorer, attributes[j], targets[j])
-    if progress:
-        progress(1.0)
-    return out
 
 
 def _start_codes(gan, rows: list[dict[str, Column]], seeds: list[int], truncation_psi: float):

@@ -23,11 +23,8 @@ stylegan3 repository use the same names and convert.
 from __future__ import annotations
 
 import argparse
-import collections
 import hashlib
-import io
 import json
-import pickle
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,186 +34,9 @@ import torch
 
 from nets.stylegan import Generator, StyleGANConfig, from_official_state, save_generator
 
-MAX_PICKLE_BYTES = 2 * 2**30  # the largest official generators (1024 px, with D) are ~ 380 MB
-
-
-class ConvertError(ValueError):
-    """The file cannot be converted; the message says why in one or two sentences."""
-
-
-class RefusedGlobal(pickle.UnpicklingError):
-    """The pickle names a global outside the allowed set."""
-
-
-# ------------------------------------------------------------------ data stand-ins
-@dataclass
-class Persisted:
-    """A `torch_utils.persistence` object read as data: never a class, never run."""
-
-    class_name: str
-    state: dict
-    version: int | None = None
-    source_sha256: str = ""
-    source_chars: int = 0
-
-    @property
-    def children(self) -> dict:
-        return dict(self.state.get("_modules") or {})
-
-    def child(self, name: str) -> "Persisted | None":
-        c = self.children.get(name)
-        return c if isinstance(c, Persisted) else None
-
-    def tensors(self, prefix: str = "", depth: int = 0) -> dict[str, torch.Tensor]:
-        """Parameters and buffers, recursively, named as `module.state_dict()` names them."""
-        if depth > 32:
-            raise ConvertError("The networks in the file are nested too deeply.")
-        out = {}
-        for group in ("_parameters", "_buffers"):
-            for k, v in (self.state.get(group) or {}).items():
-                if isinstance(v, torch.Tensor):
-                    out[prefix + k] = v
-        for k, c in self.children.items():
-            if isinstance(c, Persisted):
-                out.update(c.tensors(f"{prefix}{k}.", depth + 1))
-        return out
-
-    @property
-    def init_kwargs(self) -> dict:
-        return dict(self.state.get("_init_kwargs") or {})
-
-
-class EasyDictData(dict):
-    """dnnlib.util.EasyDict, read as a plain dict (no attribute magic)."""
-
-
-def _persistent(meta) -> Persisted:
-    """Stands in for torch_utils.persistence._reconstruct_persistent_obj: keeps the data, drops the code."""
-    if not isinstance(meta, dict) or meta.get("type") != "class" or not isinstance(meta.get("class_name"), str):
-        raise pickle.UnpicklingError("A persisted object in the file is not a class record.")
-    src = meta.get("module_src") or ""
-    src_bytes = src.encode("utf-8", "replace") if isinstance(src, str) else bytes(src)
-    state = meta.get("state")
-    return Persisted(meta["class_name"], dict(state) if isinstance(state, dict) else {}, meta.get("version"),
-                     hashlib.sha256(src_bytes).hexdigest(), len(src_bytes))
-
-
-def _storage(data: bytes):
-    """torch.storage._load_from_bytes: a legacy torch.save of one storage, read with weights_only."""
-    if not isinstance(data, (bytes, bytearray)):
-        raise pickle.UnpicklingError("A tensor storage in the file is not bytes.")
-    return torch.load(io.BytesIO(bytes(data)), weights_only=True, map_location="cpu")
-
-
-def _is_storage(s) -> bool:
-    return isinstance(s, (torch.UntypedStorage, torch.storage.TypedStorage))
-
-
-def _tensor(storage, offset, size, stride, requires_grad=False, backward_hooks=None, *metadata):
-    """torch._utils._rebuild_tensor_v2, for plain CPU tensors only (no hooks)."""
-    if not _is_storage(storage):
-        raise pickle.UnpicklingError("A tensor in the file does not point at a tensor storage.")
-    if backward_hooks:
-        raise pickle.UnpicklingError("A tensor in the file carries backward hooks; refused.")
-    return torch._utils._rebuild_tensor(storage, int(offset), tuple(int(s) for s in size),
-                                        tuple(int(s) for s in stride))
-
-
-def _parameter(data, requires_grad=False, backward_hooks=None, *state):
-    """torch._utils._rebuild_parameter(_with_state): the tensor itself (parameters are data here)."""
-    if not isinstance(data, torch.Tensor):
-        raise pickle.UnpicklingError("A parameter in the file is not a tensor.")
-    if backward_hooks:
-        raise pickle.UnpicklingError("A parameter in the file carries backward hooks; refused.")
-    return data
-
-
-def _numpy_scalar(dtype, data=None):
-    if not isinstance(dtype, np.dtype) or dtype.hasobject or not isinstance(data, (bytes, bytearray)):
-        raise pickle.UnpicklingError("Only plain numeric numpy scalars are read.")
-    return np.frombuffer(bytes(data), dtype=dtype)[0]
-
-
-def _numpy_array(subtype, shape, typecode):
-    if subtype is not np.ndarray:
-        raise pickle.UnpicklingError("Only plain numpy arrays are read.")
-    if not isinstance(shape, tuple) or int(np.prod(shape)) > 1:  # numpy pickles (0,), then fills it by BUILD
-        raise pickle.UnpicklingError("A numpy array in the file asks for memory up front; refused.")
-    return np.ndarray.__new__(np.ndarray, shape, typecode)
-
-
-def _numpy_dtype(*args):
-    d = np.dtype(*args)
-    if d.hasobject:
-        raise pickle.UnpicklingError("numpy object arrays are refused.")
-    return d
-
-
-# (module, name) -> what the file gets instead. Nothing here runs code that the file supplies.
-ALLOWED = {
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("torch._utils", "_rebuild_tensor_v2"): _tensor,
-    ("torch._utils", "_rebuild_parameter"): _parameter,
-    ("torch._utils", "_rebuild_parameter_with_state"): _parameter,
-    ("torch.storage", "_load_from_bytes"): _storage,
-    ("torch_utils.persistence", "_reconstruct_persistent_obj"): _persistent,
-    ("dnnlib.util", "EasyDict"): EasyDictData,
-    ("dnnlib", "EasyDict"): EasyDictData,
-    ("numpy.core.multiarray", "scalar"): _numpy_scalar,
-    ("numpy._core.multiarray", "scalar"): _numpy_scalar,
-    ("numpy.core.multiarray", "_reconstruct"): _numpy_array,
-    ("numpy._core.multiarray", "_reconstruct"): _numpy_array,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): _numpy_dtype,
-}
-
-
-class SafeUnpickler(pickle._Unpickler):  # the pure-Python unpickler: its opcodes can be overridden
-    """Resolves only the globals in ALLOWED (anything else raises RefusedGlobal naming it), and sets state
-    (BUILD) only on plain data: numpy arrays and dtypes, dicts. Setting attributes on a class or a function
-    (which would rewire them for the rest of the process) is refused."""
-
-    dispatch = dict(pickle._Unpickler.dispatch)
-
-    def load_build(self):
-        inst = self.stack[-2]  # the state is on top, the object below it
-        if isinstance(inst, type) or callable(inst) or not isinstance(inst, (np.ndarray, np.dtype, dict)):
-            raise pickle.UnpicklingError(f"The file sets the state of a {type(inst).__name__}; only numpy arrays, "
-                                         "dtypes and dicts are accepted.")
-        super().load_build()
-
-    dispatch[pickle.BUILD[0]] = load_build
-
-    def find_class(self, module: str, name: str):
-        import _compat_pickle  # Python 2 names that protocols 0-2 write (__builtin__.set -> builtins.set)
-
-        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
-        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
-        found = ALLOWED.get((module, name))
-        if found is None:
-            raise RefusedGlobal(f"Refused to load '{module}.{name}': the file names a Python object outside "
-                                "the allowed tensor and container types, so it is not read (nothing in it was run).")
-        return found
-
-    def persistent_load(self, pid):
-        raise pickle.UnpicklingError("The file uses persistent ids (not a plain NVlabs pickle); refused.")
-
-
-def safe_load(path: str | Path):
-    """Read an NVlabs network pickle as data (see the module docstring)."""
-    path = Path(path)
-    if path.stat().st_size > MAX_PICKLE_BYTES:
-        raise ConvertError(f"{path.name} is larger than {MAX_PICKLE_BYTES >> 20} MB; refused.")
-    with path.open("rb") as f:
-        try:
-            return SafeUnpickler(f).load()
-        except RefusedGlobal as e:
-            raise ConvertError(str(e)) from None
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, RuntimeError, AttributeError) as e:
-            raise ConvertError(f"{path.name} could not be read as an NVlabs network pickle "
-                               f"({type(e).__name__}: {str(e)[:200]}).") from None
+# The reader lives in edits/safe_pickle.py; its names stay importable from here.
+from .safe_pickle import ALLOWED, MAX_PICKLE_BYTES, RefusedGlobal, SafeUnpickler  # noqa: F401
+from .safe_pickle import ConvertError, Persisted, safe_load
 
 
 # ------------------------------------------------------------------ StyleGAN2 generator -> config + state
@@ -249,6 +69,30 @@ def find_generator(data) -> tuple[str, Persisted]:
 
 def stylegan2_from_persisted(g: Persisted) -> Converted:
     """The project's config and state dict for an official StyleGAN2(-ADA) generator record."""
+    mapping, blocks = _generator_parts(g)
+    t = g.tensors()
+    dims, acts = _mapping_dims(mapping, t)
+    layout, convs = _synthesis_layout(blocks, t, acts)
+    cfg = StyleGANConfig(**dims, **layout)
+    _constant_noise(convs)
+    if "mapping.w_avg" not in t:
+        raise ConvertError("The mapping network has no w_avg (it was trained without tracking it).")
+    try:
+        state = from_official_state(cfg, g.tensors())
+    except ValueError as e:
+        raise ConvertError(str(e)) from None
+    kw = g.init_kwargs
+    syn = kw.get("synthesis_kwargs") if isinstance(kw.get("synthesis_kwargs"), dict) else kw  # stylegan3 repo: flat
+    base = _channel_base(layout["channels"], layout["resolution"], syn.get("channel_base"), syn.get("channel_max"))
+    info = {"class": g.class_name, "module_source_sha256": g.source_sha256, "module_source_chars": g.source_chars,
+            "persistence_version": g.version, "channel_base": base[0], "channel_max": base[1],
+            "init_kwargs": _jsonable(g.init_kwargs)}
+    return Converted(cfg, state, info)
+
+
+def _generator_parts(g: Persisted) -> tuple[Persisted, dict[str, Persisted]]:
+    """(the mapping network, the synthesis blocks by name) of an unconditional StyleGAN2 generator; StyleGAN3
+    and class-conditional generators are refused."""
     mapping, synthesis = g.child("mapping"), g.child("synthesis")
     if g.class_name != "Generator" or mapping is None or synthesis is None:
         raise ConvertError(f"The network is a {g.class_name!r}, not a StyleGAN generator with mapping and "
@@ -265,7 +109,11 @@ def stylegan2_from_persisted(g: Persisted) -> Converted:
     if c_dim > 0 or "embed" in mapping.children:
         raise ConvertError(f"This generator is class-conditional (c_dim={c_dim}); only unconditional "
                            "generators are converted.")
-    t = g.tensors()
+    return mapping, blocks
+
+
+def _mapping_dims(mapping: Persisted, t: dict[str, torch.Tensor]) -> tuple[dict, set[str]]:
+    """The mapping network's part of the config (z_dim, w_dim, n_mlp, lr_mlp) and its layers' activations."""
     fcs = sorted(int(n[2:]) for n in mapping.children if n.startswith("fc") and n[2:].isdigit())
     if not fcs or fcs != list(range(len(fcs))):
         raise ConvertError("The mapping network's layers are not fc0..fcN.")
@@ -280,6 +128,14 @@ def stylegan2_from_persisted(g: Persisted) -> Converted:
     acts = {str(mapping.child(f"fc{i}").state.get("activation", "lrelu")) for i in fcs}
     lr_mlp = _number(fc0.state.get("bias_gain"), None) or _number(
         (mapping.init_kwargs or {}).get("lr_multiplier"), 0.01)
+    return {"z_dim": z_dim, "w_dim": w_dim, "n_mlp": len(fcs), "lr_mlp": float(lr_mlp)}, acts
+
+
+def _synthesis_layout(blocks: dict[str, Persisted], t: dict[str, torch.Tensor],
+                      acts: set[str]) -> tuple[dict, list[Persisted]]:
+    """The synthesis network's part of the config (resolution, img_channels, channels, conv_clamp) and its
+    conv layers (b4.conv1, then conv0 and conv1 of each larger block); `acts` are the mapping's activations,
+    checked with the synthesis layers'. Anything nets/stylegan.py does not draw is refused."""
     res = sorted(int(n[1:]) for n in blocks)
     resolution = res[-1]
     if res != [2 ** i for i in range(2, resolution.bit_length())]:
@@ -287,7 +143,7 @@ def stylegan2_from_persisted(g: Persisted) -> Converted:
     convs = [blocks["b4"].child("conv1")] + [blocks[f"b{r}"].child(n) for r in res[1:] for n in ("conv0", "conv1")]
     if any(c is None for c in convs):
         raise ConvertError("A synthesis block lacks its conv0 / conv1 layer.")
-    acts |= {str(c.state.get("activation", "lrelu")) for c in convs}
+    acts = acts | {str(c.state.get("activation", "lrelu")) for c in convs}
     if acts != {"lrelu"}:
         raise ConvertError(f"Only leaky-ReLU networks are converted (this one uses {sorted(acts)}).")
     archs = {str(b.state.get("architecture", "skip")) for b in blocks.values()}
@@ -307,26 +163,17 @@ def stylegan2_from_persisted(g: Persisted) -> Converted:
         raise ConvertError(f"The layers use different conv_clamp values {sorted(map(str, clamps))}.")
     channels = {r: int(t[f"synthesis.b{r}.conv1.weight"].shape[0]) for r in res}
     img_channels = int(t["synthesis.b4.torgb.weight"].shape[0])
-    cfg = StyleGANConfig(z_dim=z_dim, w_dim=w_dim, n_mlp=len(fcs), resolution=resolution, img_channels=img_channels,
-                         channels=channels, lr_mlp=float(lr_mlp), conv_clamp=clamps.pop())
-    for c in convs:  # use_noise=False layers have neither noise_const nor noise_strength: no noise
+    return {"resolution": resolution, "img_channels": img_channels, "channels": channels,
+            "conv_clamp": clamps.pop()}, convs
+
+
+def _constant_noise(convs: list[Persisted]) -> None:
+    """use_noise=False layers have neither noise_const nor noise_strength: zeros stand for them (no noise)."""
+    for c in convs:
         if not c.state.get("use_noise", True):
             r = int(_number(c.state.get("resolution"), 4))
             c.state.setdefault("_buffers", {})["noise_const"] = torch.zeros(r, r)
             c.state.setdefault("_parameters", {})["noise_strength"] = torch.zeros(())
-    if "mapping.w_avg" not in t:
-        raise ConvertError("The mapping network has no w_avg (it was trained without tracking it).")
-    try:
-        state = from_official_state(cfg, g.tensors())
-    except ValueError as e:
-        raise ConvertError(str(e)) from None
-    kw = g.init_kwargs
-    syn = kw.get("synthesis_kwargs") if isinstance(kw.get("synthesis_kwargs"), dict) else kw  # stylegan3 repo: flat
-    base = _channel_base(channels, resolution, syn.get("channel_base"), syn.get("channel_max"))
-    info = {"class": g.class_name, "module_source_sha256": g.source_sha256, "module_source_chars": g.source_chars,
-            "persistence_version": g.version, "channel_base": base[0], "channel_max": base[1],
-            "init_kwargs": _jsonable(g.init_kwargs)}
-    return Converted(cfg, state, info)
 
 
 def _setup_filter(k) -> torch.Tensor:

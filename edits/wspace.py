@@ -28,118 +28,28 @@ bias, so d_c(w) = n_c.w + b_c is the signed distance; s: the strength):
 A conditional edit removes from the move its components along the other attributes' normals
 (InterFaceGAN's projection). A layer range applies the move to those W+ layers only; a direction may
 recommend its own ("layers" in its metadata, set by `python -m edits.fit wspace --layers`).
+
+The model itself (loading a generator folder, drawing w from seeds, rendering, the GANSpace and SeFa
+components) is in edits/gan.py; `load_gan`, `GANModel` and the rest stay importable from here.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from .directions import (Direction, DirectionError, can_swap, fit_one_vs_rest, fit_readout, orthonormal_basis,
                          project_out, siblings_of, signed_shift, swap_shift)
-from .pipeline import InputError, ModelLoadError, check_name, check_number, check_seed, make_generator, to_uint8
+from .gan import DEFAULT_PSI, Components, GANModel, directions_folder, ganspace, load_gan, sefa
+from .pipeline import InputError, check_name, check_number, check_seed
 from .zerogpu import FIT, W_EDIT, gpu
-from nets.stylegan import Generator, load_generator
 from toyworld.settings import EMBEDDED_GAN, LABEL_FREE_GAN, LABELLED_GAN
 
 MAX_STRENGTH = 10.0
 DEFAULT_STRENGTH = 1.0  # what `python -m benchmarks wspace` measures: a full class swap
-DEFAULT_PSI = 1.0  # no truncation: in the toy world the average code is a blob between the classes
 MAX_COMPONENT = 10.0  # unsupervised sliders, in standard deviations
 MAX_SAMPLES = 20_000
-
-
-@dataclass
-class GANModel:
-    """A generator, the decoder from its output to pixels (the toy VAE), and its unsupervised directions."""
-
-    generator: Generator
-    decoder: object | None  # diffusers AutoencoderKL, or None when the generator outputs pixels
-    latent_scale: float = 1.0
-    name: str = "toy-stylegan"
-    pca: "Components | None" = None
-    sefa: "Components | None" = None
-    encoder: torch.nn.Module | None = None  # image -> w (training/stylegan_label_free.py), when shipped
-    label_free: bool = False  # True when no factor label reached its training
-    folder: Path | None = None  # where it was loaded from; its W directions are in folder/directions
-
-    @property
-    def w_dim(self) -> int:
-        return self.generator.cfg.w_dim
-
-    @property
-    def n_latent(self) -> int:
-        return self.generator.n_latent
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        return self.generator.w_avg
-
-    @torch.no_grad()
-    def z_from_seeds(self, seeds: list[int]) -> torch.Tensor:
-        return torch.cat([torch.randn(1, self.generator.cfg.z_dim, generator=make_generator(s)) for s in seeds])
-
-    @torch.no_grad()
-    def w_from_seeds(self, seeds: list[int], truncation_psi: float = DEFAULT_PSI) -> torch.Tensor:
-        w = self.generator.mapping(self.z_from_seeds(seeds))  # (B, w_dim)
-        return self.generator.truncate(w, truncation_psi)
-
-    def w_from_seed(self, seed: int, truncation_psi: float = DEFAULT_PSI) -> torch.Tensor:
-        return self.w_from_seeds([seed], truncation_psi)
-
-    @torch.no_grad()
-    def render(self, w_plus: torch.Tensor, batch_size: int = 256) -> np.ndarray:
-        """W (B, w_dim) or W+ (B, L, w_dim) -> uint8 images (B, H, W, 3)."""
-        out = []
-        for i in range(0, len(w_plus), batch_size):
-            x = self.generator.synthesis(self.generator.broadcast(w_plus[i:i + batch_size]))  # (b, C, r, r)
-            if self.decoder is not None:
-                x = self.decoder.decode(x / self.latent_scale).sample  # (b, 3, H, W) in [-1, 1]
-            out.append(to_uint8((x.clamp(-1, 1).permute(0, 2, 3, 1).numpy() + 1) / 2))
-        return np.concatenate(out)
-
-
-def load_gan(folder: str | Path | None = None) -> GANModel:
-    """Load a generator folder (config.json + generator.safetensors, and its decoder if it names one)."""
-    folder = Path(folder or EMBEDDED_GAN)
-    if not (folder / "config.json").is_file() or not (folder / "generator.safetensors").is_file():
-        raise ModelLoadError(f"No StyleGAN generator was found in {folder} (it needs config.json and "
-                             "generator.safetensors).")
-    try:
-        g, extra = load_generator(folder)
-        decoder = None
-        if extra.get("decoder"):
-            from diffusers import AutoencoderKL
-
-            decoder = AutoencoderKL.from_pretrained((folder / extra["decoder"]).resolve(), dtype=torch.float32).eval()
-        encoder = _load_encoder(folder, g.cfg, extra)
-    except Exception as e:
-        raise ModelLoadError(f"The StyleGAN generator in {folder.name} could not be read ({type(e).__name__}); "
-                             "its files may be incomplete or corrupt.") from None
-    gan = GANModel(g, decoder, float(extra.get("latent_scale", 1.0)), name=folder.name, encoder=encoder,
-                   label_free=bool(extra.get("label_free", False)), folder=folder)
-    gan.pca = ganspace(gan)
-    gan.sefa = sefa(gan)
-    return gan
-
-
-def directions_folder(folder: str | Path | None = None) -> Path:
-    """Where a generator folder keeps its fitted W directions: <folder>/directions."""
-    return Path(folder or EMBEDDED_GAN) / "directions"
-
-
-def _load_encoder(folder: Path, cfg, extra: dict) -> torch.nn.Module | None:
-    from safetensors.torch import load_file
-
-    from nets.encoder import Encoder
-
-    if not extra.get("encoder") or not (folder / extra["encoder"]).is_file():
-        return None
-    e = Encoder(cfg)
-    e.load_state_dict({k: v.float() for k, v in load_file(str(folder / extra["encoder"])).items()})
-    return e.eval().requires_grad_(False)
 
 
 # ------------------------------------------------------------------ inversion: image -> w
@@ -195,45 +105,6 @@ def edit_image(gan: GANModel, image: np.ndarray, edits: list["WEdit"], component
     w = invert(gan, image, steps)
     imgs = gan.render(torch.cat([gan.generator.broadcast(w), apply_edits(gan, w, edits, components, layers)]))
     return imgs[0], imgs[1]
-
-
-# ------------------------------------------------------------------ unsupervised directions
-@dataclass
-class Components:
-    """Unit directions in W (k, w_dim) with the samples' standard deviation along each (k,)."""
-
-    method: str
-    vectors: torch.Tensor
-    stds: torch.Tensor
-    explained: list[float] = field(default_factory=list)
-
-
-@torch.no_grad()
-def ganspace(gan: GANModel, n: int = 10_000, k: int = 8, seed: int = 0) -> Components:
-    """GANSpace: principal components of sampled w; one slider unit is one standard deviation."""
-    from sklearn.decomposition import PCA
-
-    z = torch.randn(n, gan.generator.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
-    w = gan.generator.mapping(z).numpy()  # (n, w_dim)
-    pca = PCA(n_components=k, random_state=seed).fit(w)
-    return Components("GANSpace (PCA on w)", torch.from_numpy(pca.components_).float(),
-                      torch.from_numpy(np.sqrt(pca.explained_variance_)).float(),
-                      [round(float(v), 4) for v in pca.explained_variance_ratio_])
-
-
-@torch.no_grad()
-def sefa(gan: GANModel, k: int = 8, seed: int = 0) -> Components:
-    """SeFa: the top right-singular vectors of the stacked style-modulation weights (closed form, no
-    sampling); the slider unit is the spread of sampled w along each, as for GANSpace."""
-    a = torch.cat(gan.generator.modulation_weights())  # (sum of in_ch, w_dim)
-    a = a / a.norm(dim=1, keepdim=True).clamp_min(1e-8)
-    _, s, vh = torch.linalg.svd(a, full_matrices=False)
-    vecs = vh[:k]  # (k, w_dim)
-    z = torch.randn(4096, gan.generator.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
-    w = gan.generator.mapping(z)
-    stds = (w @ vecs.t()).std(0)
-    energy = (s ** 2 / (s ** 2).sum())[:k]
-    return Components("SeFa (modulation weights)", vecs.float(), stds.float(), [round(float(e), 4) for e in energy])
 
 
 # ------------------------------------------------------------------ supervised edits

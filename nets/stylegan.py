@@ -14,7 +14,7 @@ convolutions (upsampling by a transposed convolution followed by a [1,3,3,1] blu
 resolutions. Weights are stored with equalised learning rate (N(0,1) values scaled at run time).
 
 The embedded model (the default config) draws 64 x 64 RGB pixels; a generator folder whose config names
-a `decoder` (a diffusers VAE) writes that VAE's latents instead and is decoded by it (edits/wspace.py).
+a `decoder` (a diffusers VAE) writes that VAE's latents instead and is decoded by it (edits/gan.py).
 """
 from __future__ import annotations
 

@@ -93,29 +93,28 @@ def _rows(measured: list[dict]) -> str:
                      for m in measured)
 
 
-def write_gan_card(folder: Path, measured: list[dict]) -> str:
-    """The toy-stylegan card. Long only because the card's text is written out in it (one f-string)."""
+GAN_WHY = """## Why this recipe (see FINDINGS.md)
+- A plain GAN (non-saturating loss, R1, style mixing) on the toy VAE's 4×16×16 latents drew colour blobs after
+  3000 steps: the classifier was confident on 0.61 of 500 samples, green at 0.3× its training frequency.
+- With an autoencoding path and MMD (9500 steps, same latents) it reached coverage 0.59–1.81×, confident 0.55,
+  and W edits reached the target colour in 0.63 of edits but kept shape, size and background in 0.05.
+- The toy VAE itself caps that route (measured this session): decoding the VAE's own encodings of 1000 held-out
+  scenes, the classifier is confident on 0.84 of them (on the clean renders: 0.93) and reads small shapes right
+  in 0.81. So this generator draws pixels. A training step of this recipe costs 0.35–0.45 s at batch 32 pairs on
+  these 2 cores; with an image discriminator added every other step (the first 600 steps of a discarded try,
+  whose mapping network also lagged far behind the encoder) it cost 0.63 s, so the adversarial part was moved
+  into W, where it costs 0.02 s a step (that GAN in W was later replaced by the mapping from scenes above)."""
+
+
+def _gan_architecture(t: dict, cfg: dict) -> str:
+    """The toy-stylegan card's title, its warning that labels shaped the model, and the architecture."""
     import dataclasses
 
     from nets.stylegan import StyleGANConfig
 
-    t = json.loads((folder / "training.json").read_text())
-    cfg = json.loads((folder / "config.json").read_text())
     defaults = {f.name for f in dataclasses.fields(StyleGANConfig)}
     arch = ", ".join(f"{k}={cfg[k]}" for k in sorted(defaults) if k in cfg)
-    note = t.get("note", "")
-    stage2 = f"""2. **The mapping network draws the codes of definite scenes.** A small MLP learns E's code of each of the
-   40 000 training scenes from its factors and geometry (MSE, {t.get('scene_steps')} steps; it explains
-   {t.get('scene_to_w_explained')} of the codes' variance on a held-out tenth). A fresh {t.get('n_mlp')}-layer mapping network then
-   learns, for every z, the code of the scene z names (`training.stylegan_labelled.z_to_scene`: after the mapping's PixelNorm,
-   the first seven coordinates of z, through the normal CDF, pick colour, shape, size and background in
-   equal-mass bins, never a colour's held-out shape, and x, y and radius uniformly in the ranges the training
-   scenes use); MSE, {t.get('mapping_steps')} steps at batch 1024, a fresh z each step. So a seed names a scene and the
-   generator draws that scene's code: this is a designed, supervised prior on z, where StyleGAN's mapping is
-   learned without labels. The earlier recipe, a GAN in W against E's codes, drew codes
-   between the classes (FINDINGS.md). `w_avg` is the mean of 20 000 samples."""
-    losses = f"mapping MSE {t.get('mapping_mse')}"
-    text = f"""# toy-stylegan-labelled: a StyleGAN2-style generator of the toy world, labels used in training (an upper bound)
+    return f"""# toy-stylegan-labelled: a StyleGAN2-style generator of the toy world, labels used in training (an upper bound)
 
 **Not the label-free model.** The scene labels are built into this generator's training (scene pairs that
 differ in one known factor shape W; the mapping network regresses codes from one-hot labels and a z decoded
@@ -128,9 +127,28 @@ multiplier {cfg['lr_mlp']}, tracked `w_avg`), synthesis from a learned 4×4 cons
 demodulated 3×3 convolutions (transposed-convolution upsampling + [1,3,3,1] blur), per-layer noise (fixed
 buffers at inference, so an image is a function of w alone), ToRGB skips; {2 * (cfg['resolution'].bit_length() - 1) - 2} style layers (W+).
 It draws **64×64 RGB pixels** directly. Its W directions are in `directions/`. Config: {arch}. Generator {t.get('g_params_M')} M parameters
-(encoder {t.get('e_params_M')} M, used in training only, not shipped).
+(encoder {t.get('e_params_M')} M, used in training only, not shipped)."""
 
-## Training (`python -m training stylegan`, labels used; resumable, checkpoints in runs/)
+
+def _gan_stage2(t: dict) -> str:
+    """The toy-stylegan card's paragraph on stage 2: the mapping network learns the codes of named scenes."""
+    return f"""2. **The mapping network draws the codes of definite scenes.** A small MLP learns E's code of each of the
+   40 000 training scenes from its factors and geometry (MSE, {t.get('scene_steps')} steps; it explains
+   {t.get('scene_to_w_explained')} of the codes' variance on a held-out tenth). A fresh {t.get('n_mlp')}-layer mapping network then
+   learns, for every z, the code of the scene z names (`training.stylegan_labelled.z_to_scene`: after the mapping's PixelNorm,
+   the first seven coordinates of z, through the normal CDF, pick colour, shape, size and background in
+   equal-mass bins, never a colour's held-out shape, and x, y and radius uniformly in the ranges the training
+   scenes use); MSE, {t.get('mapping_steps')} steps at batch 1024, a fresh z each step. So a seed names a scene and the
+   generator draws that scene's code: this is a designed, supervised prior on z, where StyleGAN's mapping is
+   learned without labels. The earlier recipe, a GAN in W against E's codes, drew codes
+   between the classes (FINDINGS.md). `w_avg` is the mean of 20 000 samples."""
+
+
+def _gan_training(t: dict) -> str:
+    """The toy-stylegan card's training section: data, the two stages, wall time and final losses."""
+    note = t.get("note", "")
+    losses = f"mapping MSE {t.get('mapping_mse')}"
+    return f"""## Training (`python -m training stylegan`, labels used; resumable, checkpoints in runs/)
 Data: the diffusion model's 40 000 training scenes (the held-out colour/shape pairs never appear), and each of
 them once more with one factor changed (same position and shade jitter; `training.stylegan_labelled.make_pairs`).
 
@@ -146,22 +164,21 @@ An **autoencoder with label-built priors** in two stages (the shipped recipe has
    prior on W: the factor labels shape the geometry of W during training. No classifier, direction or edit
    is trained: the directions the W-space tab uses are fitted afterwards from labelled samples, as always.
    Adam (lr {t.get('lr')}, β = (0, 0.99)), batch {t.get('batch')} pairs, {t.get('steps')} steps; EMA copies of E and the generator.
-{stage2}
+{_gan_stage2(t)}
 
 Wall time {t.get('wall_s')} s on 2 CPU cores. Final losses (mean of the last 200 steps): reconstruction
-{t.get('final_200', {}).get('rec')}, additivity {t.get('final_200', {}).get('additivity')}; {losses}.{note}
+{t.get('final_200', {}).get('rec')}, additivity {t.get('final_200', {}).get('additivity')}; {losses}.{note}"""
 
-## Why this recipe (see FINDINGS.md)
-- A plain GAN (non-saturating loss, R1, style mixing) on the toy VAE's 4×16×16 latents drew colour blobs after
-  3000 steps: the classifier was confident on 0.61 of 500 samples, green at 0.3× its training frequency.
-- With an autoencoding path and MMD (9500 steps, same latents) it reached coverage 0.59–1.81×, confident 0.55,
-  and W edits reached the target colour in 0.63 of edits but kept shape, size and background in 0.05.
-- The toy VAE itself caps that route (measured this session): decoding the VAE's own encodings of 1000 held-out
-  scenes, the classifier is confident on 0.84 of them (on the clean renders: 0.93) and reads small shapes right
-  in 0.81. So this generator draws pixels. A training step of this recipe costs 0.35–0.45 s at batch 32 pairs on
-  these 2 cores; with an image discriminator added every other step (the first 600 steps of a discarded try,
-  whose mapping network also lagged far behind the encoder) it cost 0.63 s, so the adversarial part was moved
-  into W, where it costs 0.02 s a step (that GAN in W was later replaced by the mapping from scenes above).
+
+def write_gan_card(folder: Path, measured: list[dict]) -> str:
+    """The toy-stylegan-labelled card, put together from its sections (the _gan_* functions and GAN_WHY)."""
+    t = json.loads((folder / "training.json").read_text())
+    cfg = json.loads((folder / "config.json").read_text())
+    text = f"""{_gan_architecture(t, cfg)}
+
+{_gan_training(t)}
+
+{GAN_WHY}
 
 {MEASURED_HEADER}
 {_rows(measured)}

@@ -221,39 +221,15 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
     `prediction` is the UNet's target ("epsilon", "v_prediction" or "sample"); `init` starts a new run (its
     own `ckpt`) from a checkpoint's or a shipped folder's EMA weights with a fresh optimiser (fine-tunes
     start this way); `skips_kept` = k cuts every skip but the last k (`cut_skips`; None: the skips stay).
-    About 80 lines, left whole: one resumable loop whose parts (models, EMA, optimiser, random streams,
-    checkpoint, export) share their state; the loss and the latents cache stand apart.
+    The loop is here; its setup (`_training_data`, `_nets`, `_resume`) and batches (`_batch`) stand apart.
     """
     if prediction not in PREDICTIONS:
         raise ValueError(f"prediction must be one of {PREDICTIONS}, not {prediction!r}")
     cfg = dataclasses.replace(cfg, prediction_type=prediction)
-    from diffusers import AutoencoderKL
-
-    vae = AutoencoderKL.from_pretrained(RUNS / "vae" if (RUNS / "vae").is_dir() else _shipped_vae()).eval()
-    data = make_dataset(40_000, seed=3)
-    lat_mean = _training_latents(vae, data["images"])
-    sf = vae.config.scaling_factor
-    tok = save_tokenizer(VOCAB_WORDS, RUNS / "tokenizer", cfg.max_length)
-    te = make_text_encoder(cfg, len(tok))
-    unet = make_unet(cfg)
-    ema_te, ema_unet = copy.deepcopy(te).eval(), copy.deepcopy(unet).eval()
-    params = list(unet.parameters()) + list(te.parameters())
-    opt = torch.optim.AdamW(params, lr, weight_decay=1e-2)
+    vae, data, lat_mean, tok = _training_data(cfg)
+    te, unet, ema_te, ema_unet, params, opt = _nets(cfg, len(tok), lr)
     ddpm, _ = make_schedulers(cfg)
-    state, start, t_prev = load_ckpt(ckpt), 0, 0.0
-    if state is None and init is not None:
-        base = _init_weights(init)
-        for m, ema, key in ((unet, ema_unet, "ema_unet"), (te, ema_te, "ema_te")):
-            m.load_state_dict(base[key]); ema.load_state_dict(base[key])
-        log(f"diffusion ({prediction}) initialised from {init} at its step {base['step']}")
-        if skips_kept is not None:
-            cut_skips(unet, skips_kept); cut_skips(ema_unet, skips_kept)
-    if state:
-        unet.load_state_dict(state["unet"]); te.load_state_dict(state["te"])
-        ema_unet.load_state_dict(state["ema_unet"]); ema_te.load_state_dict(state["ema_te"])
-        opt.load_state_dict(state["opt"])
-        start, t_prev = state["step"], state["wall"]
-        log(f"diffusion resumed at step {start}")
+    start, t_prev = _resume(ckpt, init, prediction, skips_kept, unet, te, ema_unet, ema_te, opt)
     ema = ema_of([ema_unet, ema_te], ema_cap, updates_done=start)
     seed = 1000 + start + (50_000 if init is not None else 0)  # a fine-tune draws other batches
     rng = np.random.default_rng(seed)
@@ -265,11 +241,7 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
     for step in range(start, steps):
         for pg in opt.param_groups:
             pg["lr"] = lr_at(step, steps, lr, warmup)
-        idx = rng.integers(0, len(lat_mean), batch)
-        caps = [caption(arrays_to_scene(data, int(i)), rng) for i in idx]
-        ids = tok(caps, padding="max_length", max_length=cfg.max_length, truncation=True,
-                  return_tensors="pt").input_ids
-        z0 = torch.from_numpy(lat_mean[idx]) * sf  # (B, 4, 16, 16): the VAE is used as an autoencoder
+        ids, z0 = _batch(data, lat_mean, vae.config.scaling_factor, tok, cfg.max_length, rng, batch)
         loss = diffusion_loss(unet, te(ids)[0], ddpm, z0, prediction, g)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -289,9 +261,7 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
             save_ckpt(ckpt, unet=unet.state_dict(), te=te.state_dict(), ema_unet=ema_unet.state_dict(),
                       ema_te=ema_te.state_dict(), opt=opt.state_dict(), step=step + 1, wall=wall)
             if (step + 1) % export_every == 0 or done:
-                final = RUNS / "vae_final"  # the sharpened decoder, when `decoder` has run
-                vae_out = AutoencoderKL.from_pretrained(final) if final.is_dir() else vae
-                vae_metrics = json.loads(((final if final.is_dir() else RUNS / "vae") / "metrics.json").read_text())
+                vae_out, vae_metrics = _vae_to_ship(vae)
                 export_pipeline(cfg, vae_out, ema_te, ema_unet, out, {
                     "unet_params_M": round(n_params / 1e6, 2), "steps": step + 1, "batch": batch, "lr": lr,
                     "train_images": len(lat_mean), "diffusion_wall_s": round(wall, 1),
@@ -301,6 +271,68 @@ def train_diffusion(cfg: DiffusionConfig, steps: int = 3000, batch: int = 64, lr
                 })
                 log(f"exported {out} at step {step + 1}")
     return {"steps": steps}
+
+
+def _training_data(cfg: DiffusionConfig):
+    """(the VAE, the 40 000 training scenes, their latents, the tokenizer) of a diffusion run."""
+    from diffusers import AutoencoderKL
+
+    vae = AutoencoderKL.from_pretrained(RUNS / "vae" if (RUNS / "vae").is_dir() else _shipped_vae()).eval()
+    data = make_dataset(40_000, seed=3)
+    lat_mean = _training_latents(vae, data["images"])
+    tok = save_tokenizer(VOCAB_WORDS, RUNS / "tokenizer", cfg.max_length)
+    return vae, data, lat_mean, tok
+
+
+def _nets(cfg: DiffusionConfig, vocab_size: int, lr: float):
+    """Fresh (text encoder, UNet, their EMA copies, the trained parameters, the optimiser)."""
+    te = make_text_encoder(cfg, vocab_size)
+    unet = make_unet(cfg)
+    ema_te, ema_unet = copy.deepcopy(te).eval(), copy.deepcopy(unet).eval()
+    params = list(unet.parameters()) + list(te.parameters())
+    opt = torch.optim.AdamW(params, lr, weight_decay=1e-2)
+    return te, unet, ema_te, ema_unet, params, opt
+
+
+def _resume(ckpt: Path, init: Path | None, prediction: str, skips_kept: int | None, unet, te, ema_unet, ema_te,
+            opt) -> tuple[int, float]:
+    """Load the run's checkpoint (everything), or for a new run with `init` its starting weights (into the
+    modules and their EMA copies, skips cut as asked); (the step to start at, the wall time so far)."""
+    state, start, t_prev = load_ckpt(ckpt), 0, 0.0
+    if state is None and init is not None:
+        base = _init_weights(init)
+        for m, ema, key in ((unet, ema_unet, "ema_unet"), (te, ema_te, "ema_te")):
+            m.load_state_dict(base[key]); ema.load_state_dict(base[key])
+        log(f"diffusion ({prediction}) initialised from {init} at its step {base['step']}")
+        if skips_kept is not None:
+            cut_skips(unet, skips_kept); cut_skips(ema_unet, skips_kept)
+    if state:
+        unet.load_state_dict(state["unet"]); te.load_state_dict(state["te"])
+        ema_unet.load_state_dict(state["ema_unet"]); ema_te.load_state_dict(state["ema_te"])
+        opt.load_state_dict(state["opt"])
+        start, t_prev = state["step"], state["wall"]
+        log(f"diffusion resumed at step {start}")
+    return start, t_prev
+
+
+def _batch(data: dict, lat_mean: np.ndarray, scale: float, tok, max_length: int, rng: np.random.Generator,
+           batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(token ids of fresh captions, scaled latents) of `batch` random training scenes."""
+    idx = rng.integers(0, len(lat_mean), batch)
+    caps = [caption(arrays_to_scene(data, int(i)), rng) for i in idx]
+    ids = tok(caps, padding="max_length", max_length=max_length, truncation=True, return_tensors="pt").input_ids
+    z0 = torch.from_numpy(lat_mean[idx]) * scale  # (B, 4, 16, 16): the VAE is used as an autoencoder
+    return ids, z0
+
+
+def _vae_to_ship(vae):
+    """(the VAE to export, its metrics): the sharpened decoder when `decoder` has run, else `vae` itself."""
+    from diffusers import AutoencoderKL
+
+    final = RUNS / "vae_final"
+    vae_out = AutoencoderKL.from_pretrained(final) if final.is_dir() else vae
+    vae_metrics = json.loads(((final if final.is_dir() else RUNS / "vae") / "metrics.json").read_text())
+    return vae_out, vae_metrics
 
 
 HOURGLASS = {"steps": 7000, "lr": 4e-4, "warmup": 100, "ema_cap": 0.998, "skips_kept": 1}

@@ -93,12 +93,12 @@ def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_
     that ignoring a factor (both differences zero) cannot satisfy it. EMA copies of E and G are kept.
     Stage 2 (`mapping_steps`), on the EMA encoder's codes of the 40 000 training scenes: a fresh 8-layer
     mapping network learns to draw the code of the scene its z names (`train_mapping_from_scenes`). The
-    result is exported. About 75 lines, left whole: one resumable loop whose parts (E, G, U, EMA, optimiser,
-    random stream, checkpoint) share their state; stage 2 and the pairs stand apart."""
+    result is exported (`_stage2_and_export`). The loop is here; resuming, the losses of a batch and the
+    checkpoint stand apart (`_resume_stylegan`, `_pair_losses`, `_save_stylegan`)."""
     from toyworld.data import make_dataset
     from toyworld.world import FACTORS
 
-    from .common import ema_of, reconstruction_loss, to_tensor, weights
+    from .common import ema_of, to_tensor, weights
 
     cfg = StyleGANConfig()  # 64 x 64 RGB
     base = make_dataset(40_000, seed=3)
@@ -113,17 +113,7 @@ def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_
     opt = torch.optim.Adam([p for n, p in G.named_parameters() if not n.startswith("style.")]
                            + list(E.parameters()) + [U], lr, betas=(0.0, 0.99))
     ck = RUNS / "stylegan_px.ckpt"
-    start, t_prev = 0, 0.0
-    if ck.exists():
-        s = torch.load(ck, weights_only=True)
-        for m, k in ((G, "G"), (E, "E"), (G_ema, "G_ema"), (E_ema, "E_ema"), (opt, "g_opt")):
-            m.load_state_dict(s[k])
-        with torch.no_grad():
-            U.copy_(s["U"])
-        start, t_prev, hist = s["step"], s["wall"], [tuple(h) for h in s["hist"].tolist()]
-        log(f"stylegan resumed at step {start}")
-    else:
-        hist = []
+    start, t_prev, hist = _resume_stylegan(ck, G, E, G_ema, E_ema, U, opt, log)
     gen = torch.Generator().manual_seed(30_000 + start)
     ema = ema_of([G_ema, E_ema], 0.5 ** (batch / 10_000), updates_done=start, constant=True)
     t0 = time.time()
@@ -132,12 +122,7 @@ def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_
         real = torch.cat([to_tensor(imgs_a[i.numpy()]), to_tensor(imgs_b[i.numpy()])])  # (2B, 3, 64, 64)
         fi = f_idx[i]
         ua, ub = U[cls_a[i, fi] + offsets[fi]], U[cls_b[i] + offsets[fi]]
-        w = E(real)  # (2B, w_dim)
-        w_in = w + code_noise * w.detach().std(0).mean() * torch.randn(w.shape, generator=gen)
-        fake = G.synthesis(G.broadcast(w_in), randomize_noise=True)
-        rec = reconstruction_loss(fake, real) + edge_weight * edge_loss(fake, real)
-        dw, du = w[batch:] - w[:batch], ub - ua
-        add = ((dw - du).pow(2).sum(1) / (dw.pow(2).sum(1) + du.pow(2).sum(1) + 1e-8)).mean()
+        rec, add = _pair_losses(G, E, real, ua, ub, code_noise, edge_weight, gen)
         opt.zero_grad(set_to_none=True)
         (rec + add_weight * add).backward()
         opt.step()
@@ -150,11 +135,56 @@ def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_
         if (step + 1) % 250 == 0 or step == steps - 1:
             wall = t_prev + time.time() - t0
             ema.copy_to(weights(G_ema, E_ema))
-            torch.save({"G": G.state_dict(), "E": E.state_dict(), "G_ema": G_ema.state_dict(),
-                        "E_ema": E_ema.state_dict(), "U": U.detach(), "g_opt": opt.state_dict(),
-                        "step": step + 1, "wall": wall, "hist": torch.tensor(hist[-200:])}, ck.with_suffix(".tmp"))
-            ck.with_suffix(".tmp").replace(ck)
+            _save_stylegan(ck, G, E, G_ema, E_ema, U, opt, step + 1, wall, hist)
     wall = t_prev + (time.time() - t0 if start < steps else 0.0)
+    settings = {"steps": steps, "batch": batch, "lr": lr, "add_weight": add_weight, "code_noise": code_noise,
+                "edge_weight": edge_weight}
+    return _stage2_and_export(out, settings, E, E_ema, G_ema, base, cls_a, len(imgs_b), hist, wall, mapping_steps,
+                              log)
+
+
+def _resume_stylegan(ck: Path, G, E, G_ema, E_ema, U: nn.Parameter, opt, log) -> tuple[int, float, list]:
+    """Stage 1's checkpoint loaded into the modules when there is one: (the step to start at, the wall time so
+    far, the loss history)."""
+    if not ck.exists():
+        return 0, 0.0, []
+    s = torch.load(ck, weights_only=True)
+    for m, k in ((G, "G"), (E, "E"), (G_ema, "G_ema"), (E_ema, "E_ema"), (opt, "g_opt")):
+        m.load_state_dict(s[k])
+    with torch.no_grad():
+        U.copy_(s["U"])
+    start, t_prev, hist = s["step"], s["wall"], [tuple(h) for h in s["hist"].tolist()]
+    log(f"stylegan resumed at step {start}")
+    return start, t_prev, hist
+
+
+def _pair_losses(G, E, real: torch.Tensor, ua: torch.Tensor, ub: torch.Tensor, code_noise: float,
+                 edge_weight: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(reconstruction, additivity) for B scenes and their one-factor twins (`real`: (2B, 3, 64, 64), the scenes
+    first); `ua`, `ub`: the learned vectors of the changed factor's old and new class."""
+    from .common import reconstruction_loss
+
+    batch = len(real) // 2
+    w = E(real)  # (2B, w_dim)
+    w_in = w + code_noise * w.detach().std(0).mean() * torch.randn(w.shape, generator=gen)
+    fake = G.synthesis(G.broadcast(w_in), randomize_noise=True)
+    rec = reconstruction_loss(fake, real) + edge_weight * edge_loss(fake, real)
+    dw, du = w[batch:] - w[:batch], ub - ua
+    add = ((dw - du).pow(2).sum(1) / (dw.pow(2).sum(1) + du.pow(2).sum(1) + 1e-8)).mean()
+    return rec, add
+
+
+def _save_stylegan(ck: Path, G, E, G_ema, E_ema, U: nn.Parameter, opt, step: int, wall: float, hist: list) -> None:
+    torch.save({"G": G.state_dict(), "E": E.state_dict(), "G_ema": G_ema.state_dict(),
+                "E_ema": E_ema.state_dict(), "U": U.detach(), "g_opt": opt.state_dict(),
+                "step": step, "wall": wall, "hist": torch.tensor(hist[-200:])}, ck.with_suffix(".tmp"))
+    ck.with_suffix(".tmp").replace(ck)
+
+
+def _stage2_and_export(out: Path, settings: dict, E, E_ema, G_ema, base: dict, cls_a: torch.Tensor, n_pairs: int,
+                       hist: list, wall: float, mapping_steps: int, log) -> dict:
+    """Stage 2 on the EMA encoder's codes of the training scenes, then the generator and its training.json."""
+    imgs_a = base["images"]
     log("stylegan: encoding the training scenes for the mapping stage")
     codes = encode_scenes(E_ema, imgs_a)
     G_out, stage2 = train_mapping_from_scenes(codes, cls_a.long(), torch.from_numpy(base["geom"]).float(), G_ema,
@@ -162,15 +192,14 @@ def train_stylegan(steps: int = 36_000, batch: int = 32, lr: float = 0.002, add_
     save_generator(G_out, out)
     m = np.mean(hist[-200:], axis=0) if hist else [float("nan")] * 2
     (out / "training.json").write_text(json.dumps({
-        "recipe": "autoencoder with label-built priors (scene pairs, mapping from scenes), pixel space", "steps": steps, "batch": batch, "lr": lr,
-        "add_weight": add_weight, "code_noise": code_noise, "edge_weight": edge_weight,
-        "train_scenes": len(imgs_a), "pairs": len(imgs_b),
+        "recipe": "autoencoder with label-built priors (scene pairs, mapping from scenes), pixel space", **settings,
+        "train_scenes": len(imgs_a), "pairs": n_pairs,
         "wall_s": round(wall + stage2["mapping_wall_s"], 1),
         "g_params_M": round(sum(p.numel() for p in G_out.parameters()) / 1e6, 3),
         "e_params_M": round(sum(p.numel() for p in E.parameters()) / 1e6, 3),
         "final_200": {"rec": round(float(m[0]), 5), "additivity": round(float(m[1]), 4)}, **stage2}, indent=1))
     log(f"exported {out}")
-    return {"steps": steps, **stage2}
+    return {"steps": settings["steps"], **stage2}
 
 
 @torch.no_grad()
