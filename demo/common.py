@@ -18,7 +18,7 @@ from pathlib import Path
 import gradio as gr
 
 from edits.pipeline import MAX_SEED, DiffusionModel, InputError, ModelLoadError, prompt_report
-from toyworld.settings import ROOT, SESSION_FILES, SESSION_TTL_S, SPACE_ID
+from toyworld.settings import MEASURED, ROOT, SESSION_FILES, SESSION_TTL_S, SPACE_ID
 
 log = logging.getLogger("demo")
 
@@ -214,6 +214,18 @@ def seed_controls(value: int = 7) -> tuple[gr.Number, gr.Button]:
         seed = gr.Number(value=value, label="Seed (shared by every tab)", scale=4, info=SEED_INFO)
         dice = gr.Button("New seed", scale=1, min_width=100)
     return seed, dice
+
+
+def measured(name: str) -> dict:
+    """The last full run of `python -m benchmarks NAME` (assets/measured/NAME.json), or {} when there is none:
+    tabs quote measured numbers from there, never by hand."""
+    import json
+
+    try:
+        out = json.loads((MEASURED / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return out if isinstance(out, dict) else {}
 
 
 def model_name(model) -> str:

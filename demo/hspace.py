@@ -14,8 +14,8 @@ from edits.labelers import FACTORS
 from edits.pipeline import InputError, check_name, check_number, check_prompt, check_seed, to_uint8
 from toyworld.settings import LONG_JOB_BATCH, MAX_FIT_SAMPLES, SESSION_TTL_S, TRAVERSAL_FRAMES
 
-from .common import (Models, Slider, card_of, docs_line, explain, friendly, image_out, lead, model_name, note_for,
-                     session_files_state, session_folder, signed, strip_out)
+from .common import (Models, Slider, card_of, docs_line, explain, friendly, image_out, lead, measured, model_name,
+                     note_for, session_files_state, session_folder, signed, strip_out)
 from .sharing import CONCURRENCY, LONG, MODEL
 
 ATTRIBUTES = ("colour", "shape", "size")
@@ -41,8 +41,16 @@ the same seed. Strength scales that nudge; 0 gives the original. Not every edit 
 sometimes draws no object at all — then try another seed. How often edits land is measured in the documents
 linked below.
 """
-CONFLICT = ("\n**When the prompt names another colour, the prompt wins:** the edit reached its target in 0.15 of "
-            "20 measured conflicts.\n")
+
+
+def conflict_line(m: dict) -> str:
+    """One sentence on conflict edits, from the h-space benchmark's last full run (assets/measured/hspace.json)."""
+    if m.get("move") != "guided" or m.get("conflict_edit_success") is None:
+        return ""
+    won = m["conflict_edit_success"]
+    who = "the prompt wins" if won < 0.5 else "the edit wins"
+    return (f"\n**When the prompt names another colour, {who}:** the edit reached its target in "
+            f"{won:.2f} of {m.get('n', '?')} measured conflicts.\n")
 
 
 
@@ -118,7 +126,7 @@ def _edit_layout(models: Models, model, attrs: list[str]) -> SimpleNamespace:
                 edited = image_out("Edited in h-space")
             note = gr.Markdown(elem_classes=["note"])
     strip = strip_out("From −strength to +strength")
-    explain(EXPLAIN + CONFLICT)
+    explain(EXPLAIN + conflict_line(measured("hspace")))
     gr.Markdown(docs_line("assets/directions/FINDINGS.md", card_of(model)))
     return SimpleNamespace(prompt=prompt, attribute=attribute, target=target, strength=strength, button=button,
                            start=start, end=end, mode=mode, move=move, original=original, edited=edited, note=note,

@@ -141,10 +141,19 @@ read = colour_of(imgs)
 grid(imgs, [f"seed {s}: {c}" for s, c in zip(test_seeds, read)])
 print(f"accuracy of the shipped blue boundary, first steps: {blue.meta['accuracy'][:5]}")
 
+# %%
+import json
+
+from toyworld.settings import MEASURED
+
+bench = json.loads((MEASURED / "hspace.json").read_text())  # the last full `python -m benchmarks hspace`
+print(f"benchmark, {bench['n']} seeds: colour edits reached the target in {bench['colour_edit_success']:.2f} "
+      f"and kept everything else in {bench['preservation']:.2f}")
+
 # %% [markdown]
-# On 20 benchmark seeds (`python -m benchmarks hspace --quick`) the guided colour edits reach the target in
-# 0.55 of the cases and keep everything else in 0.70: h *reads* the colour only partly (the probe above),
-# and the edit can be no surer than its readout. Notebook 4 puts this next to the prompt and W space.
+# The benchmark's guided colour edits (printed above) reach the target only part of the time: h *reads* the
+# colour only partly (the probe above), and the edit can be no surer than its readout. Notebook 4 puts this
+# next to the prompt and W space.
 #
 # ## Exercises
 # 1. **Another fitting method.** Refit with `method="logistic"` (standardised logistic regression) and
