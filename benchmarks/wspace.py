@@ -4,6 +4,9 @@
   than its own (as read by the colour labeller) with the tab's default edit (a class swap at the default
   strength, on the directions' recommended style layers); success = the labeller reads the target afterwards.
 - preservation: fraction of those edits where the classifier finds shape, size and background unchanged.
+- random_move_preservation: the control for preservation: every edit's displacement of W+ (the same size,
+  on the same style layers) turned to a random direction, and the fraction of those moves that keep shape,
+  size and background. An edit that keeps no more than this is not more disentangled than any move its size.
 - conditional_*: the same with the conditional edit (the other attributes' boundaries projected out).
 - coverage_min_ratio / coverage_max_ratio: over 1000 samples (ψ = 1), each colour's and shape's
   frequency divided by its frequency in the training set (colour from pixels, shape by the classifier).
@@ -52,17 +55,24 @@ def coverage(gan, classifier, n: int = 1000, first_seed: int = 500_000) -> dict:
             "coverage_worst": min(ratios, key=ratios.get), "coverage_most": max(ratios, key=ratios.get)}
 
 
-def evaluate(gan, dirs, seeds, strength, psi, conditional, classifier, labeller) -> dict:
-    return evaluate_w(gan, dirs, gan.w_from_seeds(seeds, psi), strength, conditional, classifier, labeller)
+def evaluate(gan, dirs, seeds, strength, psi, conditional, classifier, labeller, control: bool = False) -> dict:
+    return evaluate_w(gan, dirs, gan.w_from_seeds(seeds, psi), strength, conditional, classifier, labeller, control)
 
 
-def evaluate_w(gan, dirs, w, strength, conditional, classifier, labeller) -> dict:
-    """Every colour swap other than the current colour, from the codes w (B, w_dim)."""
+def random_like(delta: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """delta (B, L, w_dim) turned to random directions: per sample, the same norm on the same layers."""
+    r = torch.randn(delta.shape, generator=gen) * (delta.abs().sum(-1, keepdim=True) > 0)  # only moved layers
+    return r * (delta.flatten(1).norm(dim=1) / r.flatten(1).norm(dim=1).clamp_min(1e-12)).view(-1, 1, 1)
+
+
+def evaluate_w(gan, dirs, w, strength, conditional, classifier, labeller, control: bool = False) -> dict:
+    """Every colour swap other than the current colour, from the codes w (B, w_dim); with `control`, also
+    the random move of the same size on the same layers (random_move_preservation)."""
     targets = sorted({d.meta["class"] for d in dirs.values() if d.meta.get("attribute") == "colour"})
     orig = gan.render(w)
     orig_colour = labeller(orig)
     orig_pred = classifier.predict(orig)
-    wins, kept = [], []
+    wins, kept, kept_random, gen = [], [], [], torch.Generator().manual_seed(0)
     for target in targets:
         idx = [i for i, c in enumerate(orig_colour) if c != target]
         if not idx:
@@ -72,7 +82,14 @@ def evaluate_w(gan, dirs, w, strength, conditional, classifier, labeller) -> dic
         wins += [c == target for c in labeller(edited)]
         pred = classifier.predict(edited)
         kept += [all(pred[k][0][j] == orig_pred[k][0][i] for k in KEEP) for j, i in enumerate(idx)]
-    return {"success": float(np.mean(wins)), "preservation": float(np.mean(kept)), "edits": len(wins)}
+        if control:
+            base = gan.generator.broadcast(w[idx])
+            pred = classifier.predict(gan.render(base + random_like(wp - base, gen)))
+            kept_random += [all(pred[k][0][j] == orig_pred[k][0][i] for k in KEEP) for j, i in enumerate(idx)]
+    out = {"success": float(np.mean(wins)), "preservation": float(np.mean(kept)), "edits": len(wins)}
+    if control:
+        out["random_move_preservation"] = float(np.mean(kept_random))
+    return out
 
 
 def run(quick: bool = False, model_path: str | None = None, strength: float | None = None,
@@ -86,9 +103,10 @@ def run(quick: bool = False, model_path: str | None = None, strength: float | No
     n = 24 if quick else 120
     seeds = list(range(900_000, 900_000 + n))  # not the seeds the boundaries were fitted on
     res = {"seeds": n, "strength": strength, "truncation_psi": psi}
-    plain = evaluate(gan, dirs, seeds, strength, psi, False, classifier, labeller)
+    plain = evaluate(gan, dirs, seeds, strength, psi, False, classifier, labeller, control=True)
     cond = evaluate(gan, dirs, seeds, strength, psi, True, classifier, labeller)
     res.update(colour_edit_success=round(plain["success"], 3), preservation=round(plain["preservation"], 3),
+               random_move_preservation=round(plain["random_move_preservation"], 3),
                conditional_colour_edit_success=round(cond["success"], 3),
                conditional_preservation=round(cond["preservation"], 3), edits=plain["edits"])
     if sweep:

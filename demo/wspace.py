@@ -28,8 +28,9 @@ and a small network turns it into **w**, a list of numbers from which the whole 
 Every picture the model can make is a point in this **W space** — the archive of its potential images.
 
 A **direction** is a straight line through W, learnt from thousands of labelled pictures: the boundary
-that best separates, say, blue objects from all the others. Moving w across it changes the colour while
-the rest of the picture stays. **Strength** 1 swaps the class (red becomes blue, cyan becomes blue);
+that best separates, say, blue objects from all the others. InterFaceGAN found that in a generator trained
+without labels, moving w across such a line changes the colour while the rest of the picture stays; the
+line above the picture says how often that holds here, next to a random move of the same size. **Strength** 1 swaps the class (red becomes blue, cyan becomes blue);
 0 is the original, between 0 and 1 it slides, above 1 it overshoots, and negative values push away.
 The strip underneath shows the same edit from −strength to +strength.
 
@@ -50,11 +51,16 @@ def _summary(folder) -> dict | None:
     return json.loads(path.read_text()) if path is not None and path.is_file() else None
 
 
+def _pct(x: float) -> str:
+    """A share in whole percent that never rounds up to 100 % unless it is all (0.995 -> "99%")."""
+    return f"{min(round(100 * x), 99 if x < 1 else 100)}%"
+
+
 def training_note(gan) -> str:
     """Two plain sentences: how this generator learnt W, and what the measurement found, beside the other model."""
     if gan.label_free:
-        how = "This StyleGAN learnt W from pictures alone: no label, caption or scene pair reached its training."
-        other, other_name = LABELLED_GAN, "the label-built upper bound"
+        how = "This StyleGAN learnt W from pictures alone, without any label."
+        other, other_name = LABELLED_GAN, "one trained with labels"
     else:
         how = ("This StyleGAN was trained with the scene labels built in, so its W is organised by construction "
                "(an upper bound, not a test of InterFaceGAN's premise).")
@@ -62,10 +68,12 @@ def training_note(gan) -> str:
     s, o = _summary(gan.folder), _summary(other)
     if s is None:
         return how
-    found = (f"Measured: a colour swap reaches the target in {s['colour_edit_success']:.1%} of edits and keeps shape, "
-             f"size and background in {s['preservation']:.1%}")
+    found = (f"A colour swap reaches its colour in {_pct(s['colour_edit_success'])} of edits and keeps shape, size and "
+             f"background in {_pct(s['preservation'])}")
+    if s.get("random_move_preservation") is not None:
+        found += f" (a random move as large: {_pct(s['random_move_preservation'])})"
     if o is not None:
-        found += f"; {other_name} reaches {o['colour_edit_success']:.1%} and keeps {o['preservation']:.1%}"
+        found += f"; {other_name}: {_pct(o['colour_edit_success'])} and {_pct(o['preservation'])}"
     return f"{how} {found}."
 
 

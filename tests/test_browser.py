@@ -116,8 +116,11 @@ const panel = document.getElementById(arguments[0]);
 if (!panel || panel.offsetParent === null) return false;
 const shown = el => el.offsetParent !== null && el.getBoundingClientRect().width > 0;
 const blocks = [...panel.querySelectorAll('.big-image, .atlas')].filter(shown);
-const loaded = blocks.length > 0 && blocks.every(b => {
-  const i = b.querySelector('img'); return i && i.complete && i.naturalWidth > 0; });
+const done = b => { const i = b.querySelector('img'); return i && i.complete && i.naturalWidth > 0; };
+const loaded = blocks.length > 0 && blocks.every(done);
+// Chromium loads a lazy image only near the viewport (a phone's columns lie far below): bring the next one in
+const waiting = blocks.find(b => !done(b) && b.querySelector('img[loading=lazy][src]'));
+if (waiting) waiting.scrollIntoView({block: 'center'});
 const busy = [...panel.querySelectorAll('[data-testid=status-tracker]')].some(t => !t.classList.contains('hide'));
 return loaded && !busy;
 """
@@ -143,9 +146,14 @@ class Page:
         self.d, self.size, self.url, self.timings = driver, size, url, {}
 
     def wait(self, condition, timeout: float = TIMEOUT, message: str = ""):
+        from selenium.common.exceptions import TimeoutException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.d, timeout, poll_frequency=0.1).until(lambda d: condition(), message)
+        try:
+            return WebDriverWait(self.d, timeout, poll_frequency=0.1).until(lambda d: condition(), message)
+        except TimeoutException:  # what the page showed then, beside the other screenshots
+            self.d.save_screenshot(str(SHOTS / f"{self.size}-timeout-{len(list(SHOTS.glob('*timeout*')))}.png"))
+            raise
 
     def js(self, script: str, *args):
         return self.d.execute_script(script, *args)

@@ -19,7 +19,7 @@ from toyworld.world import HELDOUT
 # per model folder, the results files (assets/measured/NAME.json) its card quotes, in order
 CARD_BENCHMARKS = {
     "toy-diffusion": ("imagination", "speed", "compare", "atlas"),
-    "toy-stylegan-labelled": ("wspace", "speed", "compare"),
+    "toy-stylegan-labelled": ("wspace.toy-stylegan-labelled",),  # the default W model is the label-free one
 }
 MEASURED_HEADER = """## Measured (`python -m benchmarks ...`, this 2-core CPU; the files in `../measured/`)
 | benchmark | last line |
@@ -119,8 +119,8 @@ def _gan_architecture(t: dict, cfg: dict) -> str:
 **Not the label-free model.** The scene labels are built into this generator's training (scene pairs that
 differ in one known factor shape W; the mapping network regresses codes from one-hot labels and a z decoded
 by hand into a scene). Its W-space scores therefore show what the construction achieves, not that a
-disentangled W emerged: it is kept as an upper bound beside `../toy-stylegan-label-free`, and stays the app's default
-only until that model draws well enough (`EMBEDDED_GAN` in `toyworld/settings.py`).
+disentangled W emerged: it is kept as an upper bound beside `../toy-stylegan-label-free`, which is the app's
+default W model (`EMBEDDED_GAN` in `toyworld/settings.py`); `python app.py --gan assets/toy-stylegan-labelled` shows this one.
 
 `nets/stylegan.py` in plain PyTorch (no custom ops): a mapping network z → w ({cfg['n_mlp']} layers, learning-rate
 multiplier {cfg['lr_mlp']}, tracked `w_avg`), synthesis from a learned 4×4 constant through modulated /

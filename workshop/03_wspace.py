@@ -28,8 +28,10 @@
 # 5. find directions **without labels**: GANSpace (PCA of sampled w) and SeFa (singular vectors of the
 #    style-modulation weights).
 #
-# The generator is the embedded toy StyleGAN (64 px; a converted NVlabs StyleGAN2 folder loads through the
-# same `load_gan`, see the README). *About a minute and a half of CPU, most of it labelling 1 000 images.*
+# The generator is the embedded toy StyleGAN (64 px), learnt from pictures alone: no label reached its
+# training, so whether W separates a factor is a finding here, not a construction. `load_gan(LABELLED_GAN)`
+# (from `edits.wspace`) loads the label-built upper bound to compare with; a converted NVlabs StyleGAN2
+# folder loads through the same `load_gan` (see the README). *About a minute and a half of CPU, most of it labelling 1 000 images.*
 
 # %%
 import time

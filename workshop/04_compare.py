@@ -20,7 +20,7 @@
 # |---|---|---|
 # | **conditioning** | rewrite the prompt ("red" → "blue") | the image of the original prompt |
 # | **h-space** | leave the colour unsaid, push h along the fitted "blue" direction | the same prompt, unedited |
-# | **W space** | move the StyleGAN's w along its "blue" direction | the same seed, unedited |
+# | **W space** | bring the h-space column's unedited picture into W (the GAN's encoder), move w along its "blue" direction | that picture redrawn from W |
 #
 # *reached*: the edited image shows the target; *kept*: every other factor is unchanged; *distance*:
 # 1 − SSIM between the unedited and the edited image (0 = identical). Success and preservation count only
@@ -94,12 +94,21 @@ def plot(summary, title):
 
 plot(summary, f"red circle -> blue, {N} seeds")
 
+# %%
+import json
+
+from toyworld.settings import MEASURED
+
+bench = json.loads((MEASURED / "compare.json").read_text())  # the last full `python -m benchmarks compare`
+print(f"benchmark, {bench['seeds']} seeds:")
+for m in METHODS:
+    print(f"  {TITLES[m]}: reached {bench[m]['success']:.2f}, kept {bench[m]['preservation']:.2f}")
+
 # %% [markdown]
-# With 4 seeds every rate moves in steps of 0.25: this is a demonstration, not a measurement. Over 120 seeds
-# (`python -m benchmarks compare`) the prompt reached the target in 0.98 of the cases and kept the rest in
-# 0.82; W space 0.98 and 0.96; h-space 0.40 and 0.23. The prompt *re-imagines* the scene, so other factors
-# drift with it; a W direction changes one thing in a generator whose seeds name definite scenes; the
-# h-space direction reads the colour but moves it only part of the way.
+# With 4 seeds every rate moves in steps of 0.25: this is a demonstration, not a measurement; the benchmark's
+# figures over many seeds are printed above. The prompt *re-imagines* the scene, so other factors drift with
+# it; a W direction moves one factor of a generator's code; the h-space direction reads the colour only
+# partly and moves it only part of the way.
 #
 # ## Exercises
 # 1. **Another attribute.** Run the comparison for `shape` → `star` on two seeds. Which columns have a
