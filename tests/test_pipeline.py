@@ -132,3 +132,26 @@ def test_prompt_report_ignores_unknown_words_in_an_open_vocabulary(tiny_model, m
 
     monkeypatch.setattr(pipeline, "CLOSED_VOCABULARY", 10)  # as if the tokenizer were real CLIP's
     assert pipeline.prompt_report(tiny_model, "a photo of a cat").ok
+
+
+def test_requests_run_with_the_worker_thread_count_and_the_main_thread_keeps_its_own():
+    import threading
+
+    import torch
+
+    from edits.pipeline import FairLock
+    from toyworld.settings import WORKER_TORCH_THREADS
+
+    main_before = torch.get_num_threads()
+    seen = []
+
+    def request():
+        with FairLock():
+            seen.append(torch.get_num_threads())
+
+    t = threading.Thread(target=request)
+    t.start()
+    t.join()
+    assert seen == [WORKER_TORCH_THREADS or seen[0]]
+    with FairLock():
+        assert torch.get_num_threads() == main_before

@@ -16,6 +16,7 @@ Environment variables (also listed by `python app.py --help`):
     SESSION_FILES        the folder under which each visitor's temporary files live (default: the system's)
     MEMORY_TRIM_S        how often (s) freed memory is handed back to the system (default 60; 0: never)
     MALLOC_ARENAS        glibc heap arenas of the server (default 2; 0: glibc's default of 8 per core)
+    WORKER_TORCH_THREADS torch threads for each of the server's requests (default 1; 0: torch's default)
     SPACE_ID             set by Hugging Face Spaces: the UI links the documents of the Space's repository
 """
 from __future__ import annotations
@@ -74,6 +75,7 @@ MAX_CSV_ROWS = 10_000
 MAX_SESSION_JOBS = _env_int("MAX_SESSION_JOBS", 2)  # diffusion images waiting or being made, per visitor
 MAX_SESSION_LONG_JOBS = _env_int("MAX_SESSION_LONG_JOBS", 1)  # fits, many-seed comparisons, walks
 QUEUE_MAX_SIZE = _env_int("QUEUE_MAX_SIZE", 64)
+WORKER_TORCH_THREADS = _env_int("WORKER_TORCH_THREADS", 1)  # edits.pipeline.worker_threads
 W_CONCURRENCY = 4  # W-space edits run this many at once (milliseconds each)
 LONG_JOB_BATCH = 4  # images per locked batch of a long job: a /generate waits for one batch at most
 
