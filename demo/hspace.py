@@ -12,7 +12,7 @@ from edits.fit import collect_h, fill_template, fit_h, make_labeller, seeds_for
 from edits.hspace import DEFAULT_EDIT, MAX_STRENGTH, HEdit, edit_pair, h_shape, traversal
 from edits.labelers import FACTORS
 from edits.pipeline import InputError, check_name, check_number, check_prompt, check_seed, to_uint8
-from toyworld.settings import LONG_JOB_BATCH, MAX_FIT_SAMPLES, SESSION_TTL_S, TRAVERSAL_FRAMES
+from toyworld.settings import H_TRAVERSAL_FRAMES, LONG_JOB_BATCH, MAX_FIT_SAMPLES, SESSION_TTL_S
 
 from .common import (Models, Slider, card_of, docs_line, explain, friendly, image_out, lead, measured, model_name,
                      note_for, session_files_state, session_folder, signed, strip_out)
@@ -125,7 +125,7 @@ def _edit_layout(models: Models, model, attrs: list[str]) -> SimpleNamespace:
                 original = image_out("Original (same seed, same prompt)")
                 edited = image_out("Edited in h-space")
             note = gr.Markdown(elem_classes=["note"])
-    strip = strip_out("From −strength to +strength")
+    strip = strip_out("From −strength to +strength", columns=H_TRAVERSAL_FRAMES)
     explain(EXPLAIN + conflict_line(measured("hspace")))
     gr.Markdown(docs_line("assets/directions/FINDINGS.md", card_of(model)))
     return SimpleNamespace(prompt=prompt, attribute=attribute, target=target, strength=strength, button=button,
@@ -181,10 +181,16 @@ def _edit_handlers(models: Models, model) -> SimpleNamespace:
         return to_uint8(a), to_uint8(b)
 
     @friendly
-    def strip_fn(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
+    def strip_fn(prompt, seed, attribute, target, strength, start, end, mode, move, mine, original=None,
+                 edited=None):
+        """The strip; `original` and `edited` (the pair just shown) are reused as its 0 and ±strength frames."""
         d, siblings, e = _checked(models, prompt, seed, attribute, target, strength, start, end, mode, move, mine)
-        alphas, imgs = traversal(model, prompt, seed, d, e.strengths[0] or DEFAULT_EDIT["strength"], TRAVERSAL_FRAMES,
-                                 e.start, e.end, e.mode, e.move, siblings, _others(models, mine, d))
+        known = {}
+        if original is not None and edited is not None and e.strengths[0]:
+            known = {0.0: np.asarray(original, dtype=np.float32)[..., :3] / 255,
+                     e.strengths[0]: np.asarray(edited, dtype=np.float32)[..., :3] / 255}
+        alphas, imgs = traversal(model, prompt, seed, d, e.strengths[0] or DEFAULT_EDIT["strength"], H_TRAVERSAL_FRAMES,
+                                 e.start, e.end, e.mode, e.move, siblings, _others(models, mine, d), known=known)
         return [(to_uint8(im), signed(a)) for a, im in zip(alphas, imgs)]
 
     def refresh_targets(attribute, mine):
@@ -193,7 +199,8 @@ def _edit_handlers(models: Models, model) -> SimpleNamespace:
 
     def show(*args):
         """The first view for a seed: the edit, its strip and the prompt note."""
-        return (*edit(*args), strip_fn(*args), note_for(model, args[0]))
+        pair = edit(*args)
+        return (*pair, strip_fn(*args, *pair), note_for(model, args[0]))
 
     return SimpleNamespace(edit=edit, strip_fn=strip_fn, refresh_targets=refresh_targets, show=show)
 
@@ -253,7 +260,7 @@ def _wire(model, ui: SimpleNamespace, fit_ui: SimpleNamespace, seed: gr.Number, 
                api_name="edit_h", concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal",
                trigger_mode="always_last")
     ev.then(lambda p: note_for(model, p), ui.prompt, ui.note, api_name=False, queue=False)
-    ev.then(h.strip_fn, edit_inputs, ui.strip, api_name=False, concurrency_id=MODEL,
+    ev.then(h.strip_fn, [*edit_inputs, ui.original, ui.edited], ui.strip, api_name=False, concurrency_id=MODEL,
             concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
     ui.move.change(lambda m: gr.update(info=STRENGTH_INFO.get(m, "")), ui.move, ui.strength, api_name=False,
                    queue=False)

@@ -181,3 +181,19 @@ def test_swap_reads_the_class_at_each_step_and_moves_it(tiny_model, monkeypatch)
     cur = (hc.flatten(1) @ r.T + rb).argmax(1)
     want = offsets[0] * normals[0] - offsets[cur, None] * normals[cur]
     assert torch.allclose(got.flatten(1), want, atol=1e-5)
+
+
+def test_traversal_reuses_the_frames_it_is_given(tiny_model, monkeypatch):
+    import edits.hspace.pairs as pairs
+
+    d = _random_direction(tiny_model)
+    drawn = []
+    real = pairs.sample
+    monkeypatch.setattr(pairs, "sample", lambda *a, **k: drawn.append(len(a[2])) or real(*a, **k))
+    size = tiny_model.resolution
+    given = {0.0: np.full((size, size, 3), 0.25, np.float32), 2.0: np.full((size, size, 3), 0.75, np.float32)}
+    alphas, frames = pairs.traversal(tiny_model, PROMPT, 4, d, 2.0, 5, 0.0, 1.0, "asymmetric", "add", known=given,
+                                     num_inference_steps=3, guidance_scale=5.0)
+    assert alphas == [-2.0, -1.0, 0.0, 1.0, 2.0] and drawn == [3]
+    assert np.array_equal(frames[2], given[0.0]) and np.array_equal(frames[4], given[2.0])
+    assert not np.array_equal(frames[3], given[2.0])

@@ -62,7 +62,8 @@ MAX_CLI_FIT_SAMPLES = 4096  # `python -m edits.fit`
 MAX_COMPARE_SEEDS = _env_int("MAX_COMPARE_SEEDS", 16)
 MAX_DIFFUSION_FRAMES = _env_int("MAX_DIFFUSION_FRAMES", 16)
 MAX_WALK_FRAMES = 48  # W-space walks (cheap frames)
-TRAVERSAL_FRAMES = 7  # the strips under the h-space and W-space edits
+TRAVERSAL_FRAMES = 7  # the strip under the W-space edit
+H_TRAVERSAL_FRAMES = 5  # the h-space strip: each frame is a guided sampling (7 made the Edit 5.2-5.7 s, over 5 s)
 
 # ---------------------------------------------------------------- text a caller may send (checked before any work)
 MAX_TEMPLATE_CHARS = 300  # a "fit your own direction" prompt template

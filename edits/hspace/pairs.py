@@ -25,14 +25,18 @@ def edit_pair(model: DiffusionModel, prompt: str, seed: int, direction, strength
 def traversal(model: DiffusionModel, prompt: str, seed: int, direction, strength: float, frames: int = 7,
               start: float = DEFAULT_EDIT["start"], end: float = DEFAULT_EDIT["end"],
               mode: str = DEFAULT_EDIT["mode"], move: str = DEFAULT_EDIT["move"], siblings: list = (),
-              keep: list = (), **kwargs) -> tuple[list[float], np.ndarray]:
-    """`frames` images from -strength to +strength (one batch, the same seed)."""
+              keep: list = (), known: dict | None = None, **kwargs) -> tuple[list[float], np.ndarray]:
+    """`frames` images from -strength to +strength (one batch, the same seed). `known` maps strengths (rounded
+    to 3 decimals) to images (H, W, 3) in [0, 1] already drawn, such as `edit_pair`'s: those frames are
+    taken from it rather than drawn again."""
     frames = int(check_number(frames, "Frames", 3, 15, integer=True))
     strength = check_number(strength, "Strength", -1e9, 1e9)
     alphas = np.linspace(-abs(strength), abs(strength), frames).round(3).tolist()
-    out = sample(model, prompt, [seed] * frames,
-                 edit=HEdit(direction, alphas, start, end, mode, move, list(siblings), list(keep)), **kwargs)
-    return alphas, out.images
+    known = {round(float(a), 3): np.asarray(im, dtype=np.float32) for a, im in (known or {}).items()}
+    todo = [a for a in alphas if a not in known]
+    drawn = iter(sample(model, prompt, [seed] * len(todo), edit=HEdit(
+        direction, todo, start, end, mode, move, list(siblings), list(keep)), **kwargs).images if todo else ())
+    return alphas, np.stack([known[a] if a in known else next(drawn) for a in alphas])
 
 
 def starting_noise(model: DiffusionModel, seeds: list[int]) -> torch.Tensor:
