@@ -1,6 +1,7 @@
 """Potentiality in a GAN: keep the seed, move its w along fitted and unsupervised directions."""
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -11,7 +12,8 @@ from edits.wspace import (DEFAULT_PSI, DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRE
                           edit_pair, make_edit, recommended_layers, traversal)
 from toyworld.settings import EMBEDDED_GAN, LABEL_FREE_GAN, LABELLED_GAN, ROOT, TRAVERSAL_FRAMES
 
-from .common import Models, Slider, card_of, docs_line, explain, friendly, image_out, lead, signed, strip_out
+from .common import (Models, Slider, card_of, docs_line, explain, friendly, image_out, lead, measured, signed,
+                     strip_out)
 from .sharing import CONCURRENCY, GAN
 
 FINDINGS = EMBEDDED_GAN / "FINDINGS.md"
@@ -44,11 +46,12 @@ has one) and applies the edit to it.
 
 
 def _summary(folder) -> dict | None:
-    """The wspace benchmark's figures a model folder keeps in summary.json (written from the benchmark output)."""
-    import json
-
-    path = folder / "summary.json" if folder else None
-    return json.loads(path.read_text()) if path is not None and path.is_file() else None
+    """The wspace benchmark's last full run for a generator folder (assets/measured/wspace.json for the default
+    generator, wspace.NAME.json for another one, as `python -m benchmarks wspace --model` records it)."""
+    if folder is None:
+        return None
+    name = "wspace" if Path(folder).resolve() == Path(EMBEDDED_GAN).resolve() else f"wspace.{Path(folder).name}"
+    return measured(name) or None
 
 
 def _pct(x: float) -> str:
