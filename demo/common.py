@@ -17,7 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from edits.pipeline import MAX_SEED, DiffusionModel, InputError, ModelLoadError, prompt_report
+from edits.pipeline import MAX_SEED, DiffusionModel, InputError, ModelLoadError, prompt_report, worker_threads
 from toyworld.settings import MEASURED, ROOT, SESSION_FILES, SESSION_TTL_S, SPACE_ID
 
 log = logging.getLogger("demo")
@@ -96,6 +96,7 @@ def friendly(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        worker_threads()  # every request draws with the server's thread count (edits.pipeline.worker_threads)
         try:
             return fn(*args, **kwargs)
         except gr.Error as e:

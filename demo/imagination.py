@@ -6,7 +6,7 @@ import gradio as gr
 from edits.pipeline import MAX_GUIDANCE, MAX_STEPS
 
 from .common import Models, Slider, explain, friendly, image_out, lead, model_name, note_for
-from .sharing import CONCURRENCY, MODEL
+from .sharing import BATCHED, CONCURRENCY
 
 LEAD = "Tell the model what to draw: it composes a picture from your words. **Change the prompt, keep the seed.**"
 
@@ -71,14 +71,16 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
 
     @friendly
     def generate(prompt, negative_prompt, seed, num_inference_steps, guidance_scale):
-        return model.generate(prompt, negative_prompt, seed, num_inference_steps, guidance_scale)
+        # requests of several visitors arriving together are drawn in one batch (edits.batching)
+        return model.batcher.generate(prompt, negative_prompt, seed, num_inference_steps, guidance_scale)
 
     def show(prompt, negative_prompt, seed, num_inference_steps, guidance_scale):
         return generate(prompt, negative_prompt, seed, num_inference_steps, guidance_scale), note_for(model, prompt)
 
     inputs = [prompt, negative, seed, steps, guidance]
     ev = gr.on([button.click, prompt.submit, negative.submit], generate, inputs, image,
-               api_name="generate", concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
+               api_name="generate", concurrency_id=BATCHED, concurrency_limit=CONCURRENCY[BATCHED],
+               show_progress="minimal")
     ev.then(lambda p: note_for(model, p), prompt, note, api_name=False, queue=False)
     # "drawn": the seed whose first view is already on the page (then opening the page runs no job)
     return {"refresh": (show, inputs, [image, note]), "drawn": None if first is None else int(seed.value)}

@@ -1,12 +1,13 @@
 """Sharing one CPU fairly between visitors: queues, and a per-session limit on jobs waiting.
 
-Three queues (Gradio concurrency ids): "model" for the diffusion images a visitor waits for (one at a
-time), "gan" for the W-space sliders (milliseconds each, several at once, never behind a diffusion
+Four queues (Gradio concurrency ids): "batched" for /generate (up to MAX_BATCH_SIZE at once, drawn together
+in shared batches by edits.batching), "model" for the other diffusion images a visitor waits for (h-space
+edits, comparisons: one at a time), "gan" for the W-space sliders (milliseconds each, several at once, never behind a diffusion
 image), "long" for fits, many-seed comparisons and walks (one at a time, so that they never hold the
 "model" queue; they share the models' fair locks batch by batch). Gradio limits the whole queue
 (QUEUE_MAX_SIZE) but not one visitor's share of it; `limit_per_session` turns a visitor's request away,
 in one sentence, before it takes a place in the queue, when they already have MAX_SESSION_JOBS diffusion
-images, MAX_SESSION_LONG_JOBS long jobs or W_CONCURRENCY W edits waiting or running. Another visitor's
+images ("batched" and "model" together), MAX_SESSION_LONG_JOBS long jobs or W_CONCURRENCY W edits waiting or running. Another visitor's
 /generate then waits for at most MAX_SESSION_JOBS images per visitor ahead of it, and one batch of a long job.
 """
 from __future__ import annotations
@@ -18,12 +19,14 @@ import time
 import gradio as gr
 
 from toyworld.settings import (CACHE_SWEEP_S, MALLOC_ARENAS, MAX_SESSION_JOBS, MAX_SESSION_LONG_JOBS, MEMORY_TRIM_S,
-                               QUEUE_MAX_SIZE, SESSION_TTL_S, W_CONCURRENCY)
+                               MAX_BATCH_SIZE, QUEUE_MAX_SIZE, SESSION_TTL_S, W_CONCURRENCY)
 
 from .common import sweep_session_files
 
 MODEL, GAN, LONG = "model", "gan", "long"
-CONCURRENCY = {MODEL: 1, GAN: W_CONCURRENCY, LONG: 1}
+BATCHED = "batched"  # /generate: up to MAX_BATCH_SIZE requests at once, drawn in shared batches (edits.batching)
+CONCURRENCY = {MODEL: 1, GAN: W_CONCURRENCY, LONG: 1, BATCHED: MAX_BATCH_SIZE}
+IMAGES = (MODEL, BATCHED)  # the diffusion images a visitor waits for: one allowance (MAX_SESSION_JOBS)
 
 log = logging.getLogger("demo")
 
@@ -33,14 +36,14 @@ def too_many(kinds: list[str | None], new_kind: str | None, max_jobs: int = MAX_
     """Why a visitor with jobs of `kinds` (concurrency ids) waiting or running may not add one of
     `new_kind`, or None. Each queue has its own allowance, so that the W sliders stay live while an
     image is being made, and one visitor never holds more than `max_jobs` places in the diffusion queue."""
-    held = sum(k == new_kind for k in kinds)
+    held = sum(k in IMAGES if new_kind in IMAGES else k == new_kind for k in kinds)
     if new_kind == LONG and held >= max_long:
         return (f"You already have {max_long} long job{'s' * (max_long > 1)} (a fit, a comparison over many "
                 "seeds or a walk) waiting or running; please wait for it to finish.")
-    if new_kind == MODEL and held >= max_jobs:
+    if new_kind in IMAGES and held >= max_jobs:
         return (f"You already have {max_jobs} image{'s' * (max_jobs > 1)} waiting or being made; please wait "
                 "for them to finish.")
-    if new_kind not in (LONG, MODEL) and held >= max_other:
+    if new_kind not in (LONG, *IMAGES) and held >= max_other:
         return f"You already have {max_other} requests of this kind waiting or running; please wait for them."
     return None
 

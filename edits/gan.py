@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .pipeline import ModelLoadError, make_generator, to_uint8, worker_threads
+from .pipeline import ModelLoadError, make_generator, to_uint8
 from nets.stylegan import Generator, load_generator
 from toyworld.settings import EMBEDDED_GAN
 
@@ -62,7 +62,6 @@ class GANModel:
     @torch.no_grad()
     def render(self, w_plus: torch.Tensor, batch_size: int = 256) -> np.ndarray:
         """W (B, w_dim) or W+ (B, L, w_dim) -> uint8 images (B, H, W, 3)."""
-        worker_threads()
         out = []
         for i in range(0, len(w_plus), batch_size):
             x = self.generator.synthesis(self.generator.broadcast(w_plus[i:i + batch_size]))  # (b, C, r, r)

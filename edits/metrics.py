@@ -1,6 +1,7 @@
 """Measurements shared by the Compare tab, the benchmarks and the direction atlas.
 
     distance(a, b)                       # 1 - SSIM of two uint8 RGB images (0 = identical)
+    same_picture(a, b)                   # the project's one definition of "the same picture"
     atlas_statistics(vectors, COLOURS)   # cosine of directions vs. CIELAB distance of colours, Spearman
 
 SSIM: scikit-image's `structural_similarity` as Wang et al. (2004) define it: Gaussian window (sigma 1.5,
@@ -17,9 +18,29 @@ from scipy.stats import spearmanr
 from skimage.color import rgb2lab
 from skimage.metrics import structural_similarity
 
+from toyworld.settings import PICTURE_TOLERANCE
+
 from .pipeline import InputError
 
 WINDOW = 11  # taps of the Gaussian window (sigma 1.5, truncated at 3.5 sigma)
+
+
+def picture_difference(a, b) -> int:
+    """The largest difference, in levels of 255, between two uint8 pictures of the same shape."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"pictures of different shapes: {a.shape} and {b.shape}")
+    return int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max(initial=0))
+
+
+def same_picture(a, b, tolerance: int = PICTURE_TOLERANCE) -> bool:
+    """The one definition of "the same picture" that the app, the tests and the load benchmark use: the same
+    shape, and every value within `tolerance` levels (1 of 255). For the same seed and settings, a picture is
+    the same bytes on one machine whatever its thread count; across batch sizes (CPU kernels block a batch
+    differently) and across CPUs (their kernels round differently) it may differ by 1 level in a few values,
+    never more (measured; toyworld.settings.PICTURE_TOLERANCE)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and picture_difference(a, b) <= tolerance
 
 
 def ssim(a, b) -> float:

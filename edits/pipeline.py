@@ -111,7 +111,11 @@ def worker_threads(n: int = WORKER_TORCH_THREADS) -> None:
     """In a thread other than the main one (a server's request), use `n` torch threads (0: leave torch's
     default). On this 2-core CPU one picture took 0.84 s with one thread in a worker thread and 2.3-3.0 s
     with two (the main thread: 0.8 s with two), so the app's requests run single-threaded. Torch's thread
-    count is per thread here (OpenMP), so the main thread (scripts, benchmarks, notebooks) is not affected."""
+    count is per thread here (OpenMP), so the main thread (scripts, benchmarks, notebooks) is not affected.
+
+    The app calls it once per request, in the wrapper every request passes through (demo.common.friendly),
+    never inside a lock. The thread count does not change what is drawn beyond the tolerance of
+    `edits.metrics.same_picture`."""
     if n > 0 and threading.current_thread() is not threading.main_thread() and torch.get_num_threads() != n:
         torch.set_num_threads(n)
 
@@ -128,7 +132,6 @@ class FairLock:
         with self._cond:
             ticket, self._next = self._next, self._next + 1
             self._cond.wait_for(lambda: self._serving == ticket)
-        worker_threads()
         return self
 
     def __exit__(self, *exc):
@@ -148,6 +151,12 @@ class DiffusionModel:
     default_steps: int = 25
     default_guidance: float = 5.0
     lock: FairLock = field(default_factory=FairLock, repr=False)
+    batcher: object = field(default=None, repr=False)  # edits.batching.Batcher: concurrent callers share batches
+
+    def __post_init__(self):
+        from .batching import Batcher
+
+        self.batcher = self.batcher or Batcher(self)
 
     @property
     def device(self) -> torch.device:
@@ -192,18 +201,23 @@ class DiffusionModel:
     @gpu(BATCH)
     @torch.no_grad()
     def generate_batch(self, prompts: list[str], seeds: list[int], num_inference_steps: int | None = None,
-                       guidance_scale: float | None = None, output_type: str = "np", **kwargs):
-        """A batch, one seed per image; image i equals `generate(prompts[i], seed=seeds[i])`.
+                       guidance_scale: float | None = None, output_type: str = "np",
+                       negative_prompts: list[str] | None = None, **kwargs):
+        """A batch, one seed per image; image i is the same picture (edits.metrics.same_picture) as
+        `generate(prompts[i], negative_prompts[i], seeds[i])`.
 
         The starting noise of each image is drawn from its own seed's generator, so
-        batching never changes an image.
+        batching never changes an image beyond a rounding of the CPU's batched kernels.
         """
         steps = self.default_steps if num_inference_steps is None else num_inference_steps
         gs = self.default_guidance if guidance_scale is None else guidance_scale
         gens = [make_generator(check_seed(s)) for s in seeds]
+        negative = None
+        if negative_prompts is not None and any(negative_prompts):  # "" reads as no negative prompt
+            negative = [check_prompt(n, "negative prompt") for n in negative_prompts]
         with self.lock:
-            out = self.pipe(prompt=[check_prompt(p) for p in prompts], num_inference_steps=steps,
-                            guidance_scale=gs, generator=gens, height=self.resolution,
+            out = self.pipe(prompt=[check_prompt(p) for p in prompts], negative_prompt=negative,
+                            num_inference_steps=steps, guidance_scale=gs, generator=gens, height=self.resolution,
                             width=self.resolution, output_type=output_type, **kwargs)
         return out.images
 

@@ -17,6 +17,7 @@ Environment variables (also listed by `python app.py --help`):
     MEMORY_TRIM_S        how often (s) freed memory is handed back to the system (default 60; 0: never)
     MALLOC_ARENAS        glibc heap arenas of the server (default 2; 0: glibc's default of 8 per core)
     WORKER_TORCH_THREADS torch threads for each of the server's requests (default 1; 0: torch's default)
+    MAX_BATCH_SIZE       most /generate requests (of any visitors) drawn together in one batch (default 8)
     SPACE_ID             set by Hugging Face Spaces: the UI links the documents of the Space's repository
 """
 from __future__ import annotations
@@ -77,7 +78,11 @@ MAX_SESSION_JOBS = _env_int("MAX_SESSION_JOBS", 2)  # diffusion images waiting o
 MAX_SESSION_LONG_JOBS = _env_int("MAX_SESSION_LONG_JOBS", 1)  # fits, many-seed comparisons, walks
 QUEUE_MAX_SIZE = _env_int("QUEUE_MAX_SIZE", 64)
 WORKER_TORCH_THREADS = _env_int("WORKER_TORCH_THREADS", 1)  # edits.pipeline.worker_threads
+# "The same picture" (edits.metrics.same_picture): for the same seed and settings, every value within this many
+# levels (of 255): batches and some CPUs' thread counts round a few values 1 level apart.
+PICTURE_TOLERANCE = 1
 W_CONCURRENCY = 4  # W-space edits run this many at once (milliseconds each)
+MAX_BATCH_SIZE = _env_int("MAX_BATCH_SIZE", 8)  # /generate requests of different visitors drawn in one batch
 LONG_JOB_BATCH = 4  # images per locked batch of a long job: a /generate waits for one batch at most
 
 # ---------------------------------------------------------------- disk
