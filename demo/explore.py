@@ -7,7 +7,8 @@ import gradio as gr
 import numpy as np
 
 from edits.metrics import atlas_statistics, colour_direction_vectors
-from edits.pipeline import InputError, check_number
+from edits.directions import HOW_TO_FIT
+from edits.pipeline import MAX_STEPS, InputError, check_number
 from edits.walks import MAX_FRAMES, check_frames, diffusion_walk, direction_walk, gan_walk, write_gif, write_mp4
 from toyworld.settings import MAX_DIFFUSION_FRAMES
 from toyworld.world import COLOURS
@@ -160,16 +161,24 @@ def _walk_handler(models: Models):
     return walk
 
 
+def _colour(directions: dict) -> list:
+    return [d for d in directions.values() if d.meta.get("attribute") == "colour" and not d.meta.get("skip_levels")]
+
+
+def _h_steps(directions: dict) -> int:
+    """How many denoising steps a set's h-space colour directions were fitted on (0: none)."""
+    return max((len(d.vectors) for d in _colour(directions)), default=0)
+
+
 def create_atlas_tab(models: Models) -> dict:
     lead(ATLAS_LEAD)
     w_vecs = colour_direction_vectors(models.w_directions, 0, COLOURS)
-    h_dirs = [d for d in models.h_directions.values() if d.meta.get("attribute") == "colour"]
-    n_steps = max((len(d.vectors) for d in h_dirs), default=1)
-    timesteps = h_dirs[0].timesteps if h_dirs else [0]
+    # the step slider spans the shipped directions' steps, else the steps a fit on this model samples
+    n_steps = max(_h_steps(models.h_directions), models.hspace_model.default_steps if not models.h_directions else 1)
     with gr.Row():
         space = gr.Radio(["W space (StyleGAN)", "h-space (diffusion)"], value="W space (StyleGAN)", label="Space")
-        step = gr.Slider(0, n_steps - 1, value=0, step=1, label="Denoising step (h-space; 0 = the noisiest)",
-                         visible=False)
+        step = Slider(0, max(1, n_steps - 1), value=0, step=1, label="Denoising step (h-space; 0 = the noisiest)",
+                      visible=False, api_range=(0, MAX_STEPS))
     summary = gr.Markdown()
     with gr.Row():
         cos_img = gr.Image(label="How alike the colour directions are (cosine)", type="pil", interactive=False,
@@ -179,14 +188,20 @@ def create_atlas_tab(models: Models) -> dict:
     explain(ATLAS_EXPLAIN)
     space.change(lambda s: gr.update(visible=not s.startswith("W")), space, step, api_name=False, queue=False)
 
-    @friendly
-    def show(space, step):
+    def atlas(space, step):
         if space not in ("W space (StyleGAN)", "h-space (diffusion)"):
             raise InputError("Choose the space: 'W space (StyleGAN)' or 'h-space (diffusion)'.")
-        step = check_number(step, "The denoising step", 0, n_steps - 1, integer=True)
-        vecs = w_vecs if space.startswith("W") else colour_direction_vectors(models.h_directions, step, COLOURS)
+        step = check_number(step, "The denoising step", 0, MAX_STEPS, integer=True)
+        h_dirs = models.h_directions
+        n = _h_steps(h_dirs)
+        if not space.startswith("W") and n and step >= n:
+            raise InputError(f"The h-space colour directions were fitted on {n} denoising steps: choose a step "
+                             f"between 0 and {n - 1}.")
+        vecs = w_vecs if space.startswith("W") else colour_direction_vectors(h_dirs, step, COLOURS)
         if len(vecs) < 3:
-            raise InputError(f"This server has fewer than three colour directions in {space}: nothing to compare.")
+            raise InputError(f"This server has fewer than three colour directions in {space}: nothing to compare. "
+                             + HOW_TO_FIT["w" if space.startswith("W") else "h"])
+        timesteps = _colour(h_dirs)[0].timesteps if _colour(h_dirs) else [0]
         st = atlas_statistics(vecs, COLOURS)
         names = list(st["names"])
         where = "W" if space.startswith("W") else f"h at step {step} (t = {timesteps[min(step, len(timesteps) - 1)]})"
@@ -199,6 +214,13 @@ def create_atlas_tab(models: Models) -> dict:
                       swatches=COLOURS, digits=0, alike="low", legend=("alike (ΔE 0)", f"far apart (ΔE {top:.0f})"))
         return text, cos, lab
 
-    gr.on([space.change, step.release], show, [space, step], [summary, cos_img, lab_img], api_name="atlas",
-          queue=False)
-    return {"refresh": (show, [space, step], [summary, cos_img, lab_img])}
+    def first_view(space, step):
+        """The tab's first view: the atlas, or the sentence that says what is missing (no error pop-up)."""
+        try:
+            return atlas(space, step)
+        except InputError as e:
+            return str(e), None, None
+
+    gr.on([space.change, step.release], friendly(atlas), [space, step], [summary, cos_img, lab_img],
+          api_name="atlas", queue=False)
+    return {"refresh": (first_view, [space, step], [summary, cos_img, lab_img])}

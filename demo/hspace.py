@@ -7,7 +7,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from edits.directions import Direction, DirectionError, others_of, siblings_of
+from edits.directions import Direction, DirectionError, no_direction, others_of, siblings_of
 from edits.fit import collect_h, fill_template, fit_h, make_labeller, seeds_for
 from edits.hspace import DEFAULT_EDIT, MAX_STRENGTH, HEdit, edit_pair, h_shape, traversal
 from edits.labelers import FACTORS
@@ -64,8 +64,7 @@ def _find(models: Models, mine: dict | None, attribute: str, target: str) -> Dir
     key = f"{check_name(attribute, 'attribute')}: {check_name(target, 'target')}"
     found = (mine or {}).get(key) or models.h_directions.get(key)
     if found is None:
-        known = ", ".join(sorted(set(models.h_directions) | set(mine or {}))) or "none"
-        raise InputError(f"There is no h-space direction for {key!r}. Known directions: {known}.")
+        raise InputError(no_direction("h", key, set(models.h_directions) | set(mine or {})))
     return found
 
 
@@ -193,12 +192,21 @@ def _edit_handlers(models: Models, model) -> SimpleNamespace:
                                  e.start, e.end, e.mode, e.move, siblings, _others(models, mine, d), known=known)
         return [(to_uint8(im), signed(a)) for a, im in zip(alphas, imgs)]
 
+    @friendly
+    def plain(prompt, seed):
+        return model.generate(prompt, "", seed)
+
     def refresh_targets(attribute, mine):
         ch = _choices(models, mine, attribute)
         return gr.update(choices=ch, value=ch[0] if ch else None)
 
     def show(*args):
-        """The first view for a seed: the edit, its strip and the prompt note."""
+        """The first view for a seed: the edit, its strip and the prompt note; on a model without any h-space
+        direction yet, the original picture and the sentence that says how to fit one."""
+        if not models.h_directions and not args[-1]:
+            return (plain(args[0], args[1]), None, [],
+                    "No h-space direction has been fitted for this model yet: fit one under “Fit your own "
+                    "direction” below (or with `python -m edits.fit hspace`), and it appears in the Target list.")
         pair = edit(*args)
         return (*pair, strip_fn(*args, *pair), note_for(model, args[0]))
 

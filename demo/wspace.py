@@ -18,6 +18,8 @@ from .sharing import CONCURRENCY, GAN
 
 FINDINGS = EMBEDDED_GAN / "FINDINGS.md"
 
+NO_DIRECTIONS = (" No labelled direction ships with this generator: the unsupervised sliders (SeFa, PCA) below "
+                 "move it at once, and `python -m edits.fit wspace` fits labelled ones.")
 N_COMPONENTS = 4
 NONE = "—"
 STRENGTH_RANGE = (-1.0, 3.0)  # 1 is a full class swap (the measured default); more overshoots
@@ -61,6 +63,14 @@ def _pct(x: float) -> str:
 
 def training_note(gan) -> str:
     """Two plain sentences: how this generator learnt W, and what the measurement found, beside the other model."""
+    ours = {Path(f).resolve() for f in (LABEL_FREE_GAN, LABELLED_GAN)}
+    if gan.folder is None or Path(gan.folder).resolve() not in ours:
+        source = (gan.converted_from or {}).get("file")
+        how = (f"This StyleGAN, *{gan.name}*, " + (f"converted from NVlabs' {source}, " if source else "")
+               + "is not one of the embedded models: its W was learnt elsewhere.")
+        s = _summary(gan.folder)
+        return how + (f" A colour swap reaches its colour in {_pct(s['colour_edit_success'])} of measured edits."
+                      if s and s.get("colour_edit_success") is not None else "")
     if gan.label_free:
         how = "This StyleGAN learnt W from pictures alone, without any label."
         other, other_name = LABELLED_GAN, "one trained with labels"
@@ -86,7 +96,7 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
     if gan is None:
         gr.Markdown("The StyleGAN generator is not installed on this server (its folder in assets/ is missing).")
         return {"refresh": None}
-    lead(training_note(gan))
+    lead(training_note(gan) + ("" if dirs else NO_DIRECTIONS))
     ui = _layout(gan, dirs)
     return _wire(gan, dirs, ui, seed, _handlers(gan, dirs, ui.extra, ui.comps))
 

@@ -34,6 +34,7 @@ class GANModel:
     encoder: torch.nn.Module | None = None  # image -> w (training/stylegan_label_free.py), when shipped
     label_free: bool = False  # True when no factor label reached its training
     folder: Path | None = None  # where it was loaded from; its W directions are in folder/directions
+    converted_from: dict | None = None  # what `python -m edits.convert` read (config.json), for a converted one
 
     @property
     def w_dim(self) -> int:
@@ -90,7 +91,8 @@ def load_gan(folder: str | Path | None = None) -> GANModel:
         raise ModelLoadError(f"The StyleGAN generator in {folder.name} could not be read ({type(e).__name__}); "
                              "its files may be incomplete or corrupt.") from None
     gan = GANModel(g, decoder, float(extra.get("latent_scale", 1.0)), name=folder.name, encoder=encoder,
-                   label_free=bool(extra.get("label_free", False)), folder=folder)
+                   label_free=bool(extra.get("label_free", False)), folder=folder,
+                   converted_from=extra.get("converted_from") if isinstance(extra.get("converted_from"), dict) else None)
     gan.pca = ganspace(gan)
     gan.sefa = sefa(gan)
     return gan

@@ -39,8 +39,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from .directions import (Direction, DirectionError, can_swap, fit_one_vs_rest, fit_readout, orthonormal_basis,
-                         project_out, siblings_of, signed_shift, swap_shift)
+from .directions import (Direction, DirectionError, can_swap, fit_one_vs_rest, fit_readout, no_direction,
+                         orthonormal_basis, project_out, siblings_of, signed_shift, swap_shift)
 from .gan import DEFAULT_PSI, Components, GANModel, directions_folder, ganspace, load_gan, sefa
 from .pipeline import InputError, check_name, check_number, check_seed
 from .zerogpu import FIT, W_EDIT, gpu
@@ -301,8 +301,7 @@ def make_edit(directions: dict[str, Direction], attribute: str, target: str, str
     classes = directions_for(directions, attribute)
     found = classes.get(target)
     if found is None:
-        raise InputError(f"There is no W-space direction for '{attribute}: {target}'. "
-                         f"Known: {', '.join(sorted(directions)) or 'none'}.")
+        raise InputError(no_direction("w", f"{attribute}: {target}", directions))
     if layers is None and found.meta.get("layers"):
         layers = tuple(found.meta["layers"])
     siblings = siblings_of(directions, found) if swap else []
