@@ -251,6 +251,15 @@ class Direction:
         return tuple(self.vectors.shape[1:])
 
     @property
+    def pooled(self) -> bool:
+        """Whether this h-space direction reads h pooled to its channels ("pooled" in its metadata, written by the
+        fit from `edits.hspace.layout.pools`); for files written before that field, a 1-D h direction without skip
+        tensors was pooled."""
+        if "pooled" in self.meta:
+            return bool(self.meta["pooled"])
+        return self.meta.get("space") == "h" and len(self.shape) == 1 and not self.meta.get("skip_levels")
+
+    @property
     def timesteps(self) -> list[int]:
         return list(self.meta.get("timesteps") or [0])
 

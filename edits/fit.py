@@ -29,7 +29,7 @@ import torch
 from tqdm import tqdm
 
 from .directions import Direction, DirectionError, fit_one_vs_rest, fit_readout, readable_stem
-from .hspace import describe, h_shape, sample
+from .hspace import describe, h_shape, pools, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from toyworld.settings import MAX_CLI_FIT_SAMPLES, MAX_CSV_BYTES, MAX_TEMPLATE_CHARS
 
@@ -76,6 +76,7 @@ class Samples:
     images: np.ndarray  # (N, H, W, 3) uint8
     timesteps: list[int]
     skip_levels: int = 0
+    pooled: bool = False  # h was read per channel (edits.hspace.layout.pools); D = C then
 
 
 @gpu(FIT)
@@ -87,13 +88,14 @@ def collect_h(model: DiffusionModel, template: str, seeds: list[int], num_infere
     from accelerate.utils import gather_object
 
     state = PartialState()
+    pooled = pools(model, skip_levels)  # the one choice, recorded in the directions fitted from these samples
     hs, imgs, ts, mine = [], [], None, []
     with state.split_between_processes(list(seeds)) as part:
         for i in range(0, len(part), batch_size):
             chunk = part[i:i + batch_size]
             out = sample(model, [fill_template(template, s) for s in chunk], chunk,
                          num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, capture=True,
-                         skip_levels=skip_levels)
+                         skip_levels=skip_levels, pool=pooled)
             hs.append(np.stack([h.flatten(1).numpy() for h in out.h], 1))  # (b, T, D)
             imgs.append(to_uint8(out.images))
             ts, mine = out.timesteps, mine + chunk
@@ -107,7 +109,7 @@ def collect_h(model: DiffusionModel, template: str, seeds: list[int], num_infere
         ts, mine = parts[0][3], [s for s, _, _ in order]
     else:
         h, im = np.concatenate(hs), np.concatenate(imgs)
-    return Samples(mine, [fill_template(template, s) for s in mine], h, im, ts, skip_levels)
+    return Samples(mine, [fill_template(template, s) for s in mine], h, im, ts, skip_levels, pooled)
 
 
 def fit_h(samples: Samples, labels: list[str], attribute: str, model_name: str, labeller: str,
@@ -127,12 +129,15 @@ def fit_h(samples: Samples, labels: list[str], attribute: str, model_name: str, 
         if len(fitted) >= 2 else []
     out = {}
     for c in fitted:
-        shape = h_dims if samples.h.shape[2] == int(np.prod(h_dims)) else (samples.h.shape[2],)
+        shape = (samples.h.shape[2],) if samples.pooled else h_dims
+        if int(np.prod(shape)) != samples.h.shape[2]:
+            raise DirectionError(f"The samples hold {samples.h.shape[2]} values of h per step, but h here is {shape}.")
         out[c] = Direction.from_boundaries([ps[c] for ps in per_step], shape, {
             "space": "h", "model": model_name, "attribute": attribute, "class": c,
             "timesteps": samples.timesteps, "samples": len(labels), "labeller": labeller,
             "prompt": template, "class_counts": {k: labels.count(k) for k in present},
             "edits": describe(samples.skip_levels), "skip_levels": samples.skip_levels, "method": method,
+            "pooled": samples.pooled,
         })
         if readouts:
             out[c].readout_vectors = torch.from_numpy(np.stack([r[c][0] for r in readouts])).reshape(-1, *shape)
