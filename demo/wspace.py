@@ -6,13 +6,14 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from edits.directions import merged
 from edits.pipeline import check_number
 from edits.uploads import read_upload
 from edits.wspace import (DEFAULT_PSI, DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, directions_for, edit_image,
                           edit_pair, make_edit, recommended_layers, traversal)
 from toyworld.settings import EMBEDDED_GAN, LABEL_FREE_GAN, LABELLED_GAN, ROOT, TRAVERSAL_FRAMES
 
-from .common import (Models, Slider, card_of, docs_line, explain, friendly, image_out, lead, measured, signed,
+from .common import (Models, Own, Slider, card_of, docs_line, explain, friendly, image_out, lead, measured, signed,
                      strip_out)
 from .sharing import CONCURRENCY, GAN
 
@@ -90,15 +91,17 @@ def training_note(gan) -> str:
     return f"{how} {found}."
 
 
-def create_tab(models: Models, seed: gr.Number) -> dict:
-    """The W-space tab: its components (`_layout`), its handlers (`_handlers`), their events (`_wire`)."""
+def create_tab(models: Models, seed: gr.Number, own: Own | None = None) -> dict:
+    """The W-space tab: its components (`_layout`), its handlers (`_handlers`), their events (`_wire`); the
+    visitor's own W directions (`own.w`) are seen over the shipped ones."""
     gan, dirs = models.gan, models.w_directions
     if gan is None:
         gr.Markdown("The StyleGAN generator is not installed on this server (its folder in assets/ is missing).")
         return {"refresh": None}
     lead(training_note(gan) + ("" if dirs else NO_DIRECTIONS))
     ui = _layout(gan, dirs)
-    return _wire(gan, dirs, ui, seed, _handlers(gan, dirs, ui.extra, ui.comps))
+    mine = (own or Own.states()).w
+    return _wire(gan, dirs, ui, seed, mine, _handlers(gan, dirs, ui.extra, ui.comps))
 
 
 def _targets(dirs: dict, attribute, with_none=False) -> list[str]:
@@ -190,7 +193,7 @@ def _handlers(gan, dirs: dict, extra: list[tuple], comps: list[tuple]) -> Simple
     """edit (/edit_w), strip_fn, edit_upload (/edit_w_upload), refresh_targets and show (the first view)."""
     L = gan.n_latent
 
-    def build_edits(attribute, target, strength, conditional, extras, layers=None):
+    def build_edits(dirs, attribute, target, strength, conditional, extras, layers=None):
         """The main edit on the chosen style layers; the extra sliders' on their directions' own."""
         edits = []
         for i, (a, t, s) in enumerate([(attribute, target, strength), *extras]):
@@ -200,23 +203,26 @@ def _handlers(gan, dirs: dict, extra: list[tuple], comps: list[tuple]) -> Simple
         return edits
 
     def unpack(args):
+        """(conditional, layers, extra edits, component values, the directions seen) from the inputs after the
+        strength; the last input is the visitor's own directions."""
+        *args, mine = args
         n_extra = len(extra)
         conditional, lo, hi = args[0], args[1], args[2]
         ex = [(extra[i][0], args[3 + 2 * i], check_number(args[4 + 2 * i], f"The {extra[i][0]} strength",
                                                           -MAX_STRENGTH, MAX_STRENGTH)) for i in range(n_extra)]
         values = args[3 + 2 * n_extra:]
-        return conditional, (lo, hi), ex, {k: v for (k, _), v in zip(comps, values) if v}
+        return conditional, (lo, hi), ex, {k: v for (k, _), v in zip(comps, values) if v}, merged(dirs, mine)
 
     @friendly
     def edit(seed, truncation_psi, attribute, target, strength, *rest):
-        conditional, layers, ex, comp_values = unpack(rest) if rest else (False, None, [], {})
-        e = build_edits(attribute, target, strength, conditional, ex, layers)
+        conditional, layers, ex, comp_values, seen = unpack(rest) if rest else (False, None, [], {}, dirs)
+        e = build_edits(seen, attribute, target, strength, conditional, ex, layers)
         return edit_pair(gan, seed, e, truncation_psi, comp_values, layers)
 
     @friendly
     def strip_fn(seed, truncation_psi, attribute, target, strength, *rest):
-        conditional, layers, ex, _ = unpack(rest)
-        e = build_edits(attribute, target, strength, conditional, ex, layers)
+        conditional, layers, ex, _, seen = unpack(rest)
+        e = build_edits(seen, attribute, target, strength, conditional, ex, layers)
         if not e:
             return []
         strengths, frames = traversal(gan, seed, e[0], truncation_psi, TRAVERSAL_FRAMES, layers)
@@ -224,14 +230,15 @@ def _handlers(gan, dirs: dict, extra: list[tuple], comps: list[tuple]) -> Simple
 
     @friendly
     def edit_upload(path, attribute, target, strength, *rest):
-        conditional, layers, ex, comp_values = unpack(rest)
-        e = build_edits(attribute, target, strength, conditional, ex, layers)
+        conditional, layers, ex, comp_values, seen = unpack(rest)
+        e = build_edits(seen, attribute, target, strength, conditional, ex, layers)
         image = read_upload(path, gan.generator.cfg.resolution)
         return edit_image(gan, image, e, comp_values, layers)
 
-    def refresh_targets(attribute):
-        ch = _targets(dirs, attribute)
-        lo, hi = recommended_layers(dirs, attribute, L)
+    def refresh_targets(attribute, mine):
+        seen = merged(dirs, mine)
+        ch = _targets(seen, attribute)
+        lo, hi = recommended_layers(seen, attribute, L)
         return gr.update(choices=ch, value="blue" if "blue" in ch else (ch[0] if ch else None)), lo, hi
 
     def show(*args):
@@ -242,13 +249,13 @@ def _handlers(gan, dirs: dict, extra: list[tuple], comps: list[tuple]) -> Simple
                            show=show)
 
 
-def _wire(gan, dirs: dict, ui: SimpleNamespace, seed: gr.Number, h: SimpleNamespace) -> dict:
+def _wire(gan, dirs: dict, ui: SimpleNamespace, seed: gr.Number, mine: gr.State, h: SimpleNamespace) -> dict:
     """The tab's events (endpoints /edit_w and /edit_w_upload; every slider edits live) and its first view."""
     L, extra, comps = gan.n_latent, ui.extra, ui.comps
     edit, strip_fn = h.edit, h.strip_fn
     original, edited, strip = ui.original, ui.edited, ui.strip
     inputs = [seed, ui.psi, ui.attribute, ui.target, ui.strength, ui.conditional, ui.first_layer, ui.last_layer,
-              *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps]]
+              *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps], mine]
     live = [ui.psi.input, ui.strength.input, ui.target.change, ui.conditional.change, ui.first_layer.input,
             ui.last_layer.input, seed.submit, *[s.input for _, _, s in extra], *[t.change for _, t, _ in extra],
             *[s.input for _, s in comps]]
@@ -260,14 +267,14 @@ def _wire(gan, dirs: dict, ui: SimpleNamespace, seed: gr.Number, h: SimpleNamesp
                               concurrency_limit=CONCURRENCY[GAN], show_progress="minimal")
     clicked.then(strip_fn, inputs, strip, api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN],
                  show_progress="minimal")
-    ui.attribute.change(h.refresh_targets, ui.attribute, [ui.target, ui.first_layer, ui.last_layer], api_name=False,
-                        queue=False)
+    ui.attribute.change(h.refresh_targets, [ui.attribute, mine], [ui.target, ui.first_layer, ui.last_layer],
+                        api_name=False, queue=False)
     ui.invert_button.click(h.edit_upload, [ui.upload, *inputs[2:]], [original, edited], api_name="edit_w_upload",
                            concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN])
-    ui.reset.click(lambda a: [DEFAULT_STRENGTH, False, *recommended_layers(dirs, a, L),
-                              *[NONE, DEFAULT_STRENGTH] * len(extra), *[0] * len(comps)],
-                   ui.attribute, [ui.strength, ui.conditional, ui.first_layer, ui.last_layer,
-                                  *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps]],
+    ui.reset.click(lambda a, m: [DEFAULT_STRENGTH, False, *recommended_layers(merged(dirs, m), a, L),
+                                 *[NONE, DEFAULT_STRENGTH] * len(extra), *[0] * len(comps)],
+                   [ui.attribute, mine], [ui.strength, ui.conditional, ui.first_layer, ui.last_layer,
+                                  *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps], mine],
                    api_name=False, queue=False).then(
         edit, inputs, [original, edited], api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN])
     return {"refresh": (h.show, inputs, [original, edited, strip])}
