@@ -68,7 +68,9 @@ def training_note(gan) -> str:
     if gan.folder is None or Path(gan.folder).resolve() not in ours:
         source = (gan.converted_from or {}).get("file")
         how = (f"This StyleGAN, *{gan.name}*, " + (f"converted from NVlabs' {source}, " if source else "")
-               + "is not one of the embedded models: its W was learnt elsewhere.")
+               + "is not one of the embedded models: its W was learnt elsewhere."
+               + (" Seed N draws the picture of NVlabs' `generate.py --seeds N`." if gan.seed_convention == "nvlabs"
+                  else ""))
         s = _summary(gan.folder)
         return how + (f" A colour swap reaches its colour in {_pct(s['colour_edit_success'])} of measured edits."
                       if s and s.get("colour_edit_success") is not None else "")

@@ -108,3 +108,42 @@ def test_no_gan_folder(tmp_path):
 
     with pytest.raises(ModelLoadError, match="There is no StyleGAN folder .* `python -m edits.convert stylegan"):
         load_gan(tmp_path / "nowhere")
+
+
+# ------------------------------------------------------------------ seeds of a converted generator
+def _converted(tmp_path):
+    from edits.convert import convert_stylegan
+
+    from .test_convert import write_pickle
+
+    write_pickle(tmp_path / "network-snapshot.pkl", tmp_path / "MARKER")
+    return convert_stylegan(tmp_path / "network-snapshot.pkl", tmp_path / "converted")
+
+
+def test_a_converted_generator_draws_seed_n_as_nvlabs_does(tmp_path, tiny_gan):
+    import numpy as np
+
+    from edits.gan import load_gan
+
+    folder = _converted(tmp_path)
+    assert json.loads((folder / "config.json").read_text())["seed_convention"] == "nvlabs"
+    gan = load_gan(folder)
+    for n in (0, 7, 2**32 - 1):
+        want = torch.from_numpy(np.random.RandomState(n).randn(1, gan.generator.cfg.z_dim)).float()
+        assert torch.equal(gan.z_from_seeds([n]), want)
+    assert torch.equal(gan.w_from_seed(7), gan.generator.mapping(gan.z_from_seeds([7])))
+    # a folder converted before the field existed: its converted_from says NVlabs
+    cfg = json.loads((folder / "config.json").read_text())
+    del cfg["seed_convention"]
+    (folder / "config.json").write_text(json.dumps(cfg))
+    assert load_gan(folder).seed_convention == "nvlabs"
+    # the embedded models (and any generator saved by training/) keep their torch.Generator seeds
+    assert tiny_gan.seed_convention == "torch"
+    from edits.pipeline import make_generator
+
+    assert torch.equal(tiny_gan.z_from_seeds([7]), torch.randn(1, tiny_gan.generator.cfg.z_dim,
+                                                                generator=make_generator(7)))
+    cfg["seed_convention"] = "matlab"
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelLoadError, match="seed_convention 'matlab'"):
+        load_gan(folder)
