@@ -86,6 +86,10 @@ class Own:
         return cls(gr.State({}, time_to_live=SESSION_TTL_S), gr.State({}, time_to_live=SESSION_TTL_S))
 
 
+# the labellers a visitor may fit their own directions with (h and W tabs): the tab's names -> edits.fit's
+FIT_LABELLERS = {"classifier": "classifier", "colour pixels": "colour", "my CSV": "csv"}
+
+
 def _server_paths() -> list[str]:
     roots = {str(ROOT), str(SESSION_FILES), tempfile.gettempdir(), os.path.expanduser("~"),
              os.environ.get("GRADIO_TEMP_DIR", "")}

@@ -14,12 +14,12 @@ from edits.labelers import FACTORS
 from edits.pipeline import InputError, check_name, check_number, check_prompt, check_seed, to_uint8
 from toyworld.settings import H_TRAVERSAL_FRAMES, LONG_JOB_BATCH, MAX_FIT_SAMPLES
 
-from .common import (Models, Own, Slider, card_of, docs_line, explain, friendly, image_out, lead, measured,
+from .common import (FIT_LABELLERS, Models, Own, Slider, card_of, docs_line, explain, friendly, image_out, lead, measured,
                      model_name, note_for, session_files_state, session_folder, signed, strip_out)
 from .sharing import CONCURRENCY, LONG, MODEL
 
 ATTRIBUTES = ("colour", "shape", "size")
-LABELLERS = {"classifier": "classifier", "colour pixels": "colour", "my CSV": "csv"}  # the tab's names -> edits.fit's
+LABELLERS = FIT_LABELLERS  # the tab's names -> edits.fit's
 STRENGTH_INFO = {"guided": "1 = the measured default nudge, 0 = the original; larger pushes harder",
                  "swap": "1 = swap to the target class (default), 0 = the original, negative = away",
                  "land": "standard deviations on the target's side of the boundary",

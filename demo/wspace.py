@@ -7,20 +7,23 @@ from types import SimpleNamespace
 import gradio as gr
 
 from edits.directions import merged
-from edits.pipeline import check_number
+from edits.fit import make_labeller, seeds_for
+from edits.labelers import FACTORS
+from edits.pipeline import InputError, check_name, check_number
 from edits.uploads import read_upload
 from edits.wspace import (DEFAULT_PSI, DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, directions_for, edit_image,
-                          edit_pair, make_edit, recommended_layers, traversal)
-from toyworld.settings import EMBEDDED_GAN, LABEL_FREE_GAN, LABELLED_GAN, ROOT, TRAVERSAL_FRAMES
+                          edit_pair, fit_labelled, make_edit, recommended_layers, traversal)
+from toyworld.settings import EMBEDDED_GAN, LABEL_FREE_GAN, LABELLED_GAN, MAX_W_FIT_SAMPLES, ROOT, TRAVERSAL_FRAMES
 
-from .common import (Models, Own, Slider, card_of, docs_line, explain, friendly, image_out, lead, measured, signed,
-                     strip_out)
-from .sharing import CONCURRENCY, GAN
+from .common import (FIT_LABELLERS, Models, Own, Slider, card_of, docs_line, explain, friendly, image_out, lead,
+                     measured, session_files_state, session_folder, signed, strip_out)
+from .sharing import CONCURRENCY, GAN, LONG
 
 FINDINGS = EMBEDDED_GAN / "FINDINGS.md"
 
 NO_DIRECTIONS = (" No labelled direction ships with this generator: the unsupervised sliders (SeFa, PCA) below "
-                 "move it at once, and `python -m edits.fit wspace` fits labelled ones.")
+                 "move it at once, and “Fit your own direction” fits labelled ones from your labels.")
+SEED_NOTE = {"nvlabs": ", drawn as NVlabs' `generate.py --seeds` draws them"}
 N_COMPONENTS = 4
 NONE = "—"
 STRENGTH_RANGE = (-1.0, 3.0)  # 1 is a full class swap (the measured default); more overshoots
@@ -103,7 +106,9 @@ def create_tab(models: Models, seed: gr.Number, own: Own | None = None) -> dict:
     lead(training_note(gan) + ("" if dirs else NO_DIRECTIONS))
     ui = _layout(gan, dirs)
     mine = (own or Own.states()).w
-    return _wire(gan, dirs, ui, seed, mine, _handlers(gan, dirs, ui.extra, ui.comps))
+    out = _wire(gan, dirs, ui, seed, mine, _handlers(gan, dirs, ui.extra, ui.comps))
+    _wire_fit(ui, mine, _fit_handler(gan, dirs))
+    return out
 
 
 def _targets(dirs: dict, attribute, with_none=False) -> list[str]:
@@ -131,10 +136,11 @@ def _layout(gan, dirs: dict) -> SimpleNamespace:
                 reset = gr.Button("Reset the sliders", scale=1)
             extra = _extra_sliders(dirs, attrs)
             conditional, first_layer, last_layer, psi = _settings(dirs, attribute.value, gan.n_latent)
-            comps = _component_sliders(gan)
+            comps = _component_sliders(gan, open_=not dirs)
             with gr.Accordion("Start from your own picture (PNG or JPEG)", open=False):
                 upload = gr.File(label="Picture", file_types=[".png", ".jpg", ".jpeg"], type="filepath")
                 invert_button = gr.Button("Bring it into W and apply the edit")
+            fit = _fit_layout(gan)
         with gr.Column(scale=2):
             with gr.Row():
                 original = image_out("Original (same seed)")
@@ -143,8 +149,8 @@ def _layout(gan, dirs: dict) -> SimpleNamespace:
     explain(EXPLAIN)
     gr.Markdown(docs_line(str(FINDINGS.relative_to(ROOT)) if FINDINGS.is_file() else None, card_of(gan)))
     return SimpleNamespace(attribute=attribute, target=target, strength=strength, button=button, reset=reset,
-                           extra=extra, conditional=conditional, first_layer=first_layer, last_layer=last_layer,
-                           psi=psi, comps=comps, upload=upload, invert_button=invert_button, original=original,
+                           fit=fit, extra=extra, conditional=conditional, first_layer=first_layer,
+                           last_layer=last_layer, psi=psi, comps=comps, upload=upload, invert_button=invert_button, original=original,
                            edited=edited, strip=strip)
 
 
@@ -178,10 +184,11 @@ def _settings(dirs: dict, attribute: str, L: int) -> tuple:
     return conditional, first_layer, last_layer, psi
 
 
-def _component_sliders(gan) -> list[tuple]:
-    """The unsupervised directions' accordion: ((method, index), slider) for the first PCA and SeFa axes."""
+def _component_sliders(gan, open_: bool = False) -> list[tuple]:
+    """The unsupervised directions' accordion: ((method, index), slider) for the first PCA and SeFa axes (both
+    computed when the generator is loaded, so there for any generator; open when nothing else can edit it)."""
     comps = []
-    with gr.Accordion("Unsupervised directions (nobody labelled these)", open=False):
+    with gr.Accordion("Unsupervised directions (nobody labelled these)", open=open_):
         for method, c in (("pca", gan.pca), ("sefa", gan.sefa)):
             name = "Main axis of w (PCA)" if method == "pca" else "Main axis of the weights (SeFa)"
             for i in range(min(N_COMPONENTS, len(c.vectors))):
@@ -189,6 +196,67 @@ def _component_sliders(gan) -> list[tuple]:
                                                   api_range=(-MAX_COMPONENT / 2, MAX_COMPONENT / 2),
                                                   label=f"{name} #{i + 1}, in standard deviations")))
     return comps
+
+
+def _fit_layout(gan) -> SimpleNamespace:
+    """The "Fit your own direction" accordion: attribute, labeller, N, the CSV, the button, status and files."""
+    with gr.Accordion("Fit your own direction", open=False):
+        seeds = SEED_NOTE.get(gan.seed_convention, "")
+        gr.Markdown(f"Draw the codes of *N* seeds, label their pictures, and fit one boundary per class in W. "
+                    f"*My CSV*: rows `seed,label` (any attribute; its first *N* seeds{seeds}); the classifier and "
+                    "colour pixels read the toy world. The result stays in your session and every tab sees it; "
+                    "download it to keep it.")
+        with gr.Row():
+            attribute = gr.Dropdown(list(FACTORS), value="colour", label="Attribute", allow_custom_value=True)
+            labeller = gr.Radio(list(FIT_LABELLERS), value="my CSV" if gan.converted_from else "classifier",
+                                label="Labeller")
+        n_samples = gr.Slider(16, MAX_W_FIT_SAMPLES, value=min(200, MAX_W_FIT_SAMPLES), step=8, label="Samples (N)")
+        csv_file = gr.File(label="CSV of seed,label", file_types=[".csv"], type="filepath")
+        button = gr.Button("Fit", variant="secondary")
+        status = gr.Markdown()
+        download = gr.File(label="Download your directions", interactive=False)
+        files = session_files_state()
+    return SimpleNamespace(attribute=attribute, labeller=labeller, n_samples=n_samples, csv_file=csv_file,
+                           button=button, status=status, download=download, files=files)
+
+
+def _fit_handler(gan, dirs: dict):
+    """fit (/fit_w): the visitor's own W directions, from their CSV or a labeller, into their session."""
+
+    @friendly
+    def fit(attribute, labeller, n, csv_path, mine, files=None, progress=gr.Progress()):
+        n = check_number(n, "N", 16, MAX_W_FIT_SAMPLES, integer=True)
+        attribute = check_name(attribute, "attribute")
+        if not attribute:
+            raise InputError("Name the attribute to fit (colour, or what your CSV labels).")
+        kind = FIT_LABELLERS.get(labeller)
+        if kind is None:
+            raise InputError(f"Choose a labeller among: {', '.join(FIT_LABELLERS)}.")
+        if kind == "csv" and not csv_path:
+            raise InputError("Upload a CSV of seed,label rows first (or choose another labeller).")
+        lab = make_labeller(kind, attribute, labels_csv=csv_path)
+        seeds = seeds_for(lab, n)
+        progress(0, desc="drawing and labelling")
+        fitted = fit_labelled(gan, lab, seeds, attribute, progress=lambda f: progress(f, desc="drawing and labelling"))
+        mine = merged(mine, {d.label: d for d in fitted.values()})  # a refit attribute replaces its earlier fit
+        files, folder = session_folder(files)
+        # Files are named by index, never by the user's attribute or class names.
+        paths = [str(d.save_in(folder, f"w_{i:02d}")) for i, d in enumerate(fitted.values())]
+        accuracy = ", ".join(f"{c} {d.meta['accuracy'][0]:.2f}" for c, d in fitted.items())
+        msg = (f"Fitted {len(fitted)} direction(s) for **{attribute}** from {len(seeds)} samples; held-out accuracy "
+               f"{accuracy}. They are now in the Target list (and in the walks, the comparison and the atlas).")
+        attrs = sorted({d.meta["attribute"] for d in merged(dirs, mine).values()})
+        return mine, paths, msg, gr.update(value=attribute, choices=attrs), files
+
+    return fit
+
+
+def _wire_fit(ui: SimpleNamespace, mine: gr.State, fit) -> None:
+    """The fit's event: /fit_w (its outputs: the visitor's directions, files, status, the attribute list)."""
+    f = ui.fit
+    f.button.click(fit, [f.attribute, f.labeller, f.n_samples, f.csv_file, mine, f.files],
+                   [mine, f.download, f.status, ui.attribute, f.files], api_name="fit_w", concurrency_id=LONG,
+                   concurrency_limit=CONCURRENCY[LONG], show_progress="full")
 
 
 def _handlers(gan, dirs: dict, extra: list[tuple], comps: list[tuple]) -> SimpleNamespace:
