@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from edits.pipeline import ModelLoadError, load_diffusion, load_hspace_diffusion
-from toyworld.settings import DIRECTIONS, ENV_KNOBS
+from toyworld.settings import DIRECTIONS, ENV_KNOBS, MAX_STEPS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -32,11 +32,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gan", "--gan-model", dest="gan", default=os.environ.get("STYLEGAN_MODEL"),
                    help="folder of a StyleGAN generator for the W-space tab (default: the embedded toy one; "
                         "official NVlabs .pkl files: convert them first with `python -m edits.convert stylegan`)")
+    p.add_argument("--steps", type=int, default=os.environ.get("DIFFUSION_STEPS"),
+                   help="default denoising steps of the diffusion models, in every tab and fit (default: 25; 4 for a "
+                        "*turbo* model); fewer keep a large model responsive on a CPU")
     p.add_argument("--device", default=os.environ.get("DEVICE"), help="cuda, cpu, ... (default: automatic)")
     p.add_argument("--server-name", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.steps is not None and not 1 <= int(args.steps) <= MAX_STEPS:
+        p.error(f"--steps must be between 1 and {MAX_STEPS}")
+    return args
 
 
 
@@ -75,6 +81,8 @@ def load_models(args: argparse.Namespace):
 
     diffusion = load_diffusion(args.diffusion_model, device=args.device)
     h_model = load_hspace_diffusion(args.hspace_model, diffusion, device=args.device)
+    for model in {id(m): m for m in (diffusion, h_model)}.values():
+        model.default_steps = int(args.steps) if args.steps is not None else model.default_steps
     h_dirs = load_directions_for(h_directions_folder(args, h_model), "h", lambda k: h_shape(h_model, k))
     gan, w_dirs = None, {}
     try:

@@ -2,6 +2,8 @@
 
 Environment variables (also listed by `python app.py --help`):
     DIFFUSION_MODEL, HSPACE_MODEL, STYLEGAN_MODEL   which models the app loads (default: the embedded ones)
+    H_DIRECTIONS                                    h-space directions fitted for HSPACE_MODEL (a folder)
+    DIFFUSION_STEPS                                 default denoising steps (default 25; 4 for a turbo model)
     DEVICE                                          cuda, cpu, ... (default: automatic)
     GRADIO_SERVER_NAME, GRADIO_SERVER_PORT          where the app listens
     MAX_FIT_SAMPLES      largest "fit your own direction" a visitor may ask for (default 96)
