@@ -275,12 +275,12 @@ def fit_w(w: torch.Tensor, labels: list[str], attribute: str, labeller: str, mod
     return out
 
 
-@gpu(FIT)
 def fit_labelled(gan: GANModel, labeller, seeds: list[int], attribute: str, truncation_psi: float = 1.0,
                  method: str = "mean-difference", progress=None) -> dict[str, Direction]:
     """One's own W directions: the codes of `seeds`, their pictures labelled by `labeller` (edits.labelers: a CSV
     of seed,label rows, the toy classifier, colour from pixels), one boundary per class with a readout (`fit_w`).
-    The W tab's "Fit your own direction" and `python -m edits.fit wspace --labeler csv` call this."""
+    The W tab's "Fit your own direction" and `python -m edits.fit wspace --labeler csv` call this (the drawing,
+    `sample_and_label`, is what runs on a GPU)."""
     w, labels = sample_and_label(gan, len(seeds), {attribute: labeller}, truncation_psi, progress=progress,
                                  seeds=seeds)
     return fit_w(w, list(labels[attribute]), attribute, labeller.name, gan.name, truncation_psi=truncation_psi,
