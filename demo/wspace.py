@@ -150,8 +150,8 @@ def _layout(gan, dirs: dict) -> SimpleNamespace:
     gr.Markdown(docs_line(str(FINDINGS.relative_to(ROOT)) if FINDINGS.is_file() else None, card_of(gan)))
     return SimpleNamespace(attribute=attribute, target=target, strength=strength, button=button, reset=reset,
                            fit=fit, extra=extra, conditional=conditional, first_layer=first_layer,
-                           last_layer=last_layer, psi=psi, comps=comps, upload=upload, invert_button=invert_button, original=original,
-                           edited=edited, strip=strip)
+                           last_layer=last_layer, psi=psi, comps=comps, upload=upload, invert_button=invert_button,
+                           original=original, edited=edited, strip=strip)
 
 
 def _extra_sliders(dirs: dict, attrs: list[str]) -> list[tuple]:
@@ -344,7 +344,7 @@ def _wire(gan, dirs: dict, ui: SimpleNamespace, seed: gr.Number, mine: gr.State,
     ui.reset.click(lambda a, m: [DEFAULT_STRENGTH, False, *recommended_layers(merged(dirs, m), a, L),
                                  *[NONE, DEFAULT_STRENGTH] * len(extra), *[0] * len(comps)],
                    [ui.attribute, mine], [ui.strength, ui.conditional, ui.first_layer, ui.last_layer,
-                                  *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps], mine],
+                                          *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps]],
                    api_name=False, queue=False).then(
         edit, inputs, [original, edited], api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN])
     return {"refresh": (h.show, inputs, [original, edited, strip])}

@@ -326,14 +326,18 @@ def test_cli_fits_go_where_the_app_loads_them(tmp_path, tiny_sd_64_dir, converte
     sd, gan = tmp_path / "sd", tmp_path / "gan"
     shutil.copytree(tiny_sd_64_dir, sd)
     shutil.copytree(converted_gan_dir, gan)
+    two = tmp_path / "two.csv"  # two classes: the fewest samples a CLI fit takes (8)
+    two.write_text("\n".join(f"{i},{COLOURS[i % 2]}" for i in range(8)))
     main(["hspace", "--model", str(sd), "--prompt", "a {shape}", "--attribute", "colour", "--labeler", "csv",
-          "--labels", str(colour_csv), "--samples", "16", "--steps", "2"])
+          "--labels", str(two), "--samples", "8", "--steps", "2"])
     main(["wspace", "--gan", str(gan), "--attribute", "colour", "--labeler", "csv", "--labels", str(colour_csv),
           "--samples", "24"])
-    assert len(list((sd / "directions").glob("*.safetensors"))) == len(list((gan / "directions").glob("*.safetensors"))) == 3
+    assert len(list((sd / "directions").glob("*.safetensors"))) == 2
+    assert len(list((gan / "directions").glob("*.safetensors"))) == 3
     models = app.load_models(app.parse_args(["--diffusion-model", str(sd), "--gan", str(gan), "--steps", "2"]))
-    assert sorted(models.h_directions) == sorted(models.w_directions) == [f"colour: {c}" for c in sorted(COLOURS)]
-    assert all(d.pooled and d.meta["samples"] == 16 for d in models.h_directions.values())
+    assert sorted(models.h_directions) == ["colour: green", "colour: red"]
+    assert sorted(models.w_directions) == [f"colour: {c}" for c in sorted(COLOURS)]
+    assert all(d.pooled and d.meta["samples"] == 8 for d in models.h_directions.values())
     assert models.diffusion.default_steps == 2
     if DIRECTIONS.is_dir() and any(DIRECTIONS.glob("h_*.safetensors")):
         with pytest.raises(ModelLoadError, match="cannot be used: .*belongs to another model"):
