@@ -1,4 +1,7 @@
-"""The Gradio UI: one module per tab, each with `create_tab(models, seed)`; no tensor maths here."""
+"""The Gradio UI: one module per tab, each with `create_tab(models, seed, knobs)`; no tensor maths here.
+
+`knobs` are the Imagination tab's sampling settings (steps, guidance, negative prompt), made there and
+shared with the tabs built after it that draw with the diffusion model."""
 from __future__ import annotations
 
 import gradio as gr
@@ -18,12 +21,12 @@ Two ways to steer an image generator from one seed: **imagination** changes the 
 
 # (id, tab label, how to build it); short labels so that the tab bar stays readable on a phone
 TABS = [
-    ("imagination", "Imagination", lambda m, s: imagination.create_tab(m, s)),
-    ("hspace", "Potentiality: h-space", lambda m, s: hspace.create_tab(m, s)),
-    ("wspace", "Potentiality: W space", lambda m, s: wspace.create_tab(m, s)),
-    ("compare", "Side by side", lambda m, s: compare.create_tab(m, s)),
-    ("walks", "Latent walks", lambda m, s: explore.create_walk_tab(m, s)),
-    ("atlas", "Direction atlas", lambda m, s: explore.create_atlas_tab(m)),
+    ("imagination", "Imagination", lambda m, s, k: imagination.create_tab(m, s)),
+    ("hspace", "Potentiality: h-space", lambda m, s, k: hspace.create_tab(m, s, k)),
+    ("wspace", "Potentiality: W space", lambda m, s, k: wspace.create_tab(m, s)),
+    ("compare", "Side by side", lambda m, s, k: compare.create_tab(m, s, k)),
+    ("walks", "Latent walks", lambda m, s, k: explore.create_walk_tab(m, s, k)),
+    ("atlas", "Direction atlas", lambda m, s, k: explore.create_atlas_tab(m)),
 ]
 QUEUE = {"wspace": GAN, "walks": LONG, "atlas": None}  # the queue of each tab's first view (default: MODEL)
 SHARED = {"imagination", "hspace", "compare"}  # first views shared between visitors (pictures, no files)
@@ -43,11 +46,12 @@ def build(models: Models) -> gr.Blocks:
         gr.Markdown(INTRO, elem_id="header")
         seed, dice = seed_controls()
         current = gr.State(TABS[0][0])  # the tab on show
-        built = []
+        built, knobs = [], None  # knobs: the Imagination tab's settings, shared with the tabs after it
         with gr.Tabs(overflow_behavior="wrap", elem_id="tabs"):
             for key, label, make in TABS:
                 with gr.Tab(label, id=key, elem_id=f"tab-{key}") as tab:
-                    made = make(models, seed)
+                    made = make(models, seed, knobs)
+                    knobs = made.get("knobs", knobs)
                     built.append((key, tab, made.get("refresh"), made.get("drawn")))
         views = []  # (the States live outside gr.Tabs: a State among the tabs confuses the tab bar)
         shared = FirstViews()

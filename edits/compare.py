@@ -383,15 +383,16 @@ def _method_summary(cols: list[Column], scored: list[EditScore]) -> dict:
     return s
 
 
-def judge_labeller_agreement(rows: list[dict[str, Column]], reader, scorer: Scorer) -> dict:
-    """Per factor, how often the judge and the fitting labellers name the same class, over every
-    starting picture and every picture after an edit."""
-    images = []
+def judge_labeller_agreement(rows: list[dict[str, Column]]) -> dict:
+    """Per factor, how often the judge and the fitting labellers name the same class, over every picture
+    before and after an edit that both read (compare_batch with a `scorer`)."""
+    judge, labellers = [], []
     for r in rows:
-        images.append(r["conditioning"].original)
-        images += [r[m].edited for m in METHODS if r[m].edited is not None]
-    stack = np.stack(images)
-    return agreement(reader(stack), scorer(stack))
+        for c in r.values():
+            if c.score is not None and c.by_labellers is not None:
+                judge += [c.score.before, c.score.after]
+                labellers += [c.by_labellers.before, c.by_labellers.after]
+    return agreement(judge, labellers)
 
 
 def _fmt(v, digits=2) -> str:
