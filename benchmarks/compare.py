@@ -9,9 +9,9 @@ picture's redrawing in W; `wspace_end_to_end`: the same edits scored from the st
 - clean_edit_rate (the headline: the target reached AND every other factor kept, on the same edit), its 95 %
   Wilson interval clean_edit_ci, reached, kept, kept_given_reached, n (edits counted: a valid starting
   picture that does not already show the target), already and invalid_before (counted apart);
-- control_clean_edit_rate: the same for a random move of the same size shaped like the space (the prompt
-  naming a random class of the attribute; random h readouts at the same guided strength; a random W
-  direction drawn from W's covariance, same norm, same layers), with its own summary under `control`;
+- control_clean_edit_rate: the same for a random move of the same size shaped like the space (random h
+  readouts at the same guided strength; a random W direction drawn from W's covariance, same norm, same
+  layers), with its own summary under `control`; None for conditioning (a prompt has no such move);
 - do_nothing_clean_edit_rate: the before read as the after (0 by construction);
 - distance (1 - SSIM, before to after), centroid_shift_px (the judge's centroid, pixels);
 - labellers: the same edits read by the fitting labellers (colour from pixels, the toy-world classifier),

@@ -22,7 +22,8 @@ prompt) exactly as the Imagination tab draws it, is the *before* of every column
 Scoring (edits/scores.py): the pictures are read by the independent judge (`edits.judge.read`); an edit is
 *clean* when the target is reached and every other factor kept, on the same edit. With `controls`, each
 column also gets a random move of the same size shaped like its space (edits/controls.py); the do-nothing
-edit (the picture before, read as the picture after) scores 0 by construction. With `labellers`, the
+edit (the picture before, read as the picture after) scores 0 by construction. (The conditioning column
+has no control: a prompt has no random move of the same size.) With `labellers`, the
 fitting labellers (colour from pixels, the toy-world classifier: `Scorer`) read the same pictures, as a
 second column. `distance` is 1 - SSIM between a column's before and after (0 = identical).
 """
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .controls import random_class, random_readouts, random_w_move, w_spread
+from .controls import random_readouts, random_w_move, w_spread
 from .directions import others_of, siblings_of
 from .hspace import DEFAULT_EDIT, default_edit, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
@@ -184,10 +185,10 @@ def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], 
                       num_inference_steps=num_inference_steps, guidance_scale=guidance_scale), batch_size)
     n = len(seeds)
     redraw = redraw_before or h_diffusion is not diffusion
-    tick = _Progress(progress, n * (3 + 2 * controls + redraw))
+    tick = _Progress(progress, n * (3 + controls + redraw))
     out = [{m: Column(m) for m in METHODS} for _ in range(n)]
     befores = _befores(diffusion, plan, tick)
-    _conditioning_columns(diffusion, out, plan, befores, controls, tick)
+    _conditioning_columns(diffusion, out, plan, befores, tick)
     _hspace_columns(h_diffusion, h_dirs, out, plan, befores, controls, redraw, tick)
     _wspace_columns(gan, w_dirs, out, plan, befores, truncation_psi, controls)
     _score(out, plan, reader, scorer)
@@ -214,24 +215,15 @@ def _batches(idx: list[int], size: int):
 
 
 def _conditioning_columns(diffusion, out: list[dict[str, Column]], plan: _Plan, befores: np.ndarray,
-                          controls: bool, tick: _Progress) -> None:
+                          tick: _Progress) -> None:
     """Imagination: the starting picture, then the same prompt with the target said (same seed, settings).
-    Its control names a class of the attribute drawn at random (the target included)."""
-    from toyworld.world import prompt_for
-
+    A prompt has no random move of the same size, so this column has no control."""
     for idx in _batches(list(range(len(plan.seeds))), plan.batch_size):
         sd = [plan.seeds[j] for j in idx]
         imgs = to_uint8(sample(diffusion, [plan.said[j] for j in idx], sd, **plan.knobs).images)
         for r, j in enumerate(idx):
             out[j]["conditioning"].original, out[j]["conditioning"].edited = befores[j], imgs[r]
         tick(len(idx))
-        if controls:
-            rand = [prompt_for(**{**plan.unsaid[j], plan.attributes[j]: random_class(FACTORS[plan.attributes[j]],
-                                                                                    plan.seeds[j])}) for j in idx]
-            ctl = to_uint8(sample(diffusion, rand, sd, **plan.knobs).images)
-            for r, j in enumerate(idx):
-                out[j]["conditioning"].control_image = ctl[r]
-            tick(len(idx))
 
 
 def _hspace_columns(h_diffusion, h_dirs: dict, out: list[dict[str, Column]], plan: _Plan, befores: np.ndarray,

@@ -11,13 +11,13 @@ An edit's clean-edit rate means something only beside the rate of a move that kn
   its siblings, whose gradient the guided move follows) replaced by random ones of the same norm at each
   step, with zero biases; the preserve terms (`HEdit.keep`), the strength, the interval and the mask stay.
   The guided move normalises its gradient to unit RMS, so the move has the same size at every step.
-- a prompt (`random_class`): the prompt names a class of the attribute drawn uniformly, the target included.
+
+A prompt has no random move of the same size: the conditioning column of edits/compare.py has no control.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import torch
 
 
@@ -52,9 +52,3 @@ def random_readouts(direction, siblings: list, gen: torch.Generator) -> tuple[ob
         return replace(d, readout_vectors=norms * v, readout_biases=torch.zeros_like(d.readout_biases))
 
     return shuffled(direction), [shuffled(s) for s in siblings]
-
-
-def random_class(values, seed: int) -> str:
-    """A class drawn uniformly from `values` (the target included), reproducibly from `seed`."""
-    values = list(values)
-    return values[int(np.random.default_rng([int(seed), 17]).integers(len(values)))]
