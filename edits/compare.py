@@ -148,8 +148,7 @@ class _Plan:
     seeds: list[int]
     attributes: list[str]
     targets: list[str]
-    unsaid: list[dict]  # the base scenes' factors, the attribute left out
-    before: list[str]  # their prompts
+    before: list[str]  # the base prompts, the attribute left unsaid
     said: list[str]  # the same with the target said
     knobs: dict  # negative_prompt, num_inference_steps, guidance_scale (as `sample` takes them)
     batch_size: int
@@ -178,8 +177,7 @@ def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], 
     for a, t in zip(attributes, targets):
         check_target(a, t)
     prompts = [prompts_for(b, a, t) for b, a, t in zip(bases, attributes, targets)]
-    unsaid = [{k: v for k, v in b.items() if k in FACTORS and v and k != a} for b, a in zip(bases, attributes)]
-    plan = _Plan(seeds, list(attributes), list(targets), unsaid, [p["before"] for p in prompts],
+    plan = _Plan(seeds, list(attributes), list(targets), [p["before"] for p in prompts],
                  [p["conditioning"] for p in prompts],
                  dict(negative_prompt=check_prompt(negative_prompt, "negative prompt"),
                       num_inference_steps=num_inference_steps, guidance_scale=guidance_scale), batch_size)
@@ -250,6 +248,8 @@ def _hspace_columns(h_diffusion, h_dirs: dict, out: list[dict[str, Column]], pla
                     own = to_uint8(sample(h_diffusion, prompts[r], sd[r], **plan.knobs).images[0])
                     col.same_before = bool(np.array_equal(own, befores[j]))
                     col.original = own
+                    if not col.same_before:
+                        col.note = "its starting picture, drawn through h-space, differs from the Imagination one"
                     tick(1)
             tick(len(idx))
             if controls:
