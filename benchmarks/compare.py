@@ -20,7 +20,8 @@ picture's redrawing in W; `wspace_end_to_end`: the same edits scored from the st
 At the top: seeds, same_before (the fraction of seeds whose h-space before, drawn again through the h-space
 path one seed at a time as /edit_h draws it, is pixel-identical to the conditioning column's, drawn by the
 diffusers pipeline as /generate draws it), judge_labeller_agreement (per factor, over every picture both
-read), wspace.inversion_kept (the starting picture's redrawing in W reads the same on all four factors), and
+read), wspace.inversion_kept (over the starting pictures the judge reads as valid scenes, the fraction whose
+redrawing in W is a valid scene read with the same four factors), and
 by_attribute (the same per-method summaries for colour and for shape targets). Prints the tables as Markdown,
 then the JSON line.
 """

@@ -64,9 +64,12 @@ interval). Beside it, a random move of the same size shaped like its space, and 
 |---|---|---|---|---|---|---|
 {rows}
 
-The h-space column starts from the Imagination picture pixel for pixel in {f2(cmp['same_before'])} of the seeds; the
-round trip into the default W (learnt from pictures alone) keeps all four factors of the starting picture in
-{f2(cmp['wspace'].get('inversion_kept'))}. Read by the labellers the directions were fitted with, the same edits are
+The h-space column starts from the Imagination picture pixel for pixel in {f2(cmp['same_before'])} of the seeds. The
+judge reads {cmp['conditioning']['invalid_before']} of the {cmp['seeds']} starting pictures as no valid scene (no object,
+two, a mixed colour, no clear shape): those seeds are counted apart, as are those whose picture already shows the
+target. The round trip into the default W (learnt from pictures alone) brings a valid starting picture back as a
+valid scene with the same four factors in {f2(cmp['wspace'].get('inversion_kept'))} of them; the W edit is scored from
+that redrawing when it is a valid scene (n above), and from the starting picture in the last row. Read by the labellers the directions were fitted with, the same edits are
 clean in {f2(lab['conditioning'])} (prompt), {f2(lab['hspace'])} (h-space) and {f2(lab['wspace'])} (W); the judge and
 the labellers agree on colour in {f2(agree['colour'])} of the pictures, on shape in {f2(agree['shape'])}. On their own
 benchmarks: h-space colour edits are clean in {f2(hs['clean_edit_rate'])}{ci(hs['clean_edit_ci'])} of \
@@ -98,9 +101,9 @@ def label_free_card(folder: Path = MEASURED) -> str:
     inversion = "" if inv is None else f"""
 ### Inversion (`edits.wspace.invert`: the encoder, no optimisation steps by default)
 
-On the diffusion model's pictures with the colour unsaid ({ws['inversion_seeds']} seeds), the judge reads the redrawing
-with the same colour, shape, size and background as the picture in **{f2(ws['inversion_kept'])}** of them (the
-labellers: {f2(ws['inversion_fidelity'])}). Colour swaps that start from those codes, scored from the redrawings, are
+On the diffusion model's pictures with the colour unsaid ({ws['inversion_seeds']} seeds, {ws['inversion_valid_pictures']} of
+them valid scenes for the judge), the redrawing is a valid scene with the same colour, shape, size and background
+in **{f2(ws['inversion_kept'])}** of the valid ones (the labellers, on all: {f2(ws['inversion_fidelity'])}). Colour swaps that start from those codes, scored from the redrawings, are
 clean in {f2(inv['clean_edit_rate'])}{ci(inv['clean_edit_ci'])} of {inv['n']} (a random W move:
 {f2(inv['control_clean_edit_rate'])}). {f2(ws['inversion_ms'], 1)} ms a picture here (single picture, median)."""
     return f"""## Measured (`python -m benchmarks wspace`, 1 torch thread, one run; rendered from `../measured/` by `python -m benchmarks.report`)
@@ -115,7 +118,8 @@ is kept beside it as an upper bound, never the default.
 ### What this says about InterFaceGAN's premise (so far)
 
 Scored by the judge (`edits/judge.py`, which shares nothing with the labellers the directions were fitted with):
-over {c['n']} colour swaps from {ws['seeds']} seeds, an edit is clean (the target colour reached *and* shape, size and
+over {c['n']} colour swaps from the first {ws['judged_seeds']} seeds whose pictures it reads as valid scenes (of
+{ws['judged_seeds_drawn']} seeds looked at), an edit is clean (the target colour reached *and* shape, size and
 background kept, on the same edit) in **{f2(c['clean_edit_rate'])}**{ci(c['clean_edit_ci'])}; it reaches the colour in
 {f2(c['reached'])} and keeps the rest in {f2(c['kept'])} ({f2(c['kept_given_reached'])} when it reaches it). The swap
 {_versus(c['clean_edit_rate'], c['control_clean_edit_rate'])}: a random direction drawn from W's own spread, moved as

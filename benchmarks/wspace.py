@@ -35,8 +35,9 @@ Scored by the judge (edits/judge.py, which shares nothing with the labellers abo
 - shape_clean_edit_rate (and `shape`): class swaps of each of those seeds' shape to every other shape, with
   shape_control_clean_edit_rate (the judged swaps take every class other than the one the judge reads);
 - inverted_clean_edit_rate (and `inverted`): the colour swaps that start from the inverted codes above, scored
-  from the pictures' redrawings (the round trip measured apart: inversion_kept, the fraction of redrawings
-  the judge reads with the same four factors as the picture), with inverted_control_clean_edit_rate;
+  from the pictures' redrawings (the round trip measured apart: inversion_kept, over the inversion_valid_pictures
+  pictures the judge reads as valid scenes, the fraction whose redrawing is a valid scene with the same four
+  factors), with inverted_control_clean_edit_rate;
 - valid_scene_fraction: the fraction of the coverage samples (ψ = 1) the judge reads as a valid scene (one
   object, one colour, a shape), and edited_valid_fraction: the same for the pictures after the colour swaps.
 """
@@ -256,11 +257,11 @@ def inversion(gan, dirs, strength, classifier, labeller, n: int) -> dict:
     from edits.judge import read
 
     redrawn = gan.render(w)
-    trip = [a.labels() == b.labels() and a.valid and b.valid for a, b in zip(read(originals), read(redrawn))]
+    trip = [b.valid and a.labels() == b.labels() for a, b in zip(read(originals), read(redrawn)) if a.valid]
     inverted = judged_swaps(gan, dirs, w, "colour", strength, w_spread(gan), redrawn)
     return {"inverted": inverted, "inverted_clean_edit_rate": inverted["clean_edit_rate"],
             "inverted_control_clean_edit_rate": inverted["control_clean_edit_rate"],
-            "inversion_kept": round(float(np.mean(trip)), 4),
+            "inversion_kept": round(float(np.mean(trip)), 4) if trip else None, "inversion_valid_pictures": len(trip),
             "inversion_fidelity": round(float(np.mean(same)), 3), "inversion_seeds": n,
             "inverted_colour_edit_success": round(edited["success"], 3),
             "inverted_preservation": round(edited["preservation"], 3), "inverted_edits": edited["edits"],

@@ -58,7 +58,8 @@ def _badge(col) -> str:
                 f"{'kept' if s.kept else 'changed'}")
     lines = [f"{head} · distance **{col.distance:.3f}**"]
     if col.redrawn is not None and "redrawn" in col.labels:
-        trip = "kept every factor" if col.inversion_kept else "changed the scene"
+        trip = {True: "kept every factor", False: "changed the scene",
+                None: "started from no clean scene"}[col.inversion_kept]
         lines.append(f"<small>brought into W: read as {_scene(col.labels['redrawn'])} (the round trip {trip}); "
                      "the edit is scored from there</small>")
     lines.append(f"<small>read after the edit: {_scene(col.labels.get('edited', {}))}</small>")

@@ -22,7 +22,8 @@ prompt) exactly as the Imagination tab draws it, is the *before* of every column
 Scoring (edits/scores.py): the pictures are read by the independent judge (`edits.judge.read`); an edit is
 *clean* when the target is reached and every other factor kept, on the same edit. With `controls`, each
 column also gets a random move of the same size shaped like its space (edits/controls.py); the do-nothing
-edit (the picture before, read as the picture after) scores 0 by construction. (The conditioning column
+edit (the picture before, read as the picture after) scores 0 by construction. `inversion_kept`: the
+starting picture, read as a valid scene, comes back from W as a valid scene with the same four factors. (The conditioning column
 has no control: a prompt has no random move of the same size.) With `labellers`, the
 fitting labellers (colour from pixels, the toy-world classifier: `Scorer`) read the same pictures, as a
 second column. `distance` is 1 - SSIM between a column's before and after (0 = identical).
@@ -61,7 +62,7 @@ class Column:
     control: EditScore | None = None
     nothing: EditScore | None = None  # the do-nothing edit
     end_to_end: EditScore | None = None  # wspace: from the before, through the round trip and the edit
-    inversion_kept: bool | None = None  # wspace: the redrawing reads as the before on all four factors
+    inversion_kept: bool | None = None  # wspace: the redrawing of a valid before is valid and reads the same
     same_before: bool | None = None  # hspace with `redraw_before`: its own before equals the shared one
     by_labellers: EditScore | None = None  # the same edit read by the fitting labellers
     distance: float | None = None
@@ -331,11 +332,16 @@ def _score(out: list[dict[str, Column]], plan: _Plan, reader, scorer: Scorer | N
             if col.redrawn is not None:
                 pic = read[(j, m, "original")][0]
                 col.end_to_end = score_edits([pic], [after[0]], a, t)[0]
-                col.inversion_kept = _labels(pic) == _labels(before[0])
+                col.inversion_kept = (None if not _valid(pic) else
+                                      _valid(before[0]) and _labels(pic) == _labels(before[0]))
 
 
 def _labels(reading) -> dict:
     return dict(reading) if isinstance(reading, dict) else dict(reading.labels())
+
+
+def _valid(reading) -> bool:
+    return True if isinstance(reading, dict) else bool(reading.valid)
 
 
 def compare(diffusion, gan, h_dirs, w_dirs, seed: int, base: dict, attribute: str, target: str,
@@ -356,18 +362,18 @@ def summarise(rows: list[dict[str, Column]]) -> dict[str, dict]:
         out[m] = _method_summary(cols, [c.score for c in cols])
     ends = [r["wspace"] for r in rows if r["wspace"].end_to_end is not None]
     if ends:
-        out["wspace_end_to_end"] = _method_summary(ends, [c.end_to_end for c in ends])
-        trips = [c.inversion_kept for c in ends]
-        out["wspace"]["inversion_kept"] = round(float(np.mean(trips)), 4)
+        out["wspace_end_to_end"] = _method_summary(ends, [c.end_to_end for c in ends], labellers=False)
+        trips = [c.inversion_kept for c in ends if c.inversion_kept is not None]
+        out["wspace"]["inversion_kept"] = round(float(np.mean(trips)), 4) if trips else None
     return out
 
 
-def _method_summary(cols: list[Column], scored: list[EditScore]) -> dict:
+def _method_summary(cols: list[Column], scored: list[EditScore], labellers: bool = True) -> dict:
     controls = [c.control for c in cols]
     s = scores_with_controls(scored, controls if cols and all(x is not None for x in controls) else None,
                              [c.nothing for c in cols])
     s["distance"] = round(float(np.mean([c.distance for c in cols])), 4) if cols else None
-    if cols and all(c.by_labellers is not None for c in cols):
+    if labellers and cols and all(c.by_labellers is not None for c in cols):
         lab = summarise_edits([c.by_labellers for c in cols])
         s["labellers"] = {k: lab[k] for k in ("clean_edit_rate", "clean_edit_ci", "reached", "kept",
                                               "kept_given_reached", "n", "already")}

@@ -52,7 +52,7 @@ def test_readme_and_settings_give_the_same_visitor_limits():
     assert row.rstrip(" |").endswith(", ".join(str(d[n]) for n in names)), row
     doc = (ROOT / "toyworld" / "settings.py").read_text().split('"""')[1]
     for n in names:  # the settings' own docstring
-        assert re.search(rf"{n}\b.*\(default {d[n]}\)", doc), n
+        assert re.search(rf"{n}\b.*\bdefault {d[n]}\)", doc), n
 
 
 def test_tabs_and_notebooks_type_no_measured_number():
