@@ -235,6 +235,25 @@ def seed_controls(value: int = 7) -> tuple[gr.Number, gr.Button]:
     return seed, dice
 
 
+KNOBS_LABEL = "Settings: steps, guidance, negative prompt (shared with the h-space and Side-by-side tabs)"
+
+
+def sampling_knobs(model) -> list:
+    """[steps, guidance, negative prompt]: the sampling settings of the Imagination tab, which the h-space and
+    Side-by-side tabs (and the diffusion walks) take as their own last inputs, so that one seed and one
+    prompt give one picture in every tab. Made inside the Imagination tab's settings accordion."""
+    from edits.pipeline import MAX_GUIDANCE, MAX_STEPS
+
+    with gr.Row():
+        steps = Slider(1, 50, value=model.default_steps, step=1, label="Steps", api_range=(1, MAX_STEPS),
+                       info=f"default {model.default_steps}")
+        guidance = Slider(0, 15, value=model.default_guidance, step=0.5, label="Guidance",
+                          api_range=(0, MAX_GUIDANCE),
+                          info=f"how closely to follow the prompt; default {model.default_guidance:g}")
+    negative = gr.Textbox("", label="Negative prompt (what to steer away from)", max_lines=1)
+    return [steps, guidance, negative]
+
+
 def measured(name: str) -> dict:
     """The last full run of `python -m benchmarks NAME` (assets/measured/NAME.json), or {} when there is none:
     tabs quote measured numbers from there, never by hand."""

@@ -8,7 +8,7 @@ import numpy as np
 
 from edits.metrics import atlas_statistics, colour_direction_vectors
 from edits.directions import HOW_TO_FIT, merged
-from edits.pipeline import MAX_STEPS, InputError, check_number
+from edits.pipeline import MAX_STEPS, InputError, check_number, to_uint8
 from edits.walks import MAX_FRAMES, check_frames, diffusion_walk, direction_walk, gan_walk, write_gif, write_mp4
 from toyworld.settings import MAX_DIFFUSION_FRAMES
 from toyworld.world import COLOURS
@@ -33,7 +33,9 @@ Every picture a model can make is a point in its **latent space**; a *walk* move
 another and draws every step on the way. **Between two seeds**, the diffusion model's starting noise is
 blended from one seed to the other under a fixed prompt (on a sphere, so that the noise keeps its
 strength), and the StyleGAN's code w on a straight line. **Along a direction**, the code moves across a
-learnt boundary — from −strength to +strength — so one attribute changes.
+learnt boundary — from −strength to +strength — so one attribute changes. Both direction walks start from
+one picture: the prompt's at the shared seed, drawn with the Imagination tab's settings (the h-space walk's
+middle frame), which the StyleGAN brings into its W space through its encoder.
 
 A smooth walk means a well-organised space; a sudden jump means the model *decides* somewhere along the
 way. Each diffusion frame is a full picture, so diffusion walks take longer and have fewer frames.
@@ -62,13 +64,14 @@ def walk_limits(kind_value: str) -> dict:
     diffusion = kind_value.startswith("diffusion")
     return {"max_frames": MAX_DIFFUSION_FRAMES if diffusion else MAX_FRAMES,
             "frames": WALK_FRAMES_DEFAULT["diffusion" if diffusion else "gan"],
-            "prompt": diffusion, "second_seed": kind_value.endswith("seeds"),
+            "prompt": diffusion or kind_value == "gan-direction", "second_seed": kind_value.endswith("seeds"),
             "direction": kind_value.endswith("direction")}
 
 
-def create_walk_tab(models: Models, seed: gr.Number, own: Own | None = None) -> dict:
+def create_walk_tab(models: Models, seed: gr.Number, own: Own | None = None, knobs: list | None = None) -> dict:
     """The Latent walks tab: its components (`_walk_layout`), the walk itself (`_walk_handler`), their events.
-    Walks along a direction see the visitor's own directions (`own`) over the shipped ones."""
+    Walks along a direction see the visitor's own directions (`own`) over the shipped ones. `knobs`: the
+    Imagination tab's steps, guidance and negative prompt, /walk's last arguments."""
     own = own or Own.states()
     lead(WALK_LEAD)
     ui = _walk_layout(models)
@@ -78,7 +81,7 @@ def create_walk_tab(models: Models, seed: gr.Number, own: Own | None = None) -> 
     walk = _walk_handler(models)
     files = session_files_state()
     inputs = [ui.kind, ui.prompt, seed, ui.seed_b, ui.frames, ui.attribute, ui.target, ui.strength, ui.fps, files,
-              own.h, own.w]
+              *(knobs or [gr.State(None), gr.State(None), gr.State("")]), own.h, own.w]
     outputs = [ui.gif, ui.mp4, ui.files_out, files]
     ui.button.click(walk, inputs, outputs, api_name="walk", concurrency_id=LONG, concurrency_limit=CONCURRENCY[LONG],
                     show_progress="full")
@@ -93,7 +96,8 @@ def _walk_layout(models: Models) -> SimpleNamespace:
     with gr.Row():
         with gr.Column(scale=1):
             kind = gr.Radio(kinds, value=first, label="Walk")
-            prompt = gr.Textbox(label="Prompt", value="a large circle on a white background", max_lines=1,
+            prompt = gr.Textbox(label="Prompt (along a direction: the starting picture, the attribute unsaid)",
+                                value="a large circle on a white background", max_lines=1,
                                 visible=lim["prompt"])
             seed_b = gr.Number(value=8, label="Second seed (the first is the shared seed)",
                                visible=lim["second_seed"])
@@ -129,12 +133,19 @@ def on_kind(kind):
             gr.update(maximum=lim["max_frames"], value=lim["frames"]))
 
 
+def starting_picture(models: Models, prompt, seed, knobs: dict):
+    """The prompt's picture at the seed, as the Imagination tab draws it with these settings (uint8)."""
+    return to_uint8(models.diffusion.generate(prompt, knobs["negative_prompt"], seed, knobs["num_inference_steps"],
+                                              knobs["guidance_scale"], output_type="np"))
+
+
 def _walk_handler(models: Models):
     """`walk` (the /walk endpoint): the frames of one walk, written as a GIF and an MP4 in the visitor's folder."""
 
     @friendly
     def walk(kind, prompt, seed_a, seed_b, frames, attribute="colour", target="blue", strength=1.5, fps=8,
-             files=None, mine_h=None, mine_w=None, progress=gr.Progress()):
+             files=None, steps=None, guidance=None, negative_prompt="", mine_h=None, mine_w=None,
+             progress=gr.Progress()):
         k = KINDS.get(kind) or (kind if kind in KINDS.values() else None) if isinstance(kind, str) else None
         if k is None:
             raise InputError(f"Choose a walk among: {', '.join(KINDS)}.")
@@ -146,17 +157,22 @@ def _walk_handler(models: Models):
                              "frames on this server.")
         if k.startswith("gan") and models.gan is None:
             raise InputError("There is no StyleGAN on this server.")
+        knobs = dict(num_inference_steps=steps, guidance_scale=guidance, negative_prompt=negative_prompt or "")
         progress(0, desc="rendering frames")
         if k == "diffusion-seeds":
-            imgs = diffusion_walk(models.diffusion, prompt, seed_a, seed_b, n)
+            imgs = diffusion_walk(models.diffusion, prompt, seed_a, seed_b, n, **knobs)
         elif k == "gan-seeds":
             imgs = gan_walk(models.gan, seed_a, seed_b, n)
         elif k == "diffusion-direction":
             imgs = direction_walk(models.hspace_model, merged(models.h_directions, mine_h), attribute, target,
-                                  strength, n, seed=seed_a, prompt=prompt, space="h")
-        else:
-            imgs = direction_walk(models.gan, merged(models.w_directions, mine_w), attribute, target, strength, n,
-                                  seed=seed_a, space="w")
+                                  strength, n, seed=seed_a, prompt=prompt, space="h", **knobs)
+        else:  # from the prompt's picture (the h-space walk's frame at 0), brought into W when the GAN can
+            w_dirs = merged(models.w_directions, mine_w)
+            known = f"{attribute}: {target}" in w_dirs  # else direction_walk says so, before any drawing
+            inverted = known and models.gan.encoder is not None
+            picture = starting_picture(models, prompt, seed_a, knobs) if inverted else None
+            imgs = direction_walk(models.gan, w_dirs, attribute, target, strength, n, seed=seed_a,
+                                  space="w", picture=picture)
         files, folder = session_folder(files)  # this visitor's folder, emptied of their previous walk
         a = write_gif(imgs, folder / f"walk_{k}.gif", fps=fps)
         b = write_mp4(imgs, folder / f"walk_{k}.mp4", fps=fps)

@@ -35,8 +35,9 @@ A **StyleGAN** is another kind of image generator. It has no prompt at all: a se
 and a small network turns it into **w**, a list of numbers from which the whole picture is drawn.
 Every picture the model can make is a point in this **W space** — the archive of its potential images.
 
-A **direction** is a straight line through W, learnt from thousands of labelled pictures: the boundary
-that best separates, say, blue objects from all the others. InterFaceGAN found that in a generator trained
+A **direction** is a straight line through W, learnt from thousands of labelled pictures: here the line
+from the average code of all the other pictures to the average code of, say, the blue ones (a difference of
+class means; InterFaceGAN fits a separating boundary instead). InterFaceGAN found that in a generator trained
 without labels, moving w across such a line changes the colour while the rest of the picture stays; the
 line above the picture says how often that holds here, next to a random move of the same size. **Strength** 1 swaps the class (red becomes blue, cyan becomes blue);
 0 is the original, between 0 and 1 it slides, above 1 it overshoots, and negative values push away.
@@ -85,14 +86,14 @@ def training_note(gan) -> str:
                "(an upper bound, not a test of InterFaceGAN's premise).")
         other, other_name = LABEL_FREE_GAN, "the one trained from pictures alone"
     s, o = _summary(gan.folder), _summary(other)
-    if s is None:
+    if s is None or s.get("clean_edit_rate") is None:
         return how
-    found = (f"A colour swap reaches its colour in {_pct(s['colour_edit_success'])} of edits and keeps shape, size and "
-             f"background in {_pct(s['preservation'])}")
-    if s.get("random_move_preservation") is not None:
-        found += f" (a random move as large: {_pct(s['random_move_preservation'])})"
-    if o is not None:
-        found += f"; {other_name}: {_pct(o['colour_edit_success'])} and {_pct(o['preservation'])}"
+    found = (f"A colour swap is clean (its colour reached, shape, size and background kept) in "
+             f"{_pct(s['clean_edit_rate'])} of edits")
+    if s.get("control_clean_edit_rate") is not None:
+        found += f" (a random move as large: {_pct(s['control_clean_edit_rate'])})"
+    if o is not None and o.get("clean_edit_rate") is not None:
+        found += f"; {other_name}: {_pct(o['clean_edit_rate'])}"
     return f"{how} {found}."
 
 

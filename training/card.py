@@ -32,6 +32,12 @@ def measured_for(folder: Path, measured_dir: Path = MEASURED) -> list[dict]:
     return [json.loads((measured_dir / f"{n}.json").read_text()) for n in names if (measured_dir / f"{n}.json").exists()]
 
 
+def findings_text(t: dict, measured: list[dict]) -> str:
+    """The card's findings (training.json), their measured numbers filled in from the benchmarks' files:
+    `{imagination[n]}` is that key of assets/measured/imagination.json."""
+    return t["findings"].format_map({m.get("benchmark", "?"): m for m in measured})
+
+
 def write_card(folder: Path, measured: list[dict]) -> str:
     t = json.loads((folder / "training.json").read_text())
     cfg = DiffusionConfig()
@@ -39,7 +45,7 @@ def write_card(folder: Path, measured: list[dict]) -> str:
     decoder = (f"\n  Decoder sharpened afterwards with the encoder frozen: {vae['decoder_finetune_steps']} steps, "
                f"{vae.get('decoder_finetune_wall_s')} s." if vae.get("decoder_finetune_steps") else "")
     note = t.get("note", "")
-    findings = f"\n\n{t['findings']}" if t.get("findings") else ""
+    findings = f"\n\n{findings_text(t, measured)}" if t.get("findings") else ""
     rows = _rows(measured)
     text = f"""# toy-diffusion: a small latent text-to-image diffusion model of the toy world
 
