@@ -6,7 +6,7 @@ import gradio as gr
 from toyworld.settings import CACHE_SWEEP_S, MAX_FILE_SIZE, SESSION_FILES, SESSION_TTL_S
 
 from . import archive, compare, explore, hspace, imagination, wspace
-from .common import CSS, FirstViews, Models, lazy, lenient_inputs, new_seed, seed_controls, sweep_session_files
+from .common import CSS, FirstViews, Models, Own, lazy, lenient_inputs, new_seed, seed_controls, sweep_session_files
 from .sharing import CONCURRENCY, GAN, LONG, MODEL, setup_queue
 
 TITLE = "Imagination & Potentiality — steering image generators"
@@ -17,14 +17,15 @@ Two ways to steer an image generator from one seed: **imagination** changes the 
 """
 
 # (id, tab label, how to build it); short labels so that the tab bar stays readable on a phone
+# (each also gets the visitor's own directions, `Own`, which the h and W tabs fit and every other tab reads)
 TABS = [
-    ("imagination", "Imagination", lambda m, s: imagination.create_tab(m, s)),
-    ("hspace", "Potentiality: h-space", lambda m, s: hspace.create_tab(m, s)),
-    ("wspace", "Potentiality: W space", lambda m, s: wspace.create_tab(m, s)),
-    ("compare", "Side by side", lambda m, s: compare.create_tab(m, s)),
-    ("walks", "Latent walks", lambda m, s: explore.create_walk_tab(m, s)),
-    ("atlas", "Direction atlas", lambda m, s: explore.create_atlas_tab(m)),
-    ("archive", "Archive", lambda m, s: archive.create_tab(m, s)),
+    ("imagination", "Imagination", lambda m, s, o: imagination.create_tab(m, s)),
+    ("hspace", "Potentiality: h-space", lambda m, s, o: hspace.create_tab(m, s, o)),
+    ("wspace", "Potentiality: W space", lambda m, s, o: wspace.create_tab(m, s, o)),
+    ("compare", "Side by side", lambda m, s, o: compare.create_tab(m, s, o)),
+    ("walks", "Latent walks", lambda m, s, o: explore.create_walk_tab(m, s, o)),
+    ("atlas", "Direction atlas", lambda m, s, o: explore.create_atlas_tab(m, o)),
+    ("archive", "Archive", lambda m, s, o: archive.create_tab(m, s)),
 ]
 QUEUE = {"wspace": GAN, "walks": LONG, "atlas": None, "archive": GAN}  # the queue of each tab's first view (default: MODEL)
 SHARED = {"imagination", "hspace", "compare", "archive"}  # first views shared between visitors (pictures, no files)
@@ -44,11 +45,12 @@ def build(models: Models) -> gr.Blocks:
         gr.Markdown(INTRO, elem_id="header")
         seed, dice = seed_controls()
         current = gr.State(TABS[0][0])  # the tab on show
+        own = Own.states()  # the visitor's own directions, shared by the tabs
         built = []
         with gr.Tabs(overflow_behavior="wrap", elem_id="tabs"):
             for key, label, make in TABS:
                 with gr.Tab(label, id=key, elem_id=f"tab-{key}") as tab:
-                    made = make(models, seed)
+                    made = make(models, seed, own)
                     built.append((key, tab, made.get("refresh"), made.get("drawn")))
         views = []  # (the States live outside gr.Tabs: a State among the tabs confuses the tab bar)
         shared = FirstViews()

@@ -72,6 +72,24 @@ class Models:
         return self.h_diffusion or self.diffusion
 
 
+@dataclass
+class Own:
+    """The visitor's own directions (fitted or loaded in their session), one gr.State per space, shared by every
+    tab: the h-space and W-space tabs write them; walks, compare and the atlas read them over the shipped ones
+    (`edits.directions.merged`). A dict "attribute: class" -> Direction, kept SESSION_TTL_S after last use."""
+
+    h: gr.State
+    w: gr.State
+
+    @classmethod
+    def states(cls) -> "Own":
+        return cls(gr.State({}, time_to_live=SESSION_TTL_S), gr.State({}, time_to_live=SESSION_TTL_S))
+
+
+# the labellers a visitor may fit their own directions with (h and W tabs): the tab's names -> edits.fit's
+FIT_LABELLERS = {"classifier": "classifier", "colour pixels": "colour", "my CSV": "csv"}
+
+
 def _server_paths() -> list[str]:
     roots = {str(ROOT), str(SESSION_FILES), tempfile.gettempdir(), os.path.expanduser("~"),
              os.environ.get("GRADIO_TEMP_DIR", "")}

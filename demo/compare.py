@@ -7,11 +7,12 @@ import gradio as gr
 import pandas as pd
 
 from edits.compare import METHODS, TITLES, compare_batch, factors_from_prompt, summarise
+from edits.directions import merged
 from edits.labelers import FACTORS
 from edits.pipeline import check_name, check_number, check_prompt, check_seed
 from toyworld.settings import LONG_JOB_BATCH, MAX_COMPARE_SEEDS
 
-from .common import Models, explain, friendly, image_out, lead
+from .common import Models, Own, explain, friendly, image_out, lead
 from .sharing import CONCURRENCY, LONG, MODEL
 
 UNSAID = "(unsaid)"
@@ -47,11 +48,12 @@ def _badge(col) -> str:
             f"<small>read after the edit: {read['size']} {read['colour']} {read['shape']} on {read['background']}</small>")
 
 
-def create_tab(models: Models, seed: gr.Number) -> dict:
-    """The Side-by-side tab: its components (`_layout`), its handlers (`_handlers`), their events (`_wire`)."""
+def create_tab(models: Models, seed: gr.Number, own: Own | None = None) -> dict:
+    """The Side-by-side tab: its components (`_layout`), its handlers (`_handlers`), their events (`_wire`); the
+    h-space and W-space columns use the visitor's own directions (`own`) over the shipped ones."""
     lead(LEAD)
     ui = _layout()
-    return _wire(ui, seed, *_handlers(models))
+    return _wire(ui, seed, own or Own.states(), *_handlers(models))
 
 
 def _layout() -> SimpleNamespace:
@@ -108,11 +110,12 @@ def _handlers(models: Models):
     """(run_one, run_n, refresh_targets): one seed's three columns, the table over N seeds, the target list."""
 
     @friendly
-    def run_one(seed, size, colour, shape, background, prompt, attribute, target):
+    def run_one(seed, size, colour, shape, background, prompt, attribute, target, mine_h=None, mine_w=None):
         attribute, target = check_name(attribute, "attribute"), check_name(target, "target")
         base = _base_of(size, colour, shape, background, prompt)
-        row = compare_batch(models.diffusion, models.gan, models.h_directions, models.w_directions,
-                            [seed], [base], [attribute], [target], h_diffusion=models.h_diffusion)[0]
+        row = compare_batch(models.diffusion, models.gan, merged(models.h_directions, mine_h),
+                            merged(models.w_directions, mine_w), [seed], [base], [attribute], [target],
+                            h_diffusion=models.h_diffusion)[0]
         out = []
         for m in METHODS:
             c = row[m]
@@ -120,14 +123,15 @@ def _handlers(models: Models):
         return out
 
     @friendly
-    def run_n(seed, size, colour, shape, background, prompt, attribute, target, n, progress=gr.Progress()):
+    def run_n(seed, size, colour, shape, background, prompt, attribute, target, n, mine_h=None, mine_w=None,
+              progress=gr.Progress()):
         n = check_number(n, "N", 1, MAX_COMPARE_SEEDS, integer=True)
         first = check_seed(seed)
         attribute, target = check_name(attribute, "attribute"), check_name(target, "target")
         seeds = [(first + i) % 2**32 for i in range(n)]
         base = _base_of(size, colour, shape, background, prompt)
-        rows = compare_batch(models.diffusion, models.gan, models.h_directions, models.w_directions, seeds,
-                             [base] * n, [attribute] * n, [target] * n,
+        rows = compare_batch(models.diffusion, models.gan, merged(models.h_directions, mine_h),
+                             merged(models.w_directions, mine_w), seeds, [base] * n, [attribute] * n, [target] * n,
                              progress=lambda f: progress(f, desc="sampling and measuring"),
                              batch_size=max(1, LONG_JOB_BATCH // 2),
                              h_diffusion=models.h_diffusion)
@@ -143,13 +147,13 @@ def _handlers(models: Models):
     return run_one, run_n, refresh_targets
 
 
-def _wire(ui: SimpleNamespace, seed: gr.Number, run_one, run_n, refresh_targets) -> dict:
+def _wire(ui: SimpleNamespace, seed: gr.Number, own: Own, run_one, run_n, refresh_targets) -> dict:
     """The tab's events (endpoints /compare and /compare_many) and its first view."""
     inputs = [seed, ui.size, ui.colour, ui.shape, ui.background, ui.base_prompt, ui.attribute, ui.target]
     outputs = [x for m in METHODS for x in ui.cols[m]]
-    gr.on([ui.button.click, ui.base_prompt.submit], run_one, inputs, outputs, api_name="compare",
+    gr.on([ui.button.click, ui.base_prompt.submit], run_one, [*inputs, own.h, own.w], outputs, api_name="compare",
           concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
-    ui.run_many.click(run_n, [*inputs, ui.n_seeds], ui.table, api_name="compare_many", concurrency_id=LONG,
-                      concurrency_limit=CONCURRENCY[LONG], show_progress="full")
+    ui.run_many.click(run_n, [*inputs, ui.n_seeds, own.h, own.w], ui.table, api_name="compare_many",
+                      concurrency_id=LONG, concurrency_limit=CONCURRENCY[LONG], show_progress="full")
     ui.attribute.change(refresh_targets, ui.attribute, ui.target, api_name=False, queue=False)
-    return {"refresh": (run_one, inputs, outputs)}
+    return {"refresh": (run_one, [*inputs, own.h, own.w], outputs)}

@@ -7,12 +7,13 @@ import gradio as gr
 import numpy as np
 
 from edits.metrics import atlas_statistics, colour_direction_vectors
-from edits.pipeline import InputError, check_number
+from edits.directions import HOW_TO_FIT, merged
+from edits.pipeline import MAX_STEPS, InputError, check_number
 from edits.walks import MAX_FRAMES, check_frames, diffusion_walk, direction_walk, gan_walk, write_gif, write_mp4
 from toyworld.settings import MAX_DIFFUSION_FRAMES
 from toyworld.world import COLOURS
 
-from .common import DISPLAY, Models, Slider, explain, friendly, lead, session_files_state, session_folder
+from .common import DISPLAY, Models, Own, Slider, explain, friendly, lead, session_files_state, session_folder
 from .plots import heatmap
 from .sharing import CONCURRENCY, LONG
 
@@ -65,8 +66,10 @@ def walk_limits(kind_value: str) -> dict:
             "direction": kind_value.endswith("direction")}
 
 
-def create_walk_tab(models: Models, seed: gr.Number) -> dict:
-    """The Latent walks tab: its components (`_walk_layout`), the walk itself (`_walk_handler`), their events."""
+def create_walk_tab(models: Models, seed: gr.Number, own: Own | None = None) -> dict:
+    """The Latent walks tab: its components (`_walk_layout`), the walk itself (`_walk_handler`), their events.
+    Walks along a direction see the visitor's own directions (`own`) over the shipped ones."""
+    own = own or Own.states()
     lead(WALK_LEAD)
     ui = _walk_layout(models)
     explain(WALK_EXPLAIN)
@@ -74,7 +77,8 @@ def create_walk_tab(models: Models, seed: gr.Number) -> dict:
                    api_name=False, queue=False)
     walk = _walk_handler(models)
     files = session_files_state()
-    inputs = [ui.kind, ui.prompt, seed, ui.seed_b, ui.frames, ui.attribute, ui.target, ui.strength, ui.fps, files]
+    inputs = [ui.kind, ui.prompt, seed, ui.seed_b, ui.frames, ui.attribute, ui.target, ui.strength, ui.fps, files,
+              own.h, own.w]
     outputs = [ui.gif, ui.mp4, ui.files_out, files]
     ui.button.click(walk, inputs, outputs, api_name="walk", concurrency_id=LONG, concurrency_limit=CONCURRENCY[LONG],
                     show_progress="full")
@@ -94,7 +98,8 @@ def _walk_layout(models: Models) -> SimpleNamespace:
             seed_b = gr.Number(value=8, label="Second seed (the first is the shared seed)",
                                visible=lim["second_seed"])
             with gr.Row(visible=lim["direction"]) as direction_row:
-                attribute = gr.Dropdown(["colour", "shape", "size"], value="colour", label="Attribute")
+                attribute = gr.Dropdown(["colour", "shape", "size"], value="colour", label="Attribute",
+                                        allow_custom_value=True)  # (and the visitor's own attributes)
                 target = gr.Textbox(value="blue", label="Target", max_lines=1)
             strength = Slider(0.5, 3, value=1.5, step=0.25, label="Strength at the ends", api_range=(0.5, 10),
                               info="1 = one class swap", visible=lim["direction"])
@@ -129,7 +134,7 @@ def _walk_handler(models: Models):
 
     @friendly
     def walk(kind, prompt, seed_a, seed_b, frames, attribute="colour", target="blue", strength=1.5, fps=8,
-             files=None, progress=gr.Progress()):
+             files=None, mine_h=None, mine_w=None, progress=gr.Progress()):
         k = KINDS.get(kind) or (kind if kind in KINDS.values() else None) if isinstance(kind, str) else None
         if k is None:
             raise InputError(f"Choose a walk among: {', '.join(KINDS)}.")
@@ -147,11 +152,11 @@ def _walk_handler(models: Models):
         elif k == "gan-seeds":
             imgs = gan_walk(models.gan, seed_a, seed_b, n)
         elif k == "diffusion-direction":
-            imgs = direction_walk(models.hspace_model, models.h_directions, attribute, target, strength, n,
-                                  seed=seed_a, prompt=prompt, space="h")
+            imgs = direction_walk(models.hspace_model, merged(models.h_directions, mine_h), attribute, target,
+                                  strength, n, seed=seed_a, prompt=prompt, space="h")
         else:
-            imgs = direction_walk(models.gan, models.w_directions, attribute, target, strength, n, seed=seed_a,
-                                  space="w")
+            imgs = direction_walk(models.gan, merged(models.w_directions, mine_w), attribute, target, strength, n,
+                                  seed=seed_a, space="w")
         files, folder = session_folder(files)  # this visitor's folder, emptied of their previous walk
         a = write_gif(imgs, folder / f"walk_{k}.gif", fps=fps)
         b = write_mp4(imgs, folder / f"walk_{k}.mp4", fps=fps)
@@ -160,16 +165,25 @@ def _walk_handler(models: Models):
     return walk
 
 
-def create_atlas_tab(models: Models) -> dict:
+def _colour(directions: dict) -> list:
+    return [d for d in directions.values() if d.meta.get("attribute") == "colour" and not d.meta.get("skip_levels")]
+
+
+def _h_steps(directions: dict) -> int:
+    """How many denoising steps a set's h-space colour directions were fitted on (0: none)."""
+    return max((len(d.vectors) for d in _colour(directions)), default=0)
+
+
+def create_atlas_tab(models: Models, own: Own | None = None) -> dict:
+    """The Direction atlas: the colour directions of each space (the visitor's own over the shipped ones)."""
+    own = own or Own.states()
     lead(ATLAS_LEAD)
-    w_vecs = colour_direction_vectors(models.w_directions, 0, COLOURS)
-    h_dirs = [d for d in models.h_directions.values() if d.meta.get("attribute") == "colour"]
-    n_steps = max((len(d.vectors) for d in h_dirs), default=1)
-    timesteps = h_dirs[0].timesteps if h_dirs else [0]
+    # the step slider spans the shipped directions' steps, else the steps a fit on this model samples
+    n_steps = max(_h_steps(models.h_directions), models.hspace_model.default_steps if not models.h_directions else 1)
     with gr.Row():
         space = gr.Radio(["W space (StyleGAN)", "h-space (diffusion)"], value="W space (StyleGAN)", label="Space")
-        step = gr.Slider(0, n_steps - 1, value=0, step=1, label="Denoising step (h-space; 0 = the noisiest)",
-                         visible=False)
+        step = Slider(0, max(1, n_steps - 1), value=0, step=1, label="Denoising step (h-space; 0 = the noisiest)",
+                      visible=False, api_range=(0, MAX_STEPS))
     summary = gr.Markdown()
     with gr.Row():
         cos_img = gr.Image(label="How alike the colour directions are (cosine)", type="pil", interactive=False,
@@ -179,14 +193,21 @@ def create_atlas_tab(models: Models) -> dict:
     explain(ATLAS_EXPLAIN)
     space.change(lambda s: gr.update(visible=not s.startswith("W")), space, step, api_name=False, queue=False)
 
-    @friendly
-    def show(space, step):
+    def atlas(space, step, mine_h=None, mine_w=None):
         if space not in ("W space (StyleGAN)", "h-space (diffusion)"):
             raise InputError("Choose the space: 'W space (StyleGAN)' or 'h-space (diffusion)'.")
-        step = check_number(step, "The denoising step", 0, n_steps - 1, integer=True)
-        vecs = w_vecs if space.startswith("W") else colour_direction_vectors(models.h_directions, step, COLOURS)
+        step = check_number(step, "The denoising step", 0, MAX_STEPS, integer=True)
+        h_dirs = merged(models.h_directions, mine_h)
+        n = _h_steps(h_dirs)
+        if not space.startswith("W") and n and step >= n:
+            raise InputError(f"The h-space colour directions were fitted on {n} denoising steps: choose a step "
+                             f"between 0 and {n - 1}.")
+        vecs = colour_direction_vectors(merged(models.w_directions, mine_w) if space.startswith("W") else h_dirs,
+                                        0 if space.startswith("W") else step, COLOURS)
         if len(vecs) < 3:
-            raise InputError(f"This server has fewer than three colour directions in {space}: nothing to compare.")
+            raise InputError(f"This server has fewer than three colour directions in {space}: nothing to compare. "
+                             + HOW_TO_FIT["w" if space.startswith("W") else "h"])
+        timesteps = _colour(h_dirs)[0].timesteps if _colour(h_dirs) else [0]
         st = atlas_statistics(vecs, COLOURS)
         names = list(st["names"])
         where = "W" if space.startswith("W") else f"h at step {step} (t = {timesteps[min(step, len(timesteps) - 1)]})"
@@ -199,6 +220,14 @@ def create_atlas_tab(models: Models) -> dict:
                       swatches=COLOURS, digits=0, alike="low", legend=("alike (ΔE 0)", f"far apart (ΔE {top:.0f})"))
         return text, cos, lab
 
-    gr.on([space.change, step.release], show, [space, step], [summary, cos_img, lab_img], api_name="atlas",
+    def first_view(space, step, mine_h=None, mine_w=None):
+        """The tab's first view: the atlas, or the sentence that says what is missing (no error pop-up)."""
+        try:
+            return atlas(space, step, mine_h, mine_w)
+        except InputError as e:
+            return str(e), None, None
+
+    inputs = [space, step, own.h, own.w]
+    gr.on([space.change, step.release], friendly(atlas), inputs, [summary, cos_img, lab_img], api_name="atlas",
           queue=False)
-    return {"refresh": (show, [space, step], [summary, cos_img, lab_img])}
+    return {"refresh": (first_view, inputs, [summary, cos_img, lab_img])}

@@ -7,19 +7,19 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from edits.directions import Direction, DirectionError, others_of, siblings_of
+from edits.directions import Direction, DirectionError, merged, no_direction, others_of, siblings_of
 from edits.fit import collect_h, fill_template, fit_h, make_labeller, seeds_for
 from edits.hspace import DEFAULT_EDIT, MAX_STRENGTH, HEdit, edit_pair, h_shape, traversal
 from edits.labelers import FACTORS
 from edits.pipeline import InputError, check_name, check_number, check_prompt, check_seed, to_uint8
-from toyworld.settings import H_TRAVERSAL_FRAMES, LONG_JOB_BATCH, MAX_FIT_SAMPLES, SESSION_TTL_S
+from toyworld.settings import H_TRAVERSAL_FRAMES, LONG_JOB_BATCH, MAX_FIT_SAMPLES
 
-from .common import (Models, Slider, card_of, docs_line, explain, friendly, image_out, lead, measured, model_name,
-                     note_for, session_files_state, session_folder, signed, strip_out)
+from .common import (FIT_LABELLERS, Models, Own, Slider, card_of, docs_line, explain, friendly, image_out, lead, measured,
+                     model_name, note_for, session_files_state, session_folder, signed, strip_out)
 from .sharing import CONCURRENCY, LONG, MODEL
 
 ATTRIBUTES = ("colour", "shape", "size")
-LABELLERS = {"classifier": "classifier", "colour pixels": "colour", "my CSV": "csv"}  # the tab's names -> edits.fit's
+LABELLERS = FIT_LABELLERS  # the tab's names -> edits.fit's
 STRENGTH_INFO = {"guided": "1 = the measured default nudge, 0 = the original; larger pushes harder",
                  "swap": "1 = swap to the target class (default), 0 = the original, negative = away",
                  "land": "standard deviations on the target's side of the boundary",
@@ -55,39 +55,37 @@ def conflict_line(m: dict) -> str:
 
 
 def _choices(models: Models, mine: dict | None, attribute: str) -> list[str]:
-    names = {d.meta["class"] for d in models.h_directions.values() if d.meta.get("attribute") == attribute}
-    names |= {d.meta["class"] for d in (mine or {}).values() if d.meta.get("attribute") == attribute}
-    return sorted(names)
+    return sorted({d.meta["class"] for d in merged(models.h_directions, mine).values()
+                   if d.meta.get("attribute") == attribute})
 
 
 def _find(models: Models, mine: dict | None, attribute: str, target: str) -> Direction:
     key = f"{check_name(attribute, 'attribute')}: {check_name(target, 'target')}"
-    found = (mine or {}).get(key) or models.h_directions.get(key)
-    if found is None:
-        known = ", ".join(sorted(set(models.h_directions) | set(mine or {}))) or "none"
-        raise InputError(f"There is no h-space direction for {key!r}. Known directions: {known}.")
-    return found
+    seen = merged(models.h_directions, mine)  # the visitor's own attributes over the shipped ones
+    if key not in seen:
+        raise InputError(no_direction("h", key, seen))
+    return seen[key]
 
 
 def _siblings(models: Models, mine: dict | None, d: Direction) -> list[Direction]:
-    """The other classes for a swap: from the same set as d (the user's own fit, else the shipped ones)."""
-    own = mine or {}
-    return siblings_of(own if any(v is d for v in own.values()) else models.h_directions, d)
+    """The other classes of d's attribute, for a swap or a guided edit (fitted with d)."""
+    return siblings_of(merged(models.h_directions, mine), d)
 
 
 def _others(models: Models, mine: dict | None, d: Direction) -> list[Direction]:
     """The other attributes' directions, whose readouts a guided edit holds where they were."""
-    return others_of({**models.h_directions, **(mine or {})}, d)
+    return others_of(merged(models.h_directions, mine), d)
 
 
-def create_tab(models: Models, seed: gr.Number) -> dict:
+def create_tab(models: Models, seed: gr.Number, own: Own | None = None) -> dict:
     """The h-space tab: the edit (`_edit_layout`, `_edit_handlers`), fitting one's own directions
-    (`_fit_layout`, `_fit_handlers`), and their events (`_wire`)."""
+    (`_fit_layout`, `_fit_handlers`), and their events (`_wire`). What the visitor fits or loads goes into
+    `own.h`, which the other tabs read too."""
     model = models.hspace_model
     other = (" — another model than the Imagination tab's, so one seed may draw another picture here"
              if model is not models.diffusion else "")
     lead(f"{LEAD} Drawn by *{model_name(model)}*{other}.")
-    mine = gr.State({}, time_to_live=SESSION_TTL_S)  # this visitor's own fitted or uploaded directions
+    mine = (own or Own.states()).h  # this visitor's own fitted or uploaded directions
     files = session_files_state()  # and the folder their files are written to
 
     attrs = sorted({d.meta.get("attribute") for d in models.h_directions.values()}) or list(ATTRIBUTES)
@@ -193,12 +191,21 @@ def _edit_handlers(models: Models, model) -> SimpleNamespace:
                                  e.start, e.end, e.mode, e.move, siblings, _others(models, mine, d), known=known)
         return [(to_uint8(im), signed(a)) for a, im in zip(alphas, imgs)]
 
+    @friendly
+    def plain(prompt, seed):
+        return model.generate(prompt, "", seed)
+
     def refresh_targets(attribute, mine):
         ch = _choices(models, mine, attribute)
         return gr.update(choices=ch, value=ch[0] if ch else None)
 
     def show(*args):
-        """The first view for a seed: the edit, its strip and the prompt note."""
+        """The first view for a seed: the edit, its strip and the prompt note; on a model without any h-space
+        direction yet, the original picture and the sentence that says how to fit one."""
+        if not models.h_directions and not args[-1]:
+            return (plain(args[0], args[1]), None, [],
+                    "No h-space direction has been fitted for this model yet: fit one under “Fit your own "
+                    "direction” below (or with `python -m edits.fit hspace`), and it appears in the Target list.")
         pair = edit(*args)
         return (*pair, strip_fn(*args, *pair), note_for(model, args[0]))
 
@@ -226,7 +233,7 @@ def _fit_handlers(model, attrs: list[str]) -> SimpleNamespace:
         progress(0.9, desc="labelling and fitting")
         labels = lab(samples.images, seeds=samples.seeds)
         dirs = fit_h(samples, list(labels), attribute, model.name, kind, h_shape(model), template=template)
-        mine = {**(mine or {}), **{d.label: d for d in dirs.values()}}
+        mine = merged(mine, {d.label: d for d in dirs.values()})  # a refit attribute replaces its earlier fit
         rows = [{"step": i, "accuracy": a, "class": c} for c, d in dirs.items() for i, a in enumerate(d.meta["accuracy"])]
         files, folder = session_folder(files)
         # Files are named by index, never by the user's attribute or class names.

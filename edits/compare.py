@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .directions import others_of, siblings_of
+from .directions import no_direction, others_of, siblings_of
 from .hspace import DEFAULT_EDIT, default_edit, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from .metrics import distance
@@ -164,7 +164,7 @@ def _hspace_columns(h_diffusion, h_dirs: dict, out: list[dict[str, Column]], pla
             idx = idx_all[i:i + batch_size]
             if d is None:
                 for j in idx:
-                    out[j]["hspace"].note = f"no h-space direction for {key}"
+                    out[j]["hspace"].note = no_direction("h", key, h_dirs)
                 continue
             prompts, sd = [plans[j]["hspace"][0] for j in idx], [seeds[j] for j in idx]
             edit = default_edit(d, DEFAULT_EDIT["strength"], siblings_of(h_dirs, d), others_of(h_dirs, d))
@@ -185,7 +185,7 @@ def _wspace_columns(gan, w_dirs: dict, out: list[dict[str, Column]], seeds: list
     w = _start_codes(gan, out, seeds, truncation_psi)
     for j, key in enumerate(keys):
         if w_dirs.get(key) is None:
-            out[j]["wspace"].note = f"no W-space direction for {key}"
+            out[j]["wspace"].note = no_direction("w", key, w_dirs)
             continue
         edit = make_edit(w_dirs, attributes[j], targets[j], DEFAULT_STRENGTH)
         wp = apply_edits(gan, w[j:j + 1], [edit])  # (1, L, w_dim)

@@ -83,9 +83,14 @@ def direction_walk(model, directions: dict, attribute: str, target: str, strengt
     n = check_frames(frames)
     attribute, target = check_name(attribute, "attribute"), check_name(target, "target")
     key = f"{attribute}: {target}"
+    if space not in (None, "h", "w"):
+        raise InputError(f"A direction walk is in h-space or in W, not {str(space)[:20]!r}.")
     d = directions.get(key)
     if d is None:
-        raise InputError(f"There is no direction for {key!r}. Known: {', '.join(sorted(directions)) or 'none'}.")
+        from .directions import HOW_TO_FIT
+
+        raise InputError(f"There is no direction for {key!r}. Known: {', '.join(sorted(directions)) or 'none'}."
+                         + (f" {HOW_TO_FIT[space]}" if space else ""))
     strength = check_number(strength, "The strength", 0.0, 100.0)
     space = space or d.meta.get("space", "h")
     if space not in ("h", "w"):
