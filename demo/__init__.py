@@ -8,7 +8,7 @@ import gradio as gr
 
 from toyworld.settings import CACHE_SWEEP_S, MAX_FILE_SIZE, SESSION_FILES, SESSION_TTL_S
 
-from . import compare, explore, hspace, imagination, wspace
+from . import archive, compare, explore, hspace, imagination, wspace
 from .common import CSS, FirstViews, Models, Own, lazy, lenient_inputs, new_seed, seed_controls, sweep_session_files
 from .sharing import CONCURRENCY, GAN, LONG, MODEL, setup_queue
 
@@ -29,9 +29,10 @@ TABS = [
     ("compare", "Side by side", lambda m, s, o, k: compare.create_tab(m, s, o, k)),
     ("walks", "Latent walks", lambda m, s, o, k: explore.create_walk_tab(m, s, o, k)),
     ("atlas", "Direction atlas", lambda m, s, o, k: explore.create_atlas_tab(m, o)),
+    ("archive", "Archive", lambda m, s, o, k: archive.create_tab(m, s)),
 ]
-QUEUE = {"wspace": GAN, "walks": LONG, "atlas": None}  # the queue of each tab's first view (default: MODEL)
-SHARED = {"imagination", "hspace", "compare"}  # first views shared between visitors (pictures, no files)
+QUEUE = {"wspace": GAN, "walks": LONG, "atlas": None, "archive": GAN}  # the queue of each tab's first view (default: MODEL)
+SHARED = {"imagination", "hspace", "compare", "archive"}  # first views shared between visitors (pictures, no files)
 
 
 def build(models: Models) -> gr.Blocks:
