@@ -614,6 +614,8 @@ def main(argv=None) -> None:
                                                  "(its config becomes the generator's)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--bf16", action="store_true", help="autocast the main passes to bfloat16")
+    p.add_argument("--r1-gamma", type=float, default=GANTrainConfig.r1_gamma,
+                   help="R1 weight of a fresh run (a resumed run keeps its own)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ckpt-minutes", type=float, default=10.0)
     p.add_argument("--log-every", type=int, default=10)
@@ -629,7 +631,7 @@ def main(argv=None) -> None:
         print(time.strftime("%H:%M:%S"), msg, flush=True)
 
     if a.command == "train":
-        cfg = GANTrainConfig(batch=a.batch, bf16=a.bf16, seed=a.seed)
+        cfg = GANTrainConfig(batch=a.batch, bf16=a.bf16, seed=a.seed, r1_gamma=a.r1_gamma)
         if a.init_from is not None:
             cfg.generator = json.loads(load_generator(a.init_from)[0].cfg.to_json())
         res = train(a.run_dir, cfg, deadline_from(a.until, a.minutes), a.max_steps, resume_from=a.resume_from,
