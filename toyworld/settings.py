@@ -38,6 +38,8 @@ EMBEDDED_DIFFUSION = ASSETS / "toy-diffusion"
 LABEL_FREE_GAN = ASSETS / "toy-stylegan-label-free"  # trained from pictures alone (training/stylegan_label_free.py)
 LABELLED_GAN = ASSETS / "toy-stylegan-labelled"  # labels used in training: an upper bound
 EMBEDDED_GAN = LABEL_FREE_GAN  # the default W model (app, benchmarks, Compare); the label-built one is never the default
+# The adversarial StyleGAN's committed, resumable checkpoint and log (training/stylegan_gan.py; not shipped to the Space)
+GAN_CHECKPOINT = ROOT / "training" / "checkpoints" / "stylegan_gan"
 CLASSIFIER = ASSETS / "classifier"
 DIRECTIONS = ASSETS / "directions"
 # The benchmarks' last lines, one JSON file per benchmark (and per model when not the default one): the model
