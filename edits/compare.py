@@ -309,10 +309,13 @@ def _score(out: list[dict[str, Column]], plan: _Plan, reader, scorer: Scorer | N
                     images.append(im)
     if not images:
         return
-    stack = np.stack(images)
-    judged = reader(stack)
-    labelled = scorer(stack) if scorer is not None else None
-    read = {w: (judged[i], labelled[i] if labelled is not None else None) for i, w in enumerate(where)}
+    read = {}
+    for shape in {np.shape(im) for im in images}:  # one read per picture size (a foreign GAN draws its own size)
+        idx = [i for i, im in enumerate(images) if np.shape(im) == shape]
+        stack = np.stack([images[i] for i in idx])
+        judged = reader(stack)
+        labelled = scorer(stack) if scorer is not None else None
+        read.update({where[i]: (judged[k], labelled[k] if labelled is not None else None) for k, i in enumerate(idx)})
     for j, row in enumerate(out):
         a, t = plan.attributes[j], plan.targets[j]
         for m, col in row.items():
