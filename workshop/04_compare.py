@@ -105,9 +105,10 @@ bench = json.loads((MEASURED / "compare.json").read_text())  # the last full `py
 print(f"benchmark, {bench['seeds']} seeds, the same starting picture for every column:")
 for m in METHODS:
     b = bench[m]
+    control = b["control_clean_edit_rate"]  # None for the prompt: a prompt has no random move of the same size
     print(f"  {TITLES[m]}: clean {b['clean_edit_rate']:.2f} (95 % interval {b['clean_edit_ci'][0]:.2f}-"
           f"{b['clean_edit_ci'][1]:.2f}; reached {b['reached']:.2f}, kept {b['kept']:.2f}; a random move of the "
-          f"same size: {b['control_clean_edit_rate']:.2f}; n = {b['n']})")
+          f"same size: {'none for a prompt' if control is None else f'{control:.2f}'}; n = {b['n']})")
 
 # %% [markdown]
 # With 4 seeds every rate moves in steps of a quarter: this is a demonstration, not a measurement; the benchmark's
