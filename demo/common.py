@@ -105,6 +105,20 @@ def public_message(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def chosen_labeller(choices: dict, labeller, attribute: str, csv_path, n: int):
+    """The labeller a visitor chose for a fit ('Fit your own' in the h and W tabs) and the seeds to label, or an
+    InputError that says what to do."""
+    from edits.fit import make_labeller, seeds_for
+
+    kind = choices.get(labeller)
+    if kind is None:
+        raise InputError(f"Choose a labeller among: {', '.join(choices)}.")
+    if kind == "csv" and not csv_path:
+        raise InputError("Upload a CSV of seed,label rows first (or choose another labeller).")
+    lab = make_labeller(kind, attribute, labels_csv=csv_path)
+    return lab, seeds_for(lab, n)
+
+
 def friendly(fn):
     """Turn every failure into a gr.Error with a sentence a workshop participant understands.
 

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 
 from edits.directions import Direction, DirectionError, merged, no_direction, others_of, siblings_of
-from edits.fit import collect_h, fill_template, fit_h, make_labeller, seeds_for
+from edits.fit import collect_h, fill_template, fit_h
 from edits.hspace import DEFAULT_EDIT, MAX_STRENGTH, HEdit, edit_pair, h_shape, traversal
 from edits.labelers import FACTORS
 from edits.pipeline import InputError, check_name, check_number, check_prompt, check_seed, to_uint8
 from toyworld.settings import H_TRAVERSAL_FRAMES, LONG_JOB_BATCH, MAX_FIT_SAMPLES
 
-from .common import (FIT_LABELLERS, Models, Own, Slider, card_of, docs_line, explain, friendly, image_out, lead, measured,
+from .common import (FIT_LABELLERS, chosen_labeller, Models, Own, Slider, card_of, docs_line, explain, friendly, image_out, lead, measured,
                      model_name, note_for, session_files_state, session_folder, signed, strip_out)
 from .sharing import CONCURRENCY, LONG, MODEL
 
@@ -232,19 +232,13 @@ def _fit_handlers(model, attrs: list[str]) -> SimpleNamespace:
         n = check_number(n, "N", 16, MAX_FIT_SAMPLES, integer=True)
         attribute = check_name(attribute, "attribute")
         fill_template(template, 0)  # checks the template before any sampling
-        kind = LABELLERS.get(labeller)
-        if kind is None:
-            raise InputError(f"Choose a labeller among: {', '.join(LABELLERS)}.")
-        if kind == "csv" and not csv_path:
-            raise InputError("Upload a CSV of seed,label rows first (or choose another labeller).")
-        lab = make_labeller(kind, attribute, labels_csv=csv_path)
-        seeds = seeds_for(lab, n)
+        lab, seeds = chosen_labeller(LABELLERS, labeller, attribute, csv_path, n)
         progress(0, desc="sampling")
         samples = collect_h(model, template, seeds, batch_size=LONG_JOB_BATCH,
                             progress=lambda f: progress(0.9 * f, desc="sampling"))
         progress(0.9, desc="labelling and fitting")
         labels = lab(samples.images, seeds=samples.seeds)
-        dirs = fit_h(samples, list(labels), attribute, model.name, kind, h_shape(model), template=template)
+        dirs = fit_h(samples, list(labels), attribute, model.name, LABELLERS[labeller], h_shape(model), template=template)
         mine = merged(mine, {d.label: d for d in dirs.values()})  # a refit attribute replaces its earlier fit
         rows = [{"step": i, "accuracy": a, "class": c} for c, d in dirs.items() for i, a in enumerate(d.meta["accuracy"])]
         files, folder = session_folder(files)

@@ -7,7 +7,6 @@ from types import SimpleNamespace
 import gradio as gr
 
 from edits.directions import merged
-from edits.fit import make_labeller, seeds_for
 from edits.labelers import FACTORS
 from edits.pipeline import InputError, check_name, check_number
 from edits.uploads import read_upload
@@ -15,7 +14,7 @@ from edits.wspace import (DEFAULT_PSI, DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRE
                           edit_pair, fit_labelled, make_edit, recommended_layers, traversal)
 from toyworld.settings import EMBEDDED_GAN, LABEL_FREE_GAN, LABELLED_GAN, MAX_W_FIT_SAMPLES, ROOT, TRAVERSAL_FRAMES
 
-from .common import (FIT_LABELLERS, Models, Own, Slider, card_of, docs_line, explain, friendly, image_out, lead,
+from .common import (FIT_LABELLERS, chosen_labeller, Models, Own, Slider, card_of, docs_line, explain, friendly, image_out, lead,
                      measured, session_files_state, session_folder, signed, strip_out)
 from .sharing import CONCURRENCY, GAN, LONG
 
@@ -230,13 +229,7 @@ def _fit_handler(gan, dirs: dict):
         attribute = check_name(attribute, "attribute")
         if not attribute:
             raise InputError("Name the attribute to fit (colour, or what your CSV labels).")
-        kind = FIT_LABELLERS.get(labeller)
-        if kind is None:
-            raise InputError(f"Choose a labeller among: {', '.join(FIT_LABELLERS)}.")
-        if kind == "csv" and not csv_path:
-            raise InputError("Upload a CSV of seed,label rows first (or choose another labeller).")
-        lab = make_labeller(kind, attribute, labels_csv=csv_path)
-        seeds = seeds_for(lab, n)
+        lab, seeds = chosen_labeller(FIT_LABELLERS, labeller, attribute, csv_path, n)
         progress(0, desc="drawing and labelling")
         fitted = fit_labelled(gan, lab, seeds, attribute, progress=lambda f: progress(f, desc="drawing and labelling"))
         mine = merged(mine, {d.label: d for d in fitted.values()})  # a refit attribute replaces its earlier fit

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
-from .stylegan import EqualConv2d, EqualLinear, blur, fused_lrelu, make_kernel
+from .stylegan import EqualConv2d, EqualLinear, blur, check_pyramid, fused_lrelu, make_kernel
 
 
 @dataclass
@@ -30,14 +30,7 @@ class DiscriminatorConfig:
     blur_kernel: tuple = (1, 3, 3, 1)
 
     def __post_init__(self):
-        self.channels = {int(k): int(v) for k, v in self.channels.items()}  # JSON keys are strings
-        self.blur_kernel = tuple(self.blur_kernel)
-        log2 = int(math.log2(self.resolution))
-        if 2 ** log2 != self.resolution or log2 < 2:
-            raise ValueError(f"resolution must be a power of two >= 4, not {self.resolution}")
-        missing = [2 ** i for i in range(2, log2 + 1) if 2 ** i not in self.channels]
-        if missing:
-            raise ValueError(f"channels missing for resolutions {missing}")
+        check_pyramid(self)
 
 
 def downsample2x(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:

@@ -30,6 +30,19 @@ import torch.nn.functional as F
 SQRT2 = math.sqrt(2.0)
 
 
+def check_pyramid(cfg) -> None:
+    """Normalise and check a config's resolution pyramid in place (channels per resolution from 4 up, with JSON's
+    string keys made ints; the blur kernel as a tuple): shared by the generator's and discriminator's configs."""
+    cfg.channels = {int(k): int(v) for k, v in cfg.channels.items()}
+    cfg.blur_kernel = tuple(cfg.blur_kernel)
+    log2 = int(math.log2(cfg.resolution))
+    if 2 ** log2 != cfg.resolution or log2 < 2:
+        raise ValueError(f"resolution must be a power of two >= 4, not {cfg.resolution}")
+    missing = [2 ** i for i in range(2, log2 + 1) if 2 ** i not in cfg.channels]
+    if missing:
+        raise ValueError(f"channels missing for resolutions {missing}")
+
+
 @dataclass
 class StyleGANConfig:
     z_dim: int = 128
@@ -45,14 +58,7 @@ class StyleGANConfig:
     conv_clamp: float | None = None
 
     def __post_init__(self):
-        self.channels = {int(k): int(v) for k, v in self.channels.items()}  # JSON keys are strings
-        self.blur_kernel = tuple(self.blur_kernel)
-        log2 = int(math.log2(self.resolution))
-        if 2 ** log2 != self.resolution or log2 < 2:
-            raise ValueError(f"resolution must be a power of two >= 4, not {self.resolution}")
-        missing = [2 ** i for i in range(2, log2 + 1) if 2 ** i not in self.channels]
-        if missing:
-            raise ValueError(f"channels missing for resolutions {missing}")
+        check_pyramid(self)
 
     @property
     def n_latent(self) -> int:

@@ -219,3 +219,26 @@ def tiny_full_app(tiny_model, tiny_gan):
         yield Client(blocks.local_url, verbose=False)
     finally:
         blocks.close()
+
+
+def names_in_code(module) -> set[str]:
+    """Every name, attribute, imported name, keyword, string constant and constant subscript key that a module's
+    code uses (for the tests that check a training module never names a label)."""
+    import ast
+    import inspect
+
+    used = set()
+    for node in ast.walk(ast.parse(inspect.getsource(module))):
+        if isinstance(node, ast.Name):
+            used.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            used.add(node.attr)
+        elif isinstance(node, ast.alias):
+            used.add(node.name)
+        elif isinstance(node, ast.keyword) and node.arg:
+            used.add(node.arg)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            used.add(node.value)
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            used.add(str(node.slice.value))
+    return used

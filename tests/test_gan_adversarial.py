@@ -2,8 +2,6 @@
 finite, a stopped and resumed run ends bit-for-bit where an uninterrupted one does, and its files stay small."""
 from __future__ import annotations
 
-import ast
-import inspect
 import json
 import os
 import signal
@@ -16,6 +14,8 @@ from safetensors.torch import load_file
 from nets.discriminator import Discriminator, DiscriminatorConfig, minibatch_stddev
 from training import stylegan_gan as sg
 from training.stylegan_label_free import ImagesOnly
+
+from .conftest import names_in_code
 
 
 @pytest.fixture(autouse=True)
@@ -151,18 +151,7 @@ def test_training_data_is_pictures_only():
 
 def test_training_code_never_names_a_label():
     """No name, attribute, keyword or subscript key in the module's code (docstrings aside) reaches a label."""
-    used = set()
-    for node in ast.walk(ast.parse(inspect.getsource(sg))):
-        if isinstance(node, ast.Name):
-            used.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            used.add(node.attr)
-        elif isinstance(node, ast.alias):
-            used.add(node.name)
-        elif isinstance(node, ast.keyword) and node.arg:
-            used.add(node.arg)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            used.add(node.value)
+    used = names_in_code(sg)
     labels = {"make_pairs", "make_dataset", "z_to_scene", "SceneToW", "FACTORS", "PAIR_FACTORS", "caption",
               "prompt_for", "geom", "labels", "colour", "background", "radius", "HELDOUT"}  # (shape, size: tensors')
     assert not used & labels, used & labels

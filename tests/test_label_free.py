@@ -1,8 +1,6 @@
 """The label-free StyleGAN: its training sees pictures only, runs, resumes and exports; encoder shapes; inversion."""
 from __future__ import annotations
 
-import ast
-import inspect
 import json
 
 import numpy as np
@@ -12,6 +10,8 @@ import torch
 from nets.stylegan import StyleGANConfig
 from edits.wspace import LABEL_FREE_GAN, invert, load_gan
 from training import stylegan_label_free as lf
+
+from .conftest import names_in_code
 
 
 class PicturesOnly:
@@ -40,19 +40,7 @@ def test_images_only_keeps_no_labels():
 
 def test_training_code_never_names_a_label():
     """No name, attribute, keyword or subscript key in the module's code (docstrings aside) reaches a label."""
-    tree = ast.parse(inspect.getsource(lf))
-    used = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            used.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            used.add(node.attr)
-        elif isinstance(node, ast.alias):
-            used.add(node.name)
-        elif isinstance(node, ast.keyword) and node.arg:
-            used.add(node.arg)
-        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-            used.add(str(node.slice.value))
+    used = names_in_code(lf)
     labels = {"make_pairs", "z_to_scene", "SceneToW", "FACTORS", "PAIR_FACTORS", "caption", "prompt_for", "geom",
               "labels", "fit_code_probe", "colour", "background", "balance_weight", "radius"}
     assert not used & labels, used & labels
