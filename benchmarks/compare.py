@@ -1,23 +1,43 @@
-"""Conditioning vs. h-space vs. W-space on the same seeds and targets (the Compare tab, over many seeds).
+"""Conditioning vs. h-space vs. W-space from one starting picture per seed (the Side-by-side tab, over many seeds).
 
-Targets cycle over every colour and every shape; base scenes are drawn from the toy world with all four
-factors named. Per method: success (target reached, among cases whose unedited image did not already
-show it), preservation (every other factor unchanged, same cases), distance (mean 1 - SSIM).
-Prints the table as Markdown, then the JSON line.
+Base scenes are drawn from the toy world; targets cycle over every colour and every shape. For each seed the
+base prompt leaves the attribute being changed unsaid, and its picture (default steps and guidance, no
+negative prompt) is the before of every column (edits/compare.py). Every picture is read by the judge
+(edits/judge.py), and per method (`conditioning`, `hspace`, `wspace`: the W edit scored from the starting
+picture's redrawing in W; `wspace_end_to_end`: the same edits scored from the starting picture itself):
+
+- clean_edit_rate (the headline: the target reached AND every other factor kept, on the same edit), its 95 %
+  Wilson interval clean_edit_ci, reached, kept, kept_given_reached, n (edits counted: a valid starting
+  picture that does not already show the target), already and invalid_before (counted apart);
+- control_clean_edit_rate: the same for a random move of the same size shaped like the space (random h
+  readouts at the same guided strength; a random W direction drawn from W's covariance, same norm, same
+  layers), with its own summary under `control`; None for conditioning (a prompt has no such move);
+- do_nothing_clean_edit_rate: the before read as the after (0 by construction);
+- distance (1 - SSIM, before to after), centroid_shift_px (the judge's centroid, pixels);
+- labellers: the same edits read by the fitting labellers (colour from pixels, the toy-world classifier),
+  the second column; success and preservation are their reached and kept (this benchmark's first keys).
+
+At the top: seeds, same_before (the fraction of seeds whose h-space before, drawn again through the h-space
+path one seed at a time as /edit_h draws it, is pixel-identical to the conditioning column's, drawn by the
+diffusers pipeline as /generate draws it), judge_labeller_agreement (per factor, over every picture both
+read), wspace.inversion_kept (over the starting pictures the judge reads as valid scenes, the fraction whose
+redrawing in W is a valid scene read with the same four factors), and
+by_attribute (the same per-method summaries for colour and for shape targets). Prints the tables as Markdown,
+then the JSON line.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
-from edits.compare import Scorer, compare_batch, markdown_table, summarise
+from edits.compare import METHODS, Scorer, compare_batch, judge_labeller_agreement, markdown_table, summarise
 from edits.directions import load_directions
 from edits.labelers import FACTORS
 from edits.pipeline import load_diffusion, load_hspace_diffusion
 from edits.wspace import directions_folder, load_gan
-from toyworld.world import sample_scene
 from toyworld.settings import DIRECTIONS
+from toyworld.world import sample_scene
 
+SEEDS = 200  # a full run; --quick: 24
 
 
 def plan(n: int, seed: int = 11):
@@ -40,13 +60,31 @@ def run(quick: bool = False, model_path: str | None = None) -> dict:
     h_dirs = load_directions(DIRECTIONS, space="h") if h_model.is_embedded else {}
     gan = load_gan()
     w_dirs = load_directions(directions_folder(gan.folder), space="w")
-    n = 24 if quick else 120
+    n = 24 if quick else SEEDS
     seeds, bases, attrs, tgts = plan(n)
     rows = compare_batch(diffusion, gan, h_dirs, w_dirs, seeds, bases, attrs, tgts, scorer=Scorer(), batch_size=12,
-                         h_diffusion=h_model)
+                         h_diffusion=h_model, controls=True, redraw_before=True,
+                         progress=_Printer(n))
     summary = summarise(rows)
     print(markdown_table(summary))
     by_attr = {a: summarise([r for r, x in zip(rows, attrs) if x == a]) for a in ("colour", "shape")}
     for a, s in by_attr.items():
         print(f"\n{a} targets only:\n{markdown_table(s)}")
-    return {**summary, "seeds": n, "by_attribute": by_attr}
+    same = [r["hspace"].same_before for r in rows if r["hspace"].same_before is not None]
+    return {**summary, "seeds": n, "same_before": round(float(np.mean(same)), 4) if same else None,
+            "judge_labeller_agreement": judge_labeller_agreement(rows),
+            "steps": diffusion.default_steps, "guidance_scale": diffusion.default_guidance,
+            "methods": [*METHODS, "wspace_end_to_end"], "by_attribute": by_attr}
+
+
+class _Printer:
+    """Prints how far the drawing has gone, every tenth."""
+
+    def __init__(self, n: int):
+        self.n, self.last = n, -1
+
+    def __call__(self, f: float) -> None:
+        k = int(f * 10)
+        if k != self.last:
+            self.last = k
+            print(f"compare: {10 * k} % of the pictures drawn", flush=True)

@@ -13,6 +13,18 @@
   (mean over colours and steps / best step of the mean over colours).
 - --sweep: success and preservation against strength, for both modes (written to sweep.json in the
   directions folder).
+
+Scored by the judge (edits/judge.py, which shares nothing with the labellers above) with edits/scores.py, for
+the same colour edits (at the top level, and under `colour`) and shape edits (`shape`, `shape_*`):
+- clean_edit_rate: the target reached AND every other factor kept (colour, shape, size, background), on
+  the same edit; clean_edit_ci its 95 % Wilson interval; reached, kept, kept_given_reached; under `colour`
+  and `shape`, n (edits counted), already (the original already showed the target: counted apart, never
+  as reached) and invalid_before;
+- control_clean_edit_rate: the same edits with random readouts in place of the target attribute's (same
+  guided strength, interval and preserve terms; edits/controls.py); do_nothing_clean_edit_rate: the
+  original read as the edit (0);
+- centroid_shift_px: how far the judge's centroid of the object moves, mean over counted colour edits.
+- conflict_clean_edit_rate: the conflict edits, scored the same way.
 """
 from __future__ import annotations
 
@@ -20,11 +32,14 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from edits.controls import random_readouts
 from edits.directions import load_directions, others_of, siblings_of
 from edits.hspace import DEFAULT_EDIT, HEdit, sample
 from edits.labelers import ColourLabeler, ToyClassifierLabeler
 from edits.pipeline import load_diffusion, load_hspace_diffusion
+from edits.scores import do_nothing, score_edits, scores_with_controls
 from toyworld.settings import DIRECTIONS
 from toyworld.world import COLOURS, SHAPES, prompt_for, sample_scene
 
@@ -48,13 +63,19 @@ def _originals(model, prompts, seeds, batch=16):
                            for idx in batched(list(range(len(seeds))), batch)])
 
 
-def _edits(model, prompts, seeds, targets, dirs, strength, mode, start, end, move, batch=16, attribute="colour"):
+def _edits(model, prompts, seeds, targets, dirs, strength, mode, start, end, move, batch=16, attribute="colour",
+           control: bool = False):
+    """The edited pictures; with `control`, the same edits with random readouts of the target attribute."""
     out = [None] * len(seeds)
+    gen = torch.Generator().manual_seed(0)
     for target in sorted(set(targets)):
         idx_t = [i for i, t in enumerate(targets) if t == target]
         for idx in batched(idx_t, batch):
             d = dirs[f"{attribute}: {target}"]
-            edit = HEdit(d, strength, start, end, mode, move, siblings_of(dirs, d), others_of(dirs, d))
+            keep, siblings = others_of(dirs, d), siblings_of(dirs, d)
+            if control:
+                d, siblings = random_readouts(d, siblings, gen)
+            edit = HEdit(d, strength, start, end, mode, move, siblings, keep)
             imgs = sample(model, [prompts[i] for i in idx], [seeds[i] for i in idx], edit=edit).images
             for j, i in enumerate(idx):
                 out[i] = imgs[j]
@@ -79,7 +100,18 @@ def _other_targets(own, values):
     return targets
 
 
-def evaluate_shape(model, dirs, n, strength, mode, start, end, move=DEFAULT_EDIT["move"]):
+def judged(orig, edited, control, attribute: str, targets: list[str]) -> dict:
+    """The judge's scores of edits (edits/scores.py), with the control's and the do-nothing edit's."""
+    from edits.judge import read
+
+    before, after = read(to_uint8(orig)), read(to_uint8(edited))
+    ctl = read(to_uint8(control)) if control is not None else None
+    return scores_with_controls(score_edits(before, after, attribute, targets),
+                                score_edits(before, ctl, attribute, targets) if ctl is not None else None,
+                                do_nothing(before, attribute, targets))
+
+
+def evaluate_shape(model, dirs, n, strength, mode, start, end, move=DEFAULT_EDIT["move"], control: bool = True):
     """Shape edits: prompts leave the shape unsaid; kept = colour (pixels), size and background."""
     clf = ToyClassifierLabeler("shape")
     scenes, seeds = _plan(n, seed=9)
@@ -92,7 +124,19 @@ def evaluate_shape(model, dirs, n, strength, mode, start, end, move=DEFAULT_EDIT
     same_colour = np.array(colour(to_uint8(orig))) == np.array(colour(to_uint8(edited)))
     po, pe = clf.predict(to_uint8(orig)), clf.predict(to_uint8(edited))
     kept_all = [same_colour[i] and all(po[k][0][i] == pe[k][0][i] for k in ("size", "background")) for i in range(n)]
-    return {"shape_edit_success": reached, "shape_preservation": float(np.mean(kept_all))}
+    ctl = _edits(model, base, seeds, targets, dirs, strength, mode, start, end, move, attribute="shape",
+                 control=True) if control else None
+    return {"shape_edit_success": reached, "shape_preservation": float(np.mean(kept_all)),
+            "shape": judged(orig, edited, ctl, "shape", targets)}
+
+
+HEADLINE = ("clean_edit_rate", "clean_edit_ci", "reached", "kept", "kept_given_reached", "control_clean_edit_rate",
+            "do_nothing_clean_edit_rate", "centroid_shift_px")
+
+
+def headline(scores: dict) -> dict:
+    """The keys a reader looks for first, copied to the top level from a `judged` summary."""
+    return {k: scores[k] for k in HEADLINE}
 
 
 def original_identical(model, prompts, seeds, originals) -> float:
@@ -103,7 +147,7 @@ def original_identical(model, prompts, seeds, originals) -> float:
     return float(np.mean(same))
 
 
-def evaluate(model, dirs, n, strength, mode, start, end, move=DEFAULT_EDIT["move"], conflict=True):
+def evaluate(model, dirs, n, strength, mode, start, end, move=DEFAULT_EDIT["move"], conflict=True, control=False):
     colour, clf = ColourLabeler(), ToyClassifierLabeler()
     scenes, seeds = _plan(n)
     base = [prompt_for(size=s.size, shape=s.shape, background=s.background) for s in scenes]
@@ -113,11 +157,15 @@ def evaluate(model, dirs, n, strength, mode, start, end, move=DEFAULT_EDIT["move
     edited = _edits(model, base, seeds, targets, dirs, strength, mode, start, end, move)
     res = {"_originals": (base, seeds, orig)}
     res["colour_edit_success"], res["preservation"] = _score(colour, clf, orig, edited, targets)
+    if control:
+        ctl = _edits(model, base, seeds, targets, dirs, strength, mode, start, end, move, control=True)
+        res["colour"] = judged(orig, edited, ctl, "colour", targets)
     if conflict:
         named = [prompt_for(s.size, c, s.shape, s.background) for s, c in zip(scenes, own)]
         orig_c = _originals(model, named, seeds)
         edited_c = _edits(model, named, seeds, targets, dirs, strength, mode, start, end, move)
         res["conflict_edit_success"], res["conflict_preservation"] = _score(colour, clf, orig_c, edited_c, targets)
+        res["conflict_clean_edit_rate"] = judged(orig_c, edited_c, None, "colour", targets)["clean_edit_rate"]
     return res
 
 
@@ -138,12 +186,14 @@ def run(quick: bool = False, model_path: str | None = None, strength: float | No
     strength = DEFAULT_EDIT["strength"] if strength is None else strength
     mode = mode or DEFAULT_EDIT["mode"]
     n = 20 if quick else 100
-    res = evaluate(model, dirs, n, strength, mode, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"])
+    res = evaluate(model, dirs, n, strength, mode, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"], control=True)
+    res.update(headline(res["colour"]))
     prompts, seeds, originals = res.pop("_originals")
     res["same_model"] = model is main
     res["original_identical"] = original_identical(main, prompts, seeds, originals)
     if all(f"shape: {s}" in dirs for s in SHAPES):
         res.update(evaluate_shape(model, dirs, n, strength, mode, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"]))
+        res.update({f"shape_{k}": v for k, v in headline(res["shape"]).items() if k != "centroid_shift_px"})
     acc = np.array([d.meta["accuracy"] for d in colour_dirs.values()])  # (colours, steps)
     res.update(mean_boundary_accuracy=float(acc.mean()), best_step_accuracy=float(acc.mean(0).max()),
                best_step=int(acc.mean(0).argmax()), mode=mode, move=DEFAULT_EDIT["move"], strength=strength, n=n,

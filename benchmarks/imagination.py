@@ -4,13 +4,14 @@
   over the training combinations; fraction of images whose classifier label matches the prompt.
 - heldout_adherence: the same for the held-out (colour, shape) pairs (colour and shape both right).
 - unsaid_colour_min/max_ratio: prompts that leave the colour unsaid; each colour's frequency over
-  the uniform 1/8 (the archive is not collapsed when every ratio is within 0.5-2).
+  the uniform 1/8 (the archive is not collapsed when every ratio is within 0.5-2); unsaid_colour_least: the
+  rarest; unsaid_colour_pixels_min/max_ratio: the same pictures, the colour read from pixels.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from edits.labelers import ToyClassifierLabeler
+from edits.labelers import ColourLabeler, ToyClassifierLabeler
 from edits.pipeline import load_diffusion
 from toyworld.world import COLOURS, FACTORS, HELDOUT, prompt_for, sample_scene
 
@@ -18,13 +19,16 @@ from .common import batched, to_uint8
 
 
 def _labels(model, labeler, prompts, seeds, steps, guidance, batch=16):
-    out = {k: [] for k in FACTORS}
+    """The classifier's labels of each factor, and the colour read from pixels ("pixel_colour")."""
+    out = {k: [] for k in (*FACTORS, "pixel_colour")}
+    pixels = ColourLabeler()
     for idx in batched(list(range(len(prompts))), batch):
-        imgs = model.generate_batch([prompts[i] for i in idx], [seeds[i] for i in idx],
-                                    num_inference_steps=steps, guidance_scale=guidance)
-        pred = labeler.predict(to_uint8(imgs))
+        imgs = to_uint8(model.generate_batch([prompts[i] for i in idx], [seeds[i] for i in idx],
+                                             num_inference_steps=steps, guidance_scale=guidance))
+        pred = labeler.predict(imgs)
         for k in FACTORS:
             out[k] += pred[k][0]
+        out["pixel_colour"] += pixels(imgs)
     return out
 
 
@@ -61,6 +65,10 @@ def run(quick: bool = False, model_path: str | None = None, guidance: float | No
     ratios = freq * len(COLOURS)
     res["unsaid_colour_min_ratio"] = float(ratios.min())
     res["unsaid_colour_max_ratio"] = float(ratios.max())
+    res["unsaid_colour_least"] = list(COLOURS)[int(ratios.argmin())]
+    pixels = np.array([ul["pixel_colour"].count(c) for c in COLOURS]) / n * len(COLOURS)
+    res["unsaid_colour_pixels_min_ratio"] = float(pixels.min())  # the same pictures, colour read from pixels
+    res["unsaid_colour_pixels_max_ratio"] = float(pixels.max())
     print("| colour | frequency / uniform (colour unsaid) |\n|---|---|")
     for c, r in zip(COLOURS, ratios):
         print(f"| {c} | {r:.2f} |")

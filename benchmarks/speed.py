@@ -19,11 +19,13 @@ from .common import median_time
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def startup_seconds(port: int = 7931, limit: float = 120.0) -> float:
-    """Wall time from starting `python app.py` until its page answers."""
+def startup_seconds(port: int = 7931, limit: float = 120.0, model_path: str | None = None) -> float:
+    """Wall time from starting `python app.py` (on `model_path` when given) until its page answers."""
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
+    local = model_path is not None and Path(model_path).exists()
+    extra = [] if model_path is None else ["--diffusion-model", str(Path(model_path).resolve()) if local else model_path]
+    proc = subprocess.Popen([sys.executable, "app.py", *extra], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while time.perf_counter() - t0 < limit:
@@ -51,7 +53,7 @@ def run(quick: bool = False, model_path: str | None = None) -> dict:
            "resolution": model.resolution}
     res.update(_hspace_speed(load_hspace_diffusion(None, model, device="cpu"), repeats))
     res.update(_wspace_speed(repeats))
-    res["startup_s"] = round(startup_seconds(), 2)
+    res["startup_s"] = round(startup_seconds(model_path=model_path), 2)
     return res
 
 

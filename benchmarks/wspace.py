@@ -21,6 +21,25 @@
 - inverted_colour_edit_success / inverted_preservation: the default colour edit towards every other colour,
   starting from those inverted codes, scored as above against the redrawing before the edit.
 - inversion_ms: median time to invert one picture (encoder + default steps) on this machine.
+
+Scored by the judge (edits/judge.py, which shares nothing with the labellers above) with edits/scores.py:
+- clean_edit_rate (also under `colour`): colour swaps, as above, from the codes of as many seeds (judged_seeds)
+  whose pictures the judge reads as valid scenes, the first ones from the same first seed on (judged_seeds_drawn
+  seeds looked at; an edit of a picture that is no scene could not keep anything, and edits/scores.py counts it
+  apart): the target reached AND shape, size and background kept, on the same edit; clean_edit_ci (95 %
+  Wilson), reached, kept, kept_given_reached; under `colour`, n (edits counted), already (the picture already
+  showed the target, by the judge's reading: counted apart, never as reached);
+- control_clean_edit_rate: each edit's displacement of W+ replaced by a random direction drawn from W's own
+  covariance (10 000 sampled w), same norm, same style layers (edits/controls.py); do_nothing_clean_edit_rate:
+  the picture before read as the picture after (0);
+- shape_clean_edit_rate (and `shape`): class swaps of each of those seeds' shape to every other shape, with
+  shape_control_clean_edit_rate (the judged swaps take every class other than the one the judge reads);
+- inverted_clean_edit_rate (and `inverted`): the colour swaps that start from the inverted codes above, scored
+  from the pictures' redrawings (the round trip measured apart: inversion_kept, over the inversion_valid_pictures
+  pictures the judge reads as valid scenes, the fraction whose redrawing is a valid scene with the same four
+  factors), with inverted_control_clean_edit_rate;
+- valid_scene_fraction: the fraction of the coverage samples (ψ = 1) the judge reads as a valid scene (one
+  object, one colour, a shape), and edited_valid_fraction: the same for the pictures after the colour swaps.
 """
 from __future__ import annotations
 
@@ -29,8 +48,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from edits.controls import random_w_move, w_spread
 from edits.directions import load_directions
 from edits.labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
+from edits.scores import do_nothing, score_edits, scores_with_controls
 from edits.wspace import DEFAULT_PSI, DEFAULT_STRENGTH, apply_edits, directions_folder, load_gan, make_edit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,13 +71,88 @@ def coverage(gan, classifier, n: int = 1000, first_seed: int = 500_000) -> dict:
         ref = np.bincount(train[factor], minlength=len(FACTORS[factor])) / len(train[factor])
         ratios.update({f"{factor}:{c}": float(f / r) for c, f, r in zip(FACTORS[factor], freq, ref)})
     confident = classifier.sure(pred)
-    return {"coverage_min_ratio": round(min(ratios.values()), 3), "coverage_max_ratio": round(max(ratios.values()), 3),
+    from edits.judge import read
+
+    valid = float(np.mean([r.valid for r in read(imgs)]))
+    return {"valid_scene_fraction": round(valid, 4), "coverage_min_ratio": round(min(ratios.values()), 3), "coverage_max_ratio": round(max(ratios.values()), 3),
             "confident_fraction": round(float(confident.mean()), 3),
             "coverage_worst": min(ratios, key=ratios.get), "coverage_most": max(ratios, key=ratios.get)}
 
 
 def evaluate(gan, dirs, seeds, strength, psi, conditional, classifier, labeller, control: bool = False) -> dict:
     return evaluate_w(gan, dirs, gan.w_from_seeds(seeds, psi), strength, conditional, classifier, labeller, control)
+
+
+def judged_swaps(gan, dirs, w, attribute: str, strength: float, spread, start=None) -> dict:
+    """Class swaps of `attribute` from the codes w (B, w_dim) to every class other than the one the judge
+    reads on each code's own picture (`start`, default their rendering), scored by the judge from those
+    pictures, with the W-spread control and the do-nothing edit (edits/scores.py)."""
+    from edits.judge import read
+
+    start = gan.render(w) if start is None else start
+    before_all = read(start)
+    own = [r.labels()[attribute] for r in before_all]
+    gen = torch.Generator().manual_seed(1)
+    before, after, ctl, tgts, valid = [], [], [], [], []
+    targets = sorted({d.meta["class"] for d in dirs.values() if d.meta.get("attribute") == attribute})
+    for target in targets:
+        idx = [i for i, c in enumerate(own) if c != target]
+        if not idx:
+            continue
+        base = gan.generator.broadcast(w[idx])  # (b, L, w_dim)
+        wp = apply_edits(gan, w[idx], [make_edit(dirs, attribute, target, strength)])
+        edited = read(gan.render(wp))
+        controls = read(gan.render(base + random_w_move(wp - base, spread, gen)))
+        before += [before_all[i] for i in idx]
+        after += edited
+        ctl += controls
+        tgts += [target] * len(idx)
+        valid += [r.valid for r in edited]
+    out = scores_with_controls(score_edits(before, after, attribute, tgts), score_edits(before, ctl, attribute, tgts),
+                               do_nothing(before, attribute, tgts))
+    out["edited_valid_fraction"] = round(float(np.mean(valid)), 4) if valid else None
+    return out
+
+
+HEADLINE = ("clean_edit_rate", "clean_edit_ci", "reached", "kept", "kept_given_reached", "control_clean_edit_rate",
+            "do_nothing_clean_edit_rate")
+
+
+MAX_POOL = 50  # judged_run draws at most this many times the asked number of seeds to find valid scenes
+
+
+def valid_seeds(gan, n: int, psi: float, first_seed: int, batch: int = 500) -> tuple[list[int], int]:
+    """The first n seeds from first_seed on whose pictures the judge reads as valid scenes (at most
+    MAX_POOL * n seeds looked at), and how many seeds were looked at."""
+    from edits.judge import read
+
+    found, seen = [], 0
+    while len(found) < n and seen < MAX_POOL * n:
+        seeds = list(range(first_seed + seen, first_seed + seen + batch))
+        found += [s for s, r in zip(seeds, read(gan.render(gan.w_from_seeds(seeds, psi)))) if r.valid]
+        seen += batch
+    return found[:n], seen
+
+
+def judged_run(gan, dirs, n: int, strength, psi, first_seed: int = 900_000) -> dict:
+    """The judge's scores of the colour swaps (top level and `colour`) and the shape swaps (`shape_*`, `shape`)
+    from the codes of n seeds whose pictures the judge reads as valid scenes (an edit of a picture that is no
+    scene is counted apart by edits/scores.py anyway; drawing more seeds keeps the count of scored edits up):
+    judged_seeds of judged_seeds_drawn seeds, from first_seed on."""
+    seeds, drawn = valid_seeds(gan, n, psi, first_seed)
+    res = {"judged_seeds": len(seeds), "judged_seeds_drawn": drawn}
+    if not seeds:
+        return res
+    w = gan.w_from_seeds(seeds, psi)
+    imgs = gan.render(w)
+    spread = w_spread(gan)
+    res["colour"] = judged_swaps(gan, dirs, w, "colour", strength, spread, imgs)
+    res.update({k: res["colour"][k] for k in HEADLINE})
+    res["edited_valid_fraction"] = res["colour"]["edited_valid_fraction"]
+    if any(d.meta.get("attribute") == "shape" for d in dirs.values()):
+        res["shape"] = judged_swaps(gan, dirs, w, "shape", strength, spread, imgs)
+        res.update({f"shape_{k}": res["shape"][k] for k in HEADLINE})
+    return res
 
 
 def random_like(delta: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -113,6 +209,7 @@ def run(quick: bool = False, model_path: str | None = None, strength: float | No
         res["sweep"] = [{"strength": s, **{k: round(v, 3) for k, v in evaluate(
             gan, dirs, seeds[:24], s, psi, c, classifier, labeller).items() if k != "edits"}, "conditional": c}
             for s in (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0) for c in (False, True)]
+    res.update(judged_run(gan, dirs, n, strength, psi, first_seed=seeds[0]))
     res.update(coverage(gan, classifier, 300 if quick else 1000))
     accs = [d.meta["accuracy"][0] for d in dirs.values() if d.meta.get("attribute") in ("colour", "shape", "size")]
     res["mean_boundary_accuracy"] = round(float(np.mean(accs)), 4)
@@ -157,7 +254,15 @@ def inversion(gan, dirs, strength, classifier, labeller, n: int) -> dict:
         invert(gan, originals[i])
         times.append(time.perf_counter() - t)
     edited = evaluate_w(gan, dirs, w, strength, False, classifier, labeller)
-    return {"inversion_fidelity": round(float(np.mean(same)), 3), "inversion_seeds": n,
+    from edits.judge import read
+
+    redrawn = gan.render(w)
+    trip = [b.valid and a.labels() == b.labels() for a, b in zip(read(originals), read(redrawn)) if a.valid]
+    inverted = judged_swaps(gan, dirs, w, "colour", strength, w_spread(gan), redrawn)
+    return {"inverted": inverted, "inverted_clean_edit_rate": inverted["clean_edit_rate"],
+            "inverted_control_clean_edit_rate": inverted["control_clean_edit_rate"],
+            "inversion_kept": round(float(np.mean(trip)), 4) if trip else None, "inversion_valid_pictures": len(trip),
+            "inversion_fidelity": round(float(np.mean(same)), 3), "inversion_seeds": n,
             "inverted_colour_edit_success": round(edited["success"], 3),
             "inverted_preservation": round(edited["preservation"], 3), "inverted_edits": edited["edits"],
             "inversion_ms": round(1000 * float(np.median(times)), 1),

@@ -1,12 +1,15 @@
-"""The Gradio UI: one module per tab, each with `create_tab(models, seed)`; no tensor maths here."""
+"""The Gradio UI: one module per tab, each with `create_tab(models, seed, knobs)`; no tensor maths here.
+
+`knobs` are the Imagination tab's sampling settings (steps, guidance, negative prompt), made there and
+shared with the tabs built after it that draw with the diffusion model."""
 from __future__ import annotations
 
 import gradio as gr
 
 from toyworld.settings import CACHE_SWEEP_S, MAX_FILE_SIZE, SESSION_FILES, SESSION_TTL_S
 
-from . import compare, explore, hspace, imagination, wspace
-from .common import CSS, FirstViews, Models, lazy, lenient_inputs, new_seed, seed_controls, sweep_session_files
+from . import archive, compare, explore, hspace, imagination, wspace
+from .common import CSS, FirstViews, Models, Own, lazy, lenient_inputs, new_seed, seed_controls, sweep_session_files
 from .sharing import CONCURRENCY, GAN, LONG, MODEL, setup_queue
 
 TITLE = "Imagination & Potentiality — steering image generators"
@@ -17,16 +20,19 @@ Two ways to steer an image generator from one seed: **imagination** changes the 
 """
 
 # (id, tab label, how to build it); short labels so that the tab bar stays readable on a phone
+# (each also gets the visitor's own directions, `Own`, which the h and W tabs fit and every other tab reads, and the
+# Imagination tab's steps, guidance and negative prompt, `knobs`, which the tabs after it share)
 TABS = [
-    ("imagination", "Imagination", lambda m, s: imagination.create_tab(m, s)),
-    ("hspace", "Potentiality: h-space", lambda m, s: hspace.create_tab(m, s)),
-    ("wspace", "Potentiality: W space", lambda m, s: wspace.create_tab(m, s)),
-    ("compare", "Side by side", lambda m, s: compare.create_tab(m, s)),
-    ("walks", "Latent walks", lambda m, s: explore.create_walk_tab(m, s)),
-    ("atlas", "Direction atlas", lambda m, s: explore.create_atlas_tab(m)),
+    ("imagination", "Imagination", lambda m, s, o, k: imagination.create_tab(m, s)),
+    ("hspace", "Potentiality: h-space", lambda m, s, o, k: hspace.create_tab(m, s, o, k)),
+    ("wspace", "Potentiality: W space", lambda m, s, o, k: wspace.create_tab(m, s, o)),
+    ("compare", "Side by side", lambda m, s, o, k: compare.create_tab(m, s, o, k)),
+    ("walks", "Latent walks", lambda m, s, o, k: explore.create_walk_tab(m, s, o, k)),
+    ("atlas", "Direction atlas", lambda m, s, o, k: explore.create_atlas_tab(m, o)),
+    ("archive", "Archive", lambda m, s, o, k: archive.create_tab(m, s)),
 ]
-QUEUE = {"wspace": GAN, "walks": LONG, "atlas": None}  # the queue of each tab's first view (default: MODEL)
-SHARED = {"imagination", "hspace", "compare"}  # first views shared between visitors (pictures, no files)
+QUEUE = {"wspace": GAN, "walks": LONG, "atlas": None, "archive": GAN}  # the queue of each tab's first view (default: MODEL)
+SHARED = {"imagination", "hspace", "compare", "archive"}  # first views shared between visitors (pictures, no files)
 
 
 def build(models: Models) -> gr.Blocks:
@@ -43,11 +49,13 @@ def build(models: Models) -> gr.Blocks:
         gr.Markdown(INTRO, elem_id="header")
         seed, dice = seed_controls()
         current = gr.State(TABS[0][0])  # the tab on show
-        built = []
+        own = Own.states()  # the visitor's own directions, shared by the tabs
+        built, knobs = [], None  # knobs: the Imagination tab's settings, shared with the tabs after it
         with gr.Tabs(overflow_behavior="wrap", elem_id="tabs"):
             for key, label, make in TABS:
                 with gr.Tab(label, id=key, elem_id=f"tab-{key}") as tab:
-                    made = make(models, seed)
+                    made = make(models, seed, own, knobs)
+                    knobs = made.get("knobs", knobs)
                     built.append((key, tab, made.get("refresh"), made.get("drawn")))
         views = []  # (the States live outside gr.Tabs: a State among the tabs confuses the tab bar)
         shared = FirstViews()

@@ -72,6 +72,24 @@ class Models:
         return self.h_diffusion or self.diffusion
 
 
+@dataclass
+class Own:
+    """The visitor's own directions (fitted or loaded in their session), one gr.State per space, shared by every
+    tab: the h-space and W-space tabs write them; walks, compare and the atlas read them over the shipped ones
+    (`edits.directions.merged`). A dict "attribute: class" -> Direction, kept SESSION_TTL_S after last use."""
+
+    h: gr.State
+    w: gr.State
+
+    @classmethod
+    def states(cls) -> "Own":
+        return cls(gr.State({}, time_to_live=SESSION_TTL_S), gr.State({}, time_to_live=SESSION_TTL_S))
+
+
+# the labellers a visitor may fit their own directions with (h and W tabs): the tab's names -> edits.fit's
+FIT_LABELLERS = {"classifier": "classifier", "colour pixels": "colour", "my CSV": "csv"}
+
+
 def _server_paths() -> list[str]:
     roots = {str(ROOT), str(SESSION_FILES), tempfile.gettempdir(), os.path.expanduser("~"),
              os.environ.get("GRADIO_TEMP_DIR", "")}
@@ -215,6 +233,25 @@ def seed_controls(value: int = 7) -> tuple[gr.Number, gr.Button]:
         seed = gr.Number(value=value, label="Seed (shared by every tab)", scale=4, info=SEED_INFO)
         dice = gr.Button("New seed", scale=1, min_width=100)
     return seed, dice
+
+
+KNOBS_LABEL = "Settings: steps, guidance, negative prompt (shared with the h-space and Side-by-side tabs)"
+
+
+def sampling_knobs(model) -> list:
+    """[steps, guidance, negative prompt]: the sampling settings of the Imagination tab, which the h-space and
+    Side-by-side tabs (and the diffusion walks) take as their own last inputs, so that one seed and one
+    prompt give one picture in every tab. Made inside the Imagination tab's settings accordion."""
+    from edits.pipeline import MAX_GUIDANCE, MAX_STEPS
+
+    with gr.Row():
+        steps = Slider(1, 50, value=model.default_steps, step=1, label="Steps", api_range=(1, MAX_STEPS),
+                       info=f"default {model.default_steps}")
+        guidance = Slider(0, 15, value=model.default_guidance, step=0.5, label="Guidance",
+                          api_range=(0, MAX_GUIDANCE),
+                          info=f"how closely to follow the prompt; default {model.default_guidance:g}")
+    negative = gr.Textbox("", label="Negative prompt (what to steer away from)", max_lines=1)
+    return [steps, guidance, negative]
 
 
 def measured(name: str) -> dict:

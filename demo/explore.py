@@ -7,12 +7,13 @@ import gradio as gr
 import numpy as np
 
 from edits.metrics import atlas_statistics, colour_direction_vectors
-from edits.pipeline import InputError, check_number
+from edits.directions import HOW_TO_FIT, merged
+from edits.pipeline import MAX_STEPS, InputError, check_number, to_uint8
 from edits.walks import MAX_FRAMES, check_frames, diffusion_walk, direction_walk, gan_walk, write_gif, write_mp4
-from toyworld.settings import MAX_DIFFUSION_FRAMES
+from toyworld.settings import MAX_DIFFUSION_FRAMES, MAX_GUIDANCE
 from toyworld.world import COLOURS
 
-from .common import DISPLAY, Models, Slider, explain, friendly, lead, session_files_state, session_folder
+from .common import DISPLAY, Models, Own, Slider, explain, friendly, lead, session_files_state, session_folder
 from .plots import heatmap
 from .sharing import CONCURRENCY, LONG
 
@@ -32,7 +33,9 @@ Every picture a model can make is a point in its **latent space**; a *walk* move
 another and draws every step on the way. **Between two seeds**, the diffusion model's starting noise is
 blended from one seed to the other under a fixed prompt (on a sphere, so that the noise keeps its
 strength), and the StyleGAN's code w on a straight line. **Along a direction**, the code moves across a
-learnt boundary — from −strength to +strength — so one attribute changes.
+learnt boundary — from −strength to +strength — so one attribute changes. Both direction walks start from
+one picture: the prompt's at the shared seed, drawn with the Imagination tab's settings (the h-space walk's
+middle frame), which the StyleGAN brings into its W space through its encoder.
 
 A smooth walk means a well-organised space; a sudden jump means the model *decides* somewhere along the
 way. Each diffusion frame is a full picture, so diffusion walks take longer and have fewer frames.
@@ -61,12 +64,15 @@ def walk_limits(kind_value: str) -> dict:
     diffusion = kind_value.startswith("diffusion")
     return {"max_frames": MAX_DIFFUSION_FRAMES if diffusion else MAX_FRAMES,
             "frames": WALK_FRAMES_DEFAULT["diffusion" if diffusion else "gan"],
-            "prompt": diffusion, "second_seed": kind_value.endswith("seeds"),
+            "prompt": diffusion or kind_value == "gan-direction", "second_seed": kind_value.endswith("seeds"),
             "direction": kind_value.endswith("direction")}
 
 
-def create_walk_tab(models: Models, seed: gr.Number) -> dict:
-    """The Latent walks tab: its components (`_walk_layout`), the walk itself (`_walk_handler`), their events."""
+def create_walk_tab(models: Models, seed: gr.Number, own: Own | None = None, knobs: list | None = None) -> dict:
+    """The Latent walks tab: its components (`_walk_layout`), the walk itself (`_walk_handler`), their events.
+    Walks along a direction see the visitor's own directions (`own`) over the shipped ones. `knobs`: the
+    Imagination tab's steps, guidance and negative prompt, /walk's last arguments."""
+    own = own or Own.states()
     lead(WALK_LEAD)
     ui = _walk_layout(models)
     explain(WALK_EXPLAIN)
@@ -74,7 +80,8 @@ def create_walk_tab(models: Models, seed: gr.Number) -> dict:
                    api_name=False, queue=False)
     walk = _walk_handler(models)
     files = session_files_state()
-    inputs = [ui.kind, ui.prompt, seed, ui.seed_b, ui.frames, ui.attribute, ui.target, ui.strength, ui.fps, files]
+    inputs = [ui.kind, ui.prompt, seed, ui.seed_b, ui.frames, ui.attribute, ui.target, ui.strength, ui.fps, files,
+              *(knobs or [gr.State(None), gr.State(None), gr.State("")]), own.h, own.w]
     outputs = [ui.gif, ui.mp4, ui.files_out, files]
     ui.button.click(walk, inputs, outputs, api_name="walk", concurrency_id=LONG, concurrency_limit=CONCURRENCY[LONG],
                     show_progress="full")
@@ -89,12 +96,14 @@ def _walk_layout(models: Models) -> SimpleNamespace:
     with gr.Row():
         with gr.Column(scale=1):
             kind = gr.Radio(kinds, value=first, label="Walk")
-            prompt = gr.Textbox(label="Prompt", value="a large circle on a white background", max_lines=1,
+            prompt = gr.Textbox(label="Prompt (along a direction: the starting picture, the attribute unsaid)",
+                                value="a large circle on a white background", max_lines=1,
                                 visible=lim["prompt"])
             seed_b = gr.Number(value=8, label="Second seed (the first is the shared seed)",
                                visible=lim["second_seed"])
             with gr.Row(visible=lim["direction"]) as direction_row:
-                attribute = gr.Dropdown(["colour", "shape", "size"], value="colour", label="Attribute")
+                attribute = gr.Dropdown(["colour", "shape", "size"], value="colour", label="Attribute",
+                                        allow_custom_value=True)  # (and the visitor's own attributes)
                 target = gr.Textbox(value="blue", label="Target", max_lines=1)
             strength = Slider(0.5, 3, value=1.5, step=0.25, label="Strength at the ends", api_range=(0.5, 10),
                               info="1 = one class swap", visible=lim["direction"])
@@ -124,12 +133,19 @@ def on_kind(kind):
             gr.update(maximum=lim["max_frames"], value=lim["frames"]))
 
 
+def starting_picture(models: Models, prompt, seed, knobs: dict):
+    """The prompt's picture at the seed, as the Imagination tab draws it with these settings (uint8)."""
+    return to_uint8(models.diffusion.generate(prompt, knobs["negative_prompt"], seed, knobs["num_inference_steps"],
+                                              knobs["guidance_scale"], output_type="np"))
+
+
 def _walk_handler(models: Models):
     """`walk` (the /walk endpoint): the frames of one walk, written as a GIF and an MP4 in the visitor's folder."""
 
     @friendly
     def walk(kind, prompt, seed_a, seed_b, frames, attribute="colour", target="blue", strength=1.5, fps=8,
-             files=None, progress=gr.Progress()):
+             files=None, steps=None, guidance=None, negative_prompt="", mine_h=None, mine_w=None,
+             progress=gr.Progress()):
         k = KINDS.get(kind) or (kind if kind in KINDS.values() else None) if isinstance(kind, str) else None
         if k is None:
             raise InputError(f"Choose a walk among: {', '.join(KINDS)}.")
@@ -141,17 +157,26 @@ def _walk_handler(models: Models):
                              "frames on this server.")
         if k.startswith("gan") and models.gan is None:
             raise InputError("There is no StyleGAN on this server.")
+        if steps is not None:  # the shared settings are checked whatever the walk (a GAN walk does not use them)
+            steps = check_number(steps, "Steps", 1, MAX_STEPS, integer=True)
+        if guidance is not None:
+            guidance = check_number(guidance, "Guidance scale", 0.0, MAX_GUIDANCE)
+        knobs = dict(num_inference_steps=steps, guidance_scale=guidance, negative_prompt=negative_prompt or "")
         progress(0, desc="rendering frames")
         if k == "diffusion-seeds":
-            imgs = diffusion_walk(models.diffusion, prompt, seed_a, seed_b, n)
+            imgs = diffusion_walk(models.diffusion, prompt, seed_a, seed_b, n, **knobs)
         elif k == "gan-seeds":
             imgs = gan_walk(models.gan, seed_a, seed_b, n)
         elif k == "diffusion-direction":
-            imgs = direction_walk(models.hspace_model, models.h_directions, attribute, target, strength, n,
-                                  seed=seed_a, prompt=prompt, space="h")
-        else:
-            imgs = direction_walk(models.gan, models.w_directions, attribute, target, strength, n, seed=seed_a,
-                                  space="w")
+            imgs = direction_walk(models.hspace_model, merged(models.h_directions, mine_h), attribute, target,
+                                  strength, n, seed=seed_a, prompt=prompt, space="h", **knobs)
+        else:  # from the prompt's picture (the h-space walk's frame at 0), brought into W when the GAN can
+            w_dirs = merged(models.w_directions, mine_w)
+            known = f"{attribute}: {target}" in w_dirs  # else direction_walk says so, before any drawing
+            inverted = known and models.gan.encoder is not None
+            picture = starting_picture(models, prompt, seed_a, knobs) if inverted else None
+            imgs = direction_walk(models.gan, w_dirs, attribute, target, strength, n, seed=seed_a,
+                                  space="w", picture=picture)
         files, folder = session_folder(files)  # this visitor's folder, emptied of their previous walk
         a = write_gif(imgs, folder / f"walk_{k}.gif", fps=fps)
         b = write_mp4(imgs, folder / f"walk_{k}.mp4", fps=fps)
@@ -160,16 +185,25 @@ def _walk_handler(models: Models):
     return walk
 
 
-def create_atlas_tab(models: Models) -> dict:
+def _colour(directions: dict) -> list:
+    return [d for d in directions.values() if d.meta.get("attribute") == "colour" and not d.meta.get("skip_levels")]
+
+
+def _h_steps(directions: dict) -> int:
+    """How many denoising steps a set's h-space colour directions were fitted on (0: none)."""
+    return max((len(d.vectors) for d in _colour(directions)), default=0)
+
+
+def create_atlas_tab(models: Models, own: Own | None = None) -> dict:
+    """The Direction atlas: the colour directions of each space (the visitor's own over the shipped ones)."""
+    own = own or Own.states()
     lead(ATLAS_LEAD)
-    w_vecs = colour_direction_vectors(models.w_directions, 0, COLOURS)
-    h_dirs = [d for d in models.h_directions.values() if d.meta.get("attribute") == "colour"]
-    n_steps = max((len(d.vectors) for d in h_dirs), default=1)
-    timesteps = h_dirs[0].timesteps if h_dirs else [0]
+    # the step slider spans the shipped directions' steps, else the steps a fit on this model samples
+    n_steps = max(_h_steps(models.h_directions), models.hspace_model.default_steps if not models.h_directions else 1)
     with gr.Row():
         space = gr.Radio(["W space (StyleGAN)", "h-space (diffusion)"], value="W space (StyleGAN)", label="Space")
-        step = gr.Slider(0, n_steps - 1, value=0, step=1, label="Denoising step (h-space; 0 = the noisiest)",
-                         visible=False)
+        step = Slider(0, max(1, n_steps - 1), value=0, step=1, label="Denoising step (h-space; 0 = the noisiest)",
+                      visible=False, api_range=(0, MAX_STEPS))
     summary = gr.Markdown()
     with gr.Row():
         cos_img = gr.Image(label="How alike the colour directions are (cosine)", type="pil", interactive=False,
@@ -179,14 +213,21 @@ def create_atlas_tab(models: Models) -> dict:
     explain(ATLAS_EXPLAIN)
     space.change(lambda s: gr.update(visible=not s.startswith("W")), space, step, api_name=False, queue=False)
 
-    @friendly
-    def show(space, step):
+    def atlas(space, step, mine_h=None, mine_w=None):
         if space not in ("W space (StyleGAN)", "h-space (diffusion)"):
             raise InputError("Choose the space: 'W space (StyleGAN)' or 'h-space (diffusion)'.")
-        step = check_number(step, "The denoising step", 0, n_steps - 1, integer=True)
-        vecs = w_vecs if space.startswith("W") else colour_direction_vectors(models.h_directions, step, COLOURS)
+        step = check_number(step, "The denoising step", 0, MAX_STEPS, integer=True)
+        h_dirs = merged(models.h_directions, mine_h)
+        n = _h_steps(h_dirs)
+        if not space.startswith("W") and n and step >= n:
+            raise InputError(f"The h-space colour directions were fitted on {n} denoising steps: choose a step "
+                             f"between 0 and {n - 1}.")
+        vecs = colour_direction_vectors(merged(models.w_directions, mine_w) if space.startswith("W") else h_dirs,
+                                        0 if space.startswith("W") else step, COLOURS)
         if len(vecs) < 3:
-            raise InputError(f"This server has fewer than three colour directions in {space}: nothing to compare.")
+            raise InputError(f"This server has fewer than three colour directions in {space}: nothing to compare. "
+                             + HOW_TO_FIT["w" if space.startswith("W") else "h"])
+        timesteps = _colour(h_dirs)[0].timesteps if _colour(h_dirs) else [0]
         st = atlas_statistics(vecs, COLOURS)
         names = list(st["names"])
         where = "W" if space.startswith("W") else f"h at step {step} (t = {timesteps[min(step, len(timesteps) - 1)]})"
@@ -199,6 +240,14 @@ def create_atlas_tab(models: Models) -> dict:
                       swatches=COLOURS, digits=0, alike="low", legend=("alike (ΔE 0)", f"far apart (ΔE {top:.0f})"))
         return text, cos, lab
 
-    gr.on([space.change, step.release], show, [space, step], [summary, cos_img, lab_img], api_name="atlas",
+    def first_view(space, step, mine_h=None, mine_w=None):
+        """The tab's first view: the atlas, or the sentence that says what is missing (no error pop-up)."""
+        try:
+            return atlas(space, step, mine_h, mine_w)
+        except InputError as e:
+            return str(e), None, None
+
+    inputs = [space, step, own.h, own.w]
+    gr.on([space.change, step.release], friendly(atlas), inputs, [summary, cos_img, lab_img], api_name="atlas",
           queue=False)
-    return {"refresh": (show, [space, step], [summary, cos_img, lab_img])}
+    return {"refresh": (first_view, inputs, [summary, cos_img, lab_img])}

@@ -7,19 +7,19 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from edits.directions import Direction, DirectionError, others_of, siblings_of
+from edits.directions import Direction, DirectionError, merged, no_direction, others_of, siblings_of
 from edits.fit import collect_h, fill_template, fit_h, make_labeller, seeds_for
 from edits.hspace import DEFAULT_EDIT, MAX_STRENGTH, HEdit, edit_pair, h_shape, traversal
 from edits.labelers import FACTORS
 from edits.pipeline import InputError, check_name, check_number, check_prompt, check_seed, to_uint8
-from toyworld.settings import H_TRAVERSAL_FRAMES, LONG_JOB_BATCH, MAX_FIT_SAMPLES, SESSION_TTL_S
+from toyworld.settings import H_TRAVERSAL_FRAMES, LONG_JOB_BATCH, MAX_FIT_SAMPLES
 
-from .common import (Models, Slider, card_of, docs_line, explain, friendly, image_out, lead, measured, model_name,
-                     note_for, session_files_state, session_folder, signed, strip_out)
+from .common import (FIT_LABELLERS, Models, Own, Slider, card_of, docs_line, explain, friendly, image_out, lead, measured,
+                     model_name, note_for, session_files_state, session_folder, signed, strip_out)
 from .sharing import CONCURRENCY, LONG, MODEL
 
 ATTRIBUTES = ("colour", "shape", "size")
-LABELLERS = {"classifier": "classifier", "colour pixels": "colour", "my CSV": "csv"}  # the tab's names -> edits.fit's
+LABELLERS = FIT_LABELLERS  # the tab's names -> edits.fit's
 STRENGTH_INFO = {"guided": "1 = the measured default nudge, 0 = the original; larger pushes harder",
                  "swap": "1 = swap to the target class (default), 0 = the original, negative = away",
                  "land": "standard deviations on the target's side of the boundary",
@@ -35,9 +35,12 @@ direction was learnt from labelled pictures: a readout of h that tells, say, blu
 This is **potentiality**: nothing new is told to the model; we move within what it already holds.
 
 Adding the direction to h barely changes this model's picture: its skip connections carry the decision
-around the bottleneck. So the default edit (*guided*) nudges the forming image until the readout of h says
-"blue" while the other readouts (shape, size, background) stay where they were, and the whole network redraws
-the same seed. Strength scales that nudge; 0 gives the original. Not every edit lands, and a small model
+around the bottleneck. So the default edit (*guided*) nudges the forming image, at every step of its interval
+and with a fixed strength, towards where the readout of h says "blue" and where the other readouts (shape,
+size, background) say what they said at first; the whole network redraws the same seed. It does not check
+that the readout ends on "blue": the nudge has the same size whatever the readout says. Strength scales it; 0
+gives the original, which is the Imagination tab's picture for the same prompt, seed and settings (steps,
+guidance and negative prompt are that tab's). Not every edit lands, and a small model
 sometimes draws no object at all — then try another seed. How often edits land is measured in the documents
 linked below.
 """
@@ -55,46 +58,45 @@ def conflict_line(m: dict) -> str:
 
 
 def _choices(models: Models, mine: dict | None, attribute: str) -> list[str]:
-    names = {d.meta["class"] for d in models.h_directions.values() if d.meta.get("attribute") == attribute}
-    names |= {d.meta["class"] for d in (mine or {}).values() if d.meta.get("attribute") == attribute}
-    return sorted(names)
+    return sorted({d.meta["class"] for d in merged(models.h_directions, mine).values()
+                   if d.meta.get("attribute") == attribute})
 
 
 def _find(models: Models, mine: dict | None, attribute: str, target: str) -> Direction:
     key = f"{check_name(attribute, 'attribute')}: {check_name(target, 'target')}"
-    found = (mine or {}).get(key) or models.h_directions.get(key)
-    if found is None:
-        known = ", ".join(sorted(set(models.h_directions) | set(mine or {}))) or "none"
-        raise InputError(f"There is no h-space direction for {key!r}. Known directions: {known}.")
-    return found
+    seen = merged(models.h_directions, mine)  # the visitor's own attributes over the shipped ones
+    if key not in seen:
+        raise InputError(no_direction("h", key, seen))
+    return seen[key]
 
 
 def _siblings(models: Models, mine: dict | None, d: Direction) -> list[Direction]:
-    """The other classes for a swap: from the same set as d (the user's own fit, else the shipped ones)."""
-    own = mine or {}
-    return siblings_of(own if any(v is d for v in own.values()) else models.h_directions, d)
+    """The other classes of d's attribute, for a swap or a guided edit (fitted with d)."""
+    return siblings_of(merged(models.h_directions, mine), d)
 
 
 def _others(models: Models, mine: dict | None, d: Direction) -> list[Direction]:
     """The other attributes' directions, whose readouts a guided edit holds where they were."""
-    return others_of({**models.h_directions, **(mine or {})}, d)
+    return others_of(merged(models.h_directions, mine), d)
 
 
-def create_tab(models: Models, seed: gr.Number) -> dict:
+def create_tab(models: Models, seed: gr.Number, own: Own | None = None, knobs: list | None = None) -> dict:
     """The h-space tab: the edit (`_edit_layout`, `_edit_handlers`), fitting one's own directions
-    (`_fit_layout`, `_fit_handlers`), and their events (`_wire`)."""
+    (`_fit_layout`, `_fit_handlers`), and their events (`_wire`). What the visitor fits or loads goes into
+    `own.h`, which the other tabs read too. `knobs`: the Imagination tab's steps, guidance and negative prompt,
+    the edit's last inputs."""
     model = models.hspace_model
     other = (" — another model than the Imagination tab's, so one seed may draw another picture here"
              if model is not models.diffusion else "")
     lead(f"{LEAD} Drawn by *{model_name(model)}*{other}.")
-    mine = gr.State({}, time_to_live=SESSION_TTL_S)  # this visitor's own fitted or uploaded directions
+    mine = (own or Own.states()).h  # this visitor's own fitted or uploaded directions
     files = session_files_state()  # and the folder their files are written to
 
     attrs = sorted({d.meta.get("attribute") for d in models.h_directions.values()}) or list(ATTRIBUTES)
     ui = _edit_layout(models, model, attrs)
     fit_ui = _fit_layout()
     return _wire(model, ui, fit_ui, seed, mine, files, _edit_handlers(models, model),
-                 _fit_handlers(model, attrs))
+                 _fit_handlers(model, attrs), knobs or [gr.State(None), gr.State(None), gr.State("")])
 
 
 def _edit_layout(models: Models, model, attrs: list[str]) -> SimpleNamespace:
@@ -122,7 +124,7 @@ def _edit_layout(models: Models, model, attrs: list[str]) -> SimpleNamespace:
                                 value=DEFAULT_EDIT["move"], label="Strength means")
         with gr.Column(scale=2):
             with gr.Row():
-                original = image_out("Original (same seed, same prompt)")
+                original = image_out("Original (same seed, prompt and settings as Imagination)")
                 edited = image_out("Edited in h-space")
             note = gr.Markdown(elem_classes=["note"])
     strip = strip_out("From −strength to +strength", columns=H_TRAVERSAL_FRAMES)
@@ -170,19 +172,25 @@ def _checked(models: Models, prompt, seed, attribute, target, strength, start, e
     return d, siblings, HEdit(d, strength, start, end, mode, move, siblings).check()
 
 
+def _knobs(steps, guidance, negative_prompt) -> dict:
+    """The Imagination tab's settings as `edits.hspace.sample` takes them (None: the model's default)."""
+    return dict(num_inference_steps=steps, guidance_scale=guidance, negative_prompt=negative_prompt or "")
+
+
 def _edit_handlers(models: Models, model) -> SimpleNamespace:
     """edit (/edit_h), strip_fn (its traversal strip), refresh_targets and show (the tab's first view)."""
 
     @friendly
-    def edit(prompt, seed, attribute, target, strength, start, end, mode, move, mine):
+    def edit(prompt, seed, attribute, target, strength, start, end, mode, move, mine, steps=None, guidance=None,
+             negative_prompt=""):
         d, siblings, e = _checked(models, prompt, seed, attribute, target, strength, start, end, mode, move, mine)
         a, b = edit_pair(model, prompt, seed, d, e.strengths[0], e.start, e.end, e.mode, e.move, siblings,
-                         _others(models, mine, d))
+                         _others(models, mine, d), **_knobs(steps, guidance, negative_prompt))
         return to_uint8(a), to_uint8(b)
 
     @friendly
-    def strip_fn(prompt, seed, attribute, target, strength, start, end, mode, move, mine, original=None,
-                 edited=None):
+    def strip_fn(prompt, seed, attribute, target, strength, start, end, mode, move, mine, steps=None, guidance=None,
+                 negative_prompt="", original=None, edited=None):
         """The strip; `original` and `edited` (the pair just shown) are reused as its 0 and ±strength frames."""
         d, siblings, e = _checked(models, prompt, seed, attribute, target, strength, start, end, mode, move, mine)
         known = {}
@@ -190,15 +198,26 @@ def _edit_handlers(models: Models, model) -> SimpleNamespace:
             known = {0.0: np.asarray(original, dtype=np.float32)[..., :3] / 255,
                      e.strengths[0]: np.asarray(edited, dtype=np.float32)[..., :3] / 255}
         alphas, imgs = traversal(model, prompt, seed, d, e.strengths[0] or DEFAULT_EDIT["strength"], H_TRAVERSAL_FRAMES,
-                                 e.start, e.end, e.mode, e.move, siblings, _others(models, mine, d), known=known)
+                                 e.start, e.end, e.mode, e.move, siblings, _others(models, mine, d), known=known,
+                                 **_knobs(steps, guidance, negative_prompt))
         return [(to_uint8(im), signed(a)) for a, im in zip(alphas, imgs)]
+
+    @friendly
+    def plain(prompt, seed, steps=None, guidance=None, negative_prompt=""):
+        return model.generate(prompt, negative_prompt or "", seed, steps, guidance)
 
     def refresh_targets(attribute, mine):
         ch = _choices(models, mine, attribute)
         return gr.update(choices=ch, value=ch[0] if ch else None)
 
     def show(*args):
-        """The first view for a seed: the edit, its strip and the prompt note."""
+        """The first view for a seed: the edit, its strip and the prompt note; on a model without any h-space
+        direction yet, the original picture and the sentence that says how to fit one."""
+        prompt, seed, mine, knobs = args[0], args[1], args[9], args[10:13]  # as in _wire's edit_inputs
+        if not models.h_directions and not mine:
+            return (plain(prompt, seed, *knobs), None, [],
+                    "No h-space direction has been fitted for this model yet: fit one under “Fit your own "
+                    "direction” below (or with `python -m edits.fit hspace`), and it appears in the Target list.")
         pair = edit(*args)
         return (*pair, strip_fn(*args, *pair), note_for(model, args[0]))
 
@@ -226,7 +245,7 @@ def _fit_handlers(model, attrs: list[str]) -> SimpleNamespace:
         progress(0.9, desc="labelling and fitting")
         labels = lab(samples.images, seeds=samples.seeds)
         dirs = fit_h(samples, list(labels), attribute, model.name, kind, h_shape(model), template=template)
-        mine = {**(mine or {}), **{d.label: d for d in dirs.values()}}
+        mine = merged(mine, {d.label: d for d in dirs.values()})  # a refit attribute replaces its earlier fit
         rows = [{"step": i, "accuracy": a, "class": c} for c, d in dirs.items() for i, a in enumerate(d.meta["accuracy"])]
         files, folder = session_folder(files)
         # Files are named by index, never by the user's attribute or class names.
@@ -253,9 +272,11 @@ def _fit_handlers(model, attrs: list[str]) -> SimpleNamespace:
 
 
 def _wire(model, ui: SimpleNamespace, fit_ui: SimpleNamespace, seed: gr.Number, mine: gr.State, files: gr.State,
-          h: SimpleNamespace, f: SimpleNamespace) -> dict:
-    """The tab's events (endpoints /edit_h and /fit_h) and its first view."""
-    edit_inputs = [ui.prompt, seed, ui.attribute, ui.target, ui.strength, ui.start, ui.end, ui.mode, ui.move, mine]
+          h: SimpleNamespace, f: SimpleNamespace, knobs: list) -> dict:
+    """The tab's events (endpoints /edit_h and /fit_h) and its first view; `knobs` (steps, guidance, negative
+    prompt) are /edit_h's last arguments."""
+    edit_inputs = [ui.prompt, seed, ui.attribute, ui.target, ui.strength, ui.start, ui.end, ui.mode, ui.move, mine,
+                   *knobs]
     ev = gr.on([ui.button.click, ui.prompt.submit, ui.strength.release], h.edit, edit_inputs, [ui.original, ui.edited],
                api_name="edit_h", concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal",
                trigger_mode="always_last")

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from edits.pipeline import MAX_GUIDANCE, MAX_STEPS
-
-from .common import Models, Slider, explain, friendly, image_out, lead, model_name, note_for
+from .common import KNOBS_LABEL, Models, explain, friendly, image_out, lead, model_name, note_for, sampling_knobs
 from .sharing import BATCHED, CONCURRENCY
 
 LEAD = "Tell the model what to draw: it composes a picture from your words. **Change the prompt, keep the seed.**"
@@ -47,6 +45,8 @@ def first_picture(model, seed: int):
 
 
 def create_tab(models: Models, seed: gr.Number) -> dict:
+    """The Imagination tab; its settings (steps, guidance, negative prompt) are the page's `knobs`, which it
+    returns for the tabs built after it."""
     model = models.diffusion
     first = first_picture(model, int(seed.value))
     lead(f"{LEAD} Drawn by *{model_name(model)}*.")
@@ -55,14 +55,8 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
             prompt = gr.Textbox(label="Prompt", value=EXAMPLES[0][0], max_lines=2,
                                 placeholder="e.g. a small green triangle on a black background")
             button = gr.Button("Generate", variant="primary")
-            with gr.Accordion("Settings: steps, guidance, negative prompt", open=False):
-                with gr.Row():
-                    steps = Slider(1, 50, value=model.default_steps, step=1, label="Steps", api_range=(1, MAX_STEPS),
-                                   info=f"default {model.default_steps}")
-                    guidance = Slider(0, 15, value=model.default_guidance, step=0.5, label="Guidance",
-                                      api_range=(0, MAX_GUIDANCE),
-                                      info=f"how closely to follow the prompt; default {model.default_guidance:g}")
-                negative = gr.Textbox(label="Negative prompt (what to steer away from)", max_lines=1)
+            with gr.Accordion(KNOBS_LABEL, open=False):
+                steps, guidance, negative = sampling_knobs(model)
         with gr.Column(scale=1):
             image = image_out("Image", first)
             note = gr.Markdown(note_for(model, EXAMPLES[0][0]) if first is not None else "", elem_classes=["note"])
@@ -83,4 +77,5 @@ def create_tab(models: Models, seed: gr.Number) -> dict:
                show_progress="minimal")
     ev.then(lambda p: note_for(model, p), prompt, note, api_name=False, queue=False)
     # "drawn": the seed whose first view is already on the page (then opening the page runs no job)
-    return {"refresh": (show, inputs, [image, note]), "drawn": None if first is None else int(seed.value)}
+    return {"refresh": (show, inputs, [image, note]), "drawn": None if first is None else int(seed.value),
+            "knobs": [steps, guidance, negative]}

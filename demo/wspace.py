@@ -6,18 +6,24 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from edits.pipeline import check_number
+from edits.directions import merged
+from edits.fit import make_labeller, seeds_for
+from edits.labelers import FACTORS
+from edits.pipeline import InputError, check_name, check_number
 from edits.uploads import read_upload
 from edits.wspace import (DEFAULT_PSI, DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, directions_for, edit_image,
-                          edit_pair, make_edit, recommended_layers, traversal)
-from toyworld.settings import EMBEDDED_GAN, LABEL_FREE_GAN, LABELLED_GAN, ROOT, TRAVERSAL_FRAMES
+                          edit_pair, fit_labelled, make_edit, recommended_layers, traversal)
+from toyworld.settings import EMBEDDED_GAN, LABEL_FREE_GAN, LABELLED_GAN, MAX_W_FIT_SAMPLES, ROOT, TRAVERSAL_FRAMES
 
-from .common import (Models, Slider, card_of, docs_line, explain, friendly, image_out, lead, measured, signed,
-                     strip_out)
-from .sharing import CONCURRENCY, GAN
+from .common import (FIT_LABELLERS, Models, Own, Slider, card_of, docs_line, explain, friendly, image_out, lead,
+                     measured, session_files_state, session_folder, signed, strip_out)
+from .sharing import CONCURRENCY, GAN, LONG
 
 FINDINGS = EMBEDDED_GAN / "FINDINGS.md"
 
+NO_DIRECTIONS = (" No labelled direction ships with this generator: the unsupervised sliders (SeFa, PCA) below "
+                 "move it at once, and “Fit your own direction” fits labelled ones from your labels.")
+SEED_NOTE = {"nvlabs": ", drawn as NVlabs' `generate.py --seeds` draws them"}
 N_COMPONENTS = 4
 NONE = "—"
 STRENGTH_RANGE = (-1.0, 3.0)  # 1 is a full class swap (the measured default); more overshoots
@@ -29,8 +35,9 @@ A **StyleGAN** is another kind of image generator. It has no prompt at all: a se
 and a small network turns it into **w**, a list of numbers from which the whole picture is drawn.
 Every picture the model can make is a point in this **W space** — the archive of its potential images.
 
-A **direction** is a straight line through W, learnt from thousands of labelled pictures: the boundary
-that best separates, say, blue objects from all the others. InterFaceGAN found that in a generator trained
+A **direction** is a straight line through W, learnt from thousands of labelled pictures: here the line
+from the average code of all the other pictures to the average code of, say, the blue ones (a difference of
+class means; InterFaceGAN fits a separating boundary instead). InterFaceGAN found that in a generator trained
 without labels, moving w across such a line changes the colour while the rest of the picture stays; the
 line above the picture says how often that holds here, next to a random move of the same size. **Strength** 1 swaps the class (red becomes blue, cyan becomes blue);
 0 is the original, between 0 and 1 it slides, above 1 it overshoots, and negative values push away.
@@ -61,6 +68,16 @@ def _pct(x: float) -> str:
 
 def training_note(gan) -> str:
     """Two plain sentences: how this generator learnt W, and what the measurement found, beside the other model."""
+    ours = {Path(f).resolve() for f in (LABEL_FREE_GAN, LABELLED_GAN)}
+    if gan.folder is None or Path(gan.folder).resolve() not in ours:
+        source = (gan.converted_from or {}).get("file")
+        how = (f"This StyleGAN, *{gan.name}*, " + (f"converted from NVlabs' {source}, " if source else "")
+               + "is not one of the embedded models: its W was learnt elsewhere."
+               + (" Seed N draws the picture of NVlabs' `generate.py --seeds N`." if gan.seed_convention == "nvlabs"
+                  else ""))
+        s = _summary(gan.folder)
+        return how + (f" A colour swap reaches its colour in {_pct(s['colour_edit_success'])} of measured edits."
+                      if s and s.get("colour_edit_success") is not None else "")
     if gan.label_free:
         how = "This StyleGAN learnt W from pictures alone, without any label."
         other, other_name = LABELLED_GAN, "one trained with labels"
@@ -69,26 +86,30 @@ def training_note(gan) -> str:
                "(an upper bound, not a test of InterFaceGAN's premise).")
         other, other_name = LABEL_FREE_GAN, "the one trained from pictures alone"
     s, o = _summary(gan.folder), _summary(other)
-    if s is None:
+    if s is None or s.get("clean_edit_rate") is None:
         return how
-    found = (f"A colour swap reaches its colour in {_pct(s['colour_edit_success'])} of edits and keeps shape, size and "
-             f"background in {_pct(s['preservation'])}")
-    if s.get("random_move_preservation") is not None:
-        found += f" (a random move as large: {_pct(s['random_move_preservation'])})"
-    if o is not None:
-        found += f"; {other_name}: {_pct(o['colour_edit_success'])} and {_pct(o['preservation'])}"
+    found = (f"A colour swap is clean (its colour reached, shape, size and background kept) in "
+             f"{_pct(s['clean_edit_rate'])} of edits")
+    if s.get("control_clean_edit_rate") is not None:
+        found += f" (a random move as large: {_pct(s['control_clean_edit_rate'])})"
+    if o is not None and o.get("clean_edit_rate") is not None:
+        found += f"; {other_name}: {_pct(o['clean_edit_rate'])}"
     return f"{how} {found}."
 
 
-def create_tab(models: Models, seed: gr.Number) -> dict:
-    """The W-space tab: its components (`_layout`), its handlers (`_handlers`), their events (`_wire`)."""
+def create_tab(models: Models, seed: gr.Number, own: Own | None = None) -> dict:
+    """The W-space tab: its components (`_layout`), its handlers (`_handlers`), their events (`_wire`); the
+    visitor's own W directions (`own.w`) are seen over the shipped ones."""
     gan, dirs = models.gan, models.w_directions
     if gan is None:
         gr.Markdown("The StyleGAN generator is not installed on this server (its folder in assets/ is missing).")
         return {"refresh": None}
-    lead(training_note(gan))
+    lead(training_note(gan) + ("" if dirs else NO_DIRECTIONS))
     ui = _layout(gan, dirs)
-    return _wire(gan, dirs, ui, seed, _handlers(gan, dirs, ui.extra, ui.comps))
+    mine = (own or Own.states()).w
+    out = _wire(gan, dirs, ui, seed, mine, _handlers(gan, dirs, ui.extra, ui.comps))
+    _wire_fit(ui, mine, _fit_handler(gan, dirs))
+    return out
 
 
 def _targets(dirs: dict, attribute, with_none=False) -> list[str]:
@@ -116,10 +137,11 @@ def _layout(gan, dirs: dict) -> SimpleNamespace:
                 reset = gr.Button("Reset the sliders", scale=1)
             extra = _extra_sliders(dirs, attrs)
             conditional, first_layer, last_layer, psi = _settings(dirs, attribute.value, gan.n_latent)
-            comps = _component_sliders(gan)
+            comps = _component_sliders(gan, open_=not dirs)
             with gr.Accordion("Start from your own picture (PNG or JPEG)", open=False):
                 upload = gr.File(label="Picture", file_types=[".png", ".jpg", ".jpeg"], type="filepath")
                 invert_button = gr.Button("Bring it into W and apply the edit")
+            fit = _fit_layout(gan)
         with gr.Column(scale=2):
             with gr.Row():
                 original = image_out("Original (same seed)")
@@ -128,9 +150,9 @@ def _layout(gan, dirs: dict) -> SimpleNamespace:
     explain(EXPLAIN)
     gr.Markdown(docs_line(str(FINDINGS.relative_to(ROOT)) if FINDINGS.is_file() else None, card_of(gan)))
     return SimpleNamespace(attribute=attribute, target=target, strength=strength, button=button, reset=reset,
-                           extra=extra, conditional=conditional, first_layer=first_layer, last_layer=last_layer,
-                           psi=psi, comps=comps, upload=upload, invert_button=invert_button, original=original,
-                           edited=edited, strip=strip)
+                           fit=fit, extra=extra, conditional=conditional, first_layer=first_layer,
+                           last_layer=last_layer, psi=psi, comps=comps, upload=upload, invert_button=invert_button,
+                           original=original, edited=edited, strip=strip)
 
 
 def _extra_sliders(dirs: dict, attrs: list[str]) -> list[tuple]:
@@ -163,10 +185,11 @@ def _settings(dirs: dict, attribute: str, L: int) -> tuple:
     return conditional, first_layer, last_layer, psi
 
 
-def _component_sliders(gan) -> list[tuple]:
-    """The unsupervised directions' accordion: ((method, index), slider) for the first PCA and SeFa axes."""
+def _component_sliders(gan, open_: bool = False) -> list[tuple]:
+    """The unsupervised directions' accordion: ((method, index), slider) for the first PCA and SeFa axes (both
+    computed when the generator is loaded, so there for any generator; open when nothing else can edit it)."""
     comps = []
-    with gr.Accordion("Unsupervised directions (nobody labelled these)", open=False):
+    with gr.Accordion("Unsupervised directions (nobody labelled these)", open=open_):
         for method, c in (("pca", gan.pca), ("sefa", gan.sefa)):
             name = "Main axis of w (PCA)" if method == "pca" else "Main axis of the weights (SeFa)"
             for i in range(min(N_COMPONENTS, len(c.vectors))):
@@ -176,11 +199,72 @@ def _component_sliders(gan) -> list[tuple]:
     return comps
 
 
+def _fit_layout(gan) -> SimpleNamespace:
+    """The "Fit your own direction" accordion: attribute, labeller, N, the CSV, the button, status and files."""
+    with gr.Accordion("Fit your own direction", open=False):
+        seeds = SEED_NOTE.get(gan.seed_convention, "")
+        gr.Markdown(f"Draw the codes of *N* seeds, label their pictures, and fit one boundary per class in W. "
+                    f"*My CSV*: rows `seed,label` (any attribute; its first *N* seeds{seeds}); the classifier and "
+                    "colour pixels read the toy world. The result stays in your session and every tab sees it; "
+                    "download it to keep it.")
+        with gr.Row():
+            attribute = gr.Dropdown(list(FACTORS), value="colour", label="Attribute", allow_custom_value=True)
+            labeller = gr.Radio(list(FIT_LABELLERS), value="my CSV" if gan.converted_from else "classifier",
+                                label="Labeller")
+        n_samples = gr.Slider(16, MAX_W_FIT_SAMPLES, value=min(200, MAX_W_FIT_SAMPLES), step=8, label="Samples (N)")
+        csv_file = gr.File(label="CSV of seed,label", file_types=[".csv"], type="filepath")
+        button = gr.Button("Fit", variant="secondary")
+        status = gr.Markdown()
+        download = gr.File(label="Download your directions", interactive=False)
+        files = session_files_state()
+    return SimpleNamespace(attribute=attribute, labeller=labeller, n_samples=n_samples, csv_file=csv_file,
+                           button=button, status=status, download=download, files=files)
+
+
+def _fit_handler(gan, dirs: dict):
+    """fit (/fit_w): the visitor's own W directions, from their CSV or a labeller, into their session."""
+
+    @friendly
+    def fit(attribute, labeller, n, csv_path, mine, files=None, progress=gr.Progress()):
+        n = check_number(n, "N", 16, MAX_W_FIT_SAMPLES, integer=True)
+        attribute = check_name(attribute, "attribute")
+        if not attribute:
+            raise InputError("Name the attribute to fit (colour, or what your CSV labels).")
+        kind = FIT_LABELLERS.get(labeller)
+        if kind is None:
+            raise InputError(f"Choose a labeller among: {', '.join(FIT_LABELLERS)}.")
+        if kind == "csv" and not csv_path:
+            raise InputError("Upload a CSV of seed,label rows first (or choose another labeller).")
+        lab = make_labeller(kind, attribute, labels_csv=csv_path)
+        seeds = seeds_for(lab, n)
+        progress(0, desc="drawing and labelling")
+        fitted = fit_labelled(gan, lab, seeds, attribute, progress=lambda f: progress(f, desc="drawing and labelling"))
+        mine = merged(mine, {d.label: d for d in fitted.values()})  # a refit attribute replaces its earlier fit
+        files, folder = session_folder(files)
+        # Files are named by index, never by the user's attribute or class names.
+        paths = [str(d.save_in(folder, f"w_{i:02d}")) for i, d in enumerate(fitted.values())]
+        accuracy = ", ".join(f"{c} {d.meta['accuracy'][0]:.2f}" for c, d in fitted.items())
+        msg = (f"Fitted {len(fitted)} direction(s) for **{attribute}** from {len(seeds)} samples; held-out accuracy "
+               f"{accuracy}. They are now in the Target list (and in the walks, the comparison and the atlas).")
+        attrs = sorted({d.meta["attribute"] for d in merged(dirs, mine).values()})
+        return mine, paths, msg, gr.update(value=attribute, choices=attrs), files
+
+    return fit
+
+
+def _wire_fit(ui: SimpleNamespace, mine: gr.State, fit) -> None:
+    """The fit's event: /fit_w (its outputs: the visitor's directions, files, status, the attribute list)."""
+    f = ui.fit
+    f.button.click(fit, [f.attribute, f.labeller, f.n_samples, f.csv_file, mine, f.files],
+                   [mine, f.download, f.status, ui.attribute, f.files], api_name="fit_w", concurrency_id=LONG,
+                   concurrency_limit=CONCURRENCY[LONG], show_progress="full")
+
+
 def _handlers(gan, dirs: dict, extra: list[tuple], comps: list[tuple]) -> SimpleNamespace:
     """edit (/edit_w), strip_fn, edit_upload (/edit_w_upload), refresh_targets and show (the first view)."""
     L = gan.n_latent
 
-    def build_edits(attribute, target, strength, conditional, extras, layers=None):
+    def build_edits(dirs, attribute, target, strength, conditional, extras, layers=None):
         """The main edit on the chosen style layers; the extra sliders' on their directions' own."""
         edits = []
         for i, (a, t, s) in enumerate([(attribute, target, strength), *extras]):
@@ -190,23 +274,26 @@ def _handlers(gan, dirs: dict, extra: list[tuple], comps: list[tuple]) -> Simple
         return edits
 
     def unpack(args):
+        """(conditional, layers, extra edits, component values, the directions seen) from the inputs after the
+        strength; the last input is the visitor's own directions."""
+        *args, mine = args
         n_extra = len(extra)
         conditional, lo, hi = args[0], args[1], args[2]
         ex = [(extra[i][0], args[3 + 2 * i], check_number(args[4 + 2 * i], f"The {extra[i][0]} strength",
                                                           -MAX_STRENGTH, MAX_STRENGTH)) for i in range(n_extra)]
         values = args[3 + 2 * n_extra:]
-        return conditional, (lo, hi), ex, {k: v for (k, _), v in zip(comps, values) if v}
+        return conditional, (lo, hi), ex, {k: v for (k, _), v in zip(comps, values) if v}, merged(dirs, mine)
 
     @friendly
     def edit(seed, truncation_psi, attribute, target, strength, *rest):
-        conditional, layers, ex, comp_values = unpack(rest) if rest else (False, None, [], {})
-        e = build_edits(attribute, target, strength, conditional, ex, layers)
+        conditional, layers, ex, comp_values, seen = unpack(rest) if rest else (False, None, [], {}, dirs)
+        e = build_edits(seen, attribute, target, strength, conditional, ex, layers)
         return edit_pair(gan, seed, e, truncation_psi, comp_values, layers)
 
     @friendly
     def strip_fn(seed, truncation_psi, attribute, target, strength, *rest):
-        conditional, layers, ex, _ = unpack(rest)
-        e = build_edits(attribute, target, strength, conditional, ex, layers)
+        conditional, layers, ex, _, seen = unpack(rest)
+        e = build_edits(seen, attribute, target, strength, conditional, ex, layers)
         if not e:
             return []
         strengths, frames = traversal(gan, seed, e[0], truncation_psi, TRAVERSAL_FRAMES, layers)
@@ -214,14 +301,15 @@ def _handlers(gan, dirs: dict, extra: list[tuple], comps: list[tuple]) -> Simple
 
     @friendly
     def edit_upload(path, attribute, target, strength, *rest):
-        conditional, layers, ex, comp_values = unpack(rest)
-        e = build_edits(attribute, target, strength, conditional, ex, layers)
+        conditional, layers, ex, comp_values, seen = unpack(rest)
+        e = build_edits(seen, attribute, target, strength, conditional, ex, layers)
         image = read_upload(path, gan.generator.cfg.resolution)
         return edit_image(gan, image, e, comp_values, layers)
 
-    def refresh_targets(attribute):
-        ch = _targets(dirs, attribute)
-        lo, hi = recommended_layers(dirs, attribute, L)
+    def refresh_targets(attribute, mine):
+        seen = merged(dirs, mine)
+        ch = _targets(seen, attribute)
+        lo, hi = recommended_layers(seen, attribute, L)
         return gr.update(choices=ch, value="blue" if "blue" in ch else (ch[0] if ch else None)), lo, hi
 
     def show(*args):
@@ -232,13 +320,13 @@ def _handlers(gan, dirs: dict, extra: list[tuple], comps: list[tuple]) -> Simple
                            show=show)
 
 
-def _wire(gan, dirs: dict, ui: SimpleNamespace, seed: gr.Number, h: SimpleNamespace) -> dict:
+def _wire(gan, dirs: dict, ui: SimpleNamespace, seed: gr.Number, mine: gr.State, h: SimpleNamespace) -> dict:
     """The tab's events (endpoints /edit_w and /edit_w_upload; every slider edits live) and its first view."""
     L, extra, comps = gan.n_latent, ui.extra, ui.comps
     edit, strip_fn = h.edit, h.strip_fn
     original, edited, strip = ui.original, ui.edited, ui.strip
     inputs = [seed, ui.psi, ui.attribute, ui.target, ui.strength, ui.conditional, ui.first_layer, ui.last_layer,
-              *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps]]
+              *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps], mine]
     live = [ui.psi.input, ui.strength.input, ui.target.change, ui.conditional.change, ui.first_layer.input,
             ui.last_layer.input, seed.submit, *[s.input for _, _, s in extra], *[t.change for _, t, _ in extra],
             *[s.input for _, s in comps]]
@@ -250,14 +338,14 @@ def _wire(gan, dirs: dict, ui: SimpleNamespace, seed: gr.Number, h: SimpleNamesp
                               concurrency_limit=CONCURRENCY[GAN], show_progress="minimal")
     clicked.then(strip_fn, inputs, strip, api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN],
                  show_progress="minimal")
-    ui.attribute.change(h.refresh_targets, ui.attribute, [ui.target, ui.first_layer, ui.last_layer], api_name=False,
-                        queue=False)
+    ui.attribute.change(h.refresh_targets, [ui.attribute, mine], [ui.target, ui.first_layer, ui.last_layer],
+                        api_name=False, queue=False)
     ui.invert_button.click(h.edit_upload, [ui.upload, *inputs[2:]], [original, edited], api_name="edit_w_upload",
                            concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN])
-    ui.reset.click(lambda a: [DEFAULT_STRENGTH, False, *recommended_layers(dirs, a, L),
-                              *[NONE, DEFAULT_STRENGTH] * len(extra), *[0] * len(comps)],
-                   ui.attribute, [ui.strength, ui.conditional, ui.first_layer, ui.last_layer,
-                                  *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps]],
+    ui.reset.click(lambda a, m: [DEFAULT_STRENGTH, False, *recommended_layers(merged(dirs, m), a, L),
+                                 *[NONE, DEFAULT_STRENGTH] * len(extra), *[0] * len(comps)],
+                   [ui.attribute, mine], [ui.strength, ui.conditional, ui.first_layer, ui.last_layer,
+                                          *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps]],
                    api_name=False, queue=False).then(
         edit, inputs, [original, edited], api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN])
     return {"refresh": (h.show, inputs, [original, edited, strip])}

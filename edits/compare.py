@@ -1,21 +1,32 @@
-"""Imagination next to potentiality: one seed, one target change, made three ways and measured.
+"""Imagination next to potentiality: one starting picture, one target change, made three ways and scored.
 
-    cols = compare(diffusion, gan, h_dirs, w_dirs, seed=7,
-                   base={"size": "large", "colour": "red", "shape": "circle", "background": "white"},
-                   attribute="colour", target="blue")
-    cols["conditioning"].reached, cols["hspace"].kept, cols["wspace"].distance
+    rows = compare_batch(diffusion, gan, h_dirs, w_dirs, seeds=[7],
+                         bases=[{"size": "large", "shape": "circle", "background": "white"}],
+                         attributes=["colour"], targets=["blue"])
+    rows[0]["conditioning"].clean, rows[0]["hspace"].score, rows[0]["wspace"].redrawn
 
-- conditioning: the base prompt, then the same prompt with the attribute rewritten to the target
-  (imagination: the model composes what it is told).
-- hspace: the base prompt with the attribute left unsaid, then the same prompt with h pushed along the
-  fitted direction (the h-space tab's default edit).
-- wspace: the conditioning column's unedited picture brought into the StyleGAN's W by its encoder
-  (`invert`) and redrawn, then that w moved by the W-space tab's default edit: the GAN has no prompt, so it
-  starts from the same picture as Imagination. A generator without an encoder draws the seed's own scene.
+**One starting picture.** The base prompt leaves the attribute being changed unsaid ("a large circle on a
+white background"); its picture at the seed, drawn with the shared settings (steps, guidance, negative
+prompt) exactly as the Imagination tab draws it, is the *before* of every column:
 
-Each column is measured against its *own* unedited image: `reached` (the target is read: colour from
-pixels, the other factors by the toy-world classifier), `kept` (every other factor unchanged) and
-`distance` (1 - SSIM, so 0 means identical; see edits/metrics.py).
+- conditioning (imagination): the same prompt with the target said ("a large blue circle on a white
+  background"), the same seed and settings;
+- hspace (potentiality): that picture's sampling again, with the h-space tab's default edit (on the
+  Imagination model itself, an unedited h-space sampling is that picture, pixel for pixel; with
+  `redraw_before` it is drawn again through the h-space path and compared, `Column.same_before`);
+- wspace (potentiality): that picture brought into the StyleGAN's W by its encoder (`invert`), drawn again
+  (`Column.redrawn`), then moved by the W-space tab's default edit. The edit is scored from the redrawing
+  (`Column.score`), the round trip apart (`Column.inversion_kept`), and both together from the picture
+  (`Column.end_to_end`). A generator without an encoder starts from its seed's own scene instead.
+
+Scoring (edits/scores.py): the pictures are read by the independent judge (`edits.judge.read`); an edit is
+*clean* when the target is reached and every other factor kept, on the same edit. With `controls`, each
+column also gets a random move of the same size shaped like its space (edits/controls.py); the do-nothing
+edit (the picture before, read as the picture after) scores 0 by construction. `inversion_kept`: the
+starting picture, read as a valid scene, comes back from W as a valid scene with the same four factors. (The conditioning column
+has no control: a prompt has no random move of the same size.) With `labellers`, the
+fitting labellers (colour from pixels, the toy-world classifier: `Scorer`) read the same pictures, as a
+second column. `distance` is 1 - SSIM between a column's before and after (0 = identical).
 """
 from __future__ import annotations
 
@@ -24,34 +35,61 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .directions import others_of, siblings_of
+from .controls import random_readouts, random_w_move, w_spread
+from .directions import no_direction, others_of, siblings_of
 from .hspace import DEFAULT_EDIT, default_edit, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from .metrics import distance
-from .pipeline import InputError, check_seed, to_uint8
+from .pipeline import InputError, check_prompt, check_seed, to_uint8
+from .scores import EditScore, agreement, do_nothing, score_edits, scores_with_controls, summarise as summarise_edits
 from .wspace import DEFAULT_PSI, DEFAULT_STRENGTH, apply_edits, invert, make_edit
 from .zerogpu import FIT, gpu
 
 METHODS = ("conditioning", "hspace", "wspace")
 TITLES = {"conditioning": "Imagination — prompt rewritten", "hspace": "Potentiality — h-space direction",
-          "wspace": "Potentiality — W-space direction"}
+          "wspace": "Potentiality — W-space direction",
+          "wspace_end_to_end": "W-space, scored from the starting picture (round trip included)"}
 
 
 @dataclass
 class Column:
     method: str
-    original: np.ndarray | None = None  # (H, W, 3) uint8
+    original: np.ndarray | None = None  # the before (H, W, 3) uint8: the shared starting picture
     edited: np.ndarray | None = None
-    reached: bool | None = None
-    kept: bool | None = None
+    redrawn: np.ndarray | None = None  # wspace: the before brought into W and drawn again
+    control_image: np.ndarray | None = None  # the control's picture after (with `controls`)
+    score: EditScore | None = None  # the edit, read by the judge (wspace: from the redrawing)
+    control: EditScore | None = None
+    nothing: EditScore | None = None  # the do-nothing edit
+    end_to_end: EditScore | None = None  # wspace: from the before, through the round trip and the edit
+    inversion_kept: bool | None = None  # wspace: the redrawing of a valid before is valid and reads the same
+    same_before: bool | None = None  # hspace with `redraw_before`: its own before equals the shared one
+    by_labellers: EditScore | None = None  # the same edit read by the fitting labellers
     distance: float | None = None
-    already: bool = False  # the unedited image already shows the target
     note: str = ""
-    labels: dict = field(default_factory=dict)  # {"original": {...}, "edited": {...}}
+    labels: dict = field(default_factory=dict)  # the judge's labels: {"original": ..., "edited": ..., "redrawn": ...}
+
+    @property
+    def already(self) -> bool:
+        return bool(self.score and self.score.already)
+
+    @property
+    def reached(self) -> bool | None:
+        return None if self.score is None else self.score.reached
+
+    @property
+    def kept(self) -> bool | None:
+        return None if self.score is None else self.score.kept
+
+    @property
+    def clean(self) -> bool | None:
+        return None if self.score is None else self.score.clean
 
 
 class Scorer:
-    """Reads every factor of a batch of images: colour from pixels, the rest by the classifier."""
+    """The fitting labellers, reading every factor of a batch of images: colour from pixels, the rest by the
+    classifier. (The edits are scored by the independent judge, edits/judge.py; these read as a second
+    column, and in the notebooks.)"""
 
     def __init__(self):
         self.colour, self.classifier = ColourLabeler(), ToyClassifierLabeler("shape")
@@ -83,131 +121,230 @@ def factors_from_prompt(prompt: str) -> dict[str, str]:
     return {k: v[0] for k, v in found.items() if v}
 
 
-def prompts_for(base: dict, attribute: str, target: str) -> dict[str, tuple[str, str]]:
-    """(unedited prompt, edited prompt) for the conditioning and the h-space columns."""
+def prompts_for(base: dict, attribute: str, target: str) -> dict[str, str]:
+    """The prompts of one comparison: `before` (the base scene with the attribute unsaid: the starting
+    picture of every column) and `conditioning` (the same with the target said)."""
     from toyworld.world import prompt_for
 
-    base = {k: v for k, v in base.items() if k in FACTORS and v}
-    unsaid = {k: v for k, v in base.items() if k != attribute}
-    return {"conditioning": (prompt_for(**base), prompt_for(**{**base, attribute: target})),
-            "hspace": (prompt_for(**unsaid), prompt_for(**unsaid))}
+    unsaid = {k: v for k, v in base.items() if k in FACTORS and v and k != attribute}
+    return {"before": prompt_for(**unsaid), "conditioning": prompt_for(**{**unsaid, attribute: target})}
 
 
-def _finish(col: Column, scorer: Scorer, attribute: str, target: str) -> Column:
-    lo, le = scorer(np.stack([col.original, col.edited]))
-    col.labels = {"original": lo, "edited": le}
-    col.already = lo[attribute] == target
-    col.reached = le[attribute] == target
-    col.kept = all(lo[k] == le[k] for k in FACTORS if k != attribute)
-    col.distance = round(distance(col.original, col.edited), 4)
-    return col
+class _Progress:
+    """Reports the fraction of `total` pictures done to `progress` (when there is one)."""
+
+    def __init__(self, progress, total: int):
+        self.progress, self.total, self.done = progress, max(1, total), 0
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self.progress:
+            self.progress(min(1.0, self.done / self.total))
+
+
+@dataclass
+class _Plan:
+    """Everything one call fixes before drawing: prompts, seeds, changes and the shared settings."""
+
+    seeds: list[int]
+    attributes: list[str]
+    targets: list[str]
+    before: list[str]  # the base prompts, the attribute left unsaid
+    said: list[str]  # the same with the target said
+    knobs: dict  # negative_prompt, num_inference_steps, guidance_scale (as `sample` takes them)
+    batch_size: int
+
+    @property
+    def keys(self) -> list[str]:
+        return [f"{a}: {t}" for a, t in zip(self.attributes, self.targets)]
 
 
 @gpu(FIT)
 def compare_batch(diffusion, gan, h_dirs: dict, w_dirs: dict, seeds: list[int], bases: list[dict],
                   attributes: list[str], targets: list[str], scorer: Scorer | None = None,
                   truncation_psi: float = DEFAULT_PSI, batch_size: int = 8, progress=None,
-                  h_diffusion=None) -> list[dict[str, Column]]:
-    """The three columns for each (seed, base, attribute, target); diffusion sampling is batched.
-    `h_diffusion` is the model of the h-space column (default: `diffusion`)."""
+                  h_diffusion=None, *, negative_prompt: str = "", num_inference_steps: int | None = None,
+                  guidance_scale: float | None = None, controls: bool = False, redraw_before: bool = False,
+                  reader=None) -> list[dict[str, Column]]:
+    """The three columns for each (seed, base, attribute, target), from one starting picture per row.
+
+    `h_diffusion` is the model of the h-space column (default: `diffusion`); the settings (negative prompt,
+    steps, guidance) are shared by every sampling. `scorer` (the fitting labellers) adds their reading as a
+    second column; `controls` draws each column's random move too; `redraw_before` draws the h-space
+    column's before again through the h-space path (as /edit_h draws it) and records whether it is the
+    shared one; `reader` reads pictures (default: the judge, `edits.judge.read`)."""
     h_diffusion = h_diffusion or diffusion
-    scorer = scorer or Scorer()
     seeds = [check_seed(s) for s in seeds]
     for a, t in zip(attributes, targets):
         check_target(a, t)
+    prompts = [prompts_for(b, a, t) for b, a, t in zip(bases, attributes, targets)]
+    plan = _Plan(seeds, list(attributes), list(targets), [p["before"] for p in prompts],
+                 [p["conditioning"] for p in prompts],
+                 dict(negative_prompt=check_prompt(negative_prompt, "negative prompt"),
+                      num_inference_steps=num_inference_steps, guidance_scale=guidance_scale), batch_size)
     n = len(seeds)
+    redraw = redraw_before or h_diffusion is not diffusion
+    tick = _Progress(progress, n * (3 + controls + redraw))
     out = [{m: Column(m) for m in METHODS} for _ in range(n)]
-    plans = [prompts_for(b, a, t) for b, a, t in zip(bases, attributes, targets)]
-    keys = [f"{a}: {t}" for a, t in zip(attributes, targets)]
-    tick = _Progress(progress, 2 * n + n)
-    _conditioning_columns(diffusion, out, plans, seeds, batch_size, tick)
-    _hspace_columns(h_diffusion, h_dirs, out, plans, seeds, keys, batch_size, tick)
-    _wspace_columns(gan, w_dirs, out, seeds, keys, attributes, targets, truncation_psi)
-    _score(out, scorer, attributes, targets)
+    befores = _befores(diffusion, plan, tick)
+    _conditioning_columns(diffusion, out, plan, befores, tick)
+    _hspace_columns(h_diffusion, h_dirs, out, plan, befores, controls, redraw, tick)
+    _wspace_columns(gan, w_dirs, out, plan, befores, truncation_psi, controls)
+    _score(out, plan, reader, scorer)
     if progress:
         progress(1.0)
     return out
 
 
-class _Progress:
-    """Reports the fraction of `total` images done to `progress` (when there is one)."""
+def _befores(diffusion, plan: _Plan, tick: _Progress) -> np.ndarray:
+    """The starting pictures (N, H, W, 3) uint8, one seed at a time, exactly as the Imagination tab draws them
+    (`generate`: the diffusers pipeline itself, one picture per call)."""
+    k = plan.knobs
+    out = []
+    for p, s in zip(plan.before, plan.seeds):
+        out.append(to_uint8(diffusion.generate(p, k["negative_prompt"], s, k["num_inference_steps"],
+                                               k["guidance_scale"], output_type="np")))
+        tick(1)
+    return np.stack(out)
 
-    def __init__(self, progress, total: int):
-        self.progress, self.total, self.done = progress, total, 0
 
-    def __call__(self, n: int) -> None:
-        self.done += n
-        if self.progress:
-            self.progress(self.done / self.total)
+def _batches(idx: list[int], size: int):
+    for i in range(0, len(idx), max(1, size)):
+        yield idx[i:i + max(1, size)]
 
 
-def _conditioning_columns(diffusion, out: list[dict[str, Column]], plans: list[dict], seeds: list[int],
-                          batch_size: int, tick: _Progress) -> None:
-    """Imagination: the base prompt and the rewritten one, on the same seed, no edit."""
-    n = len(seeds)
-    for i in range(0, n, batch_size):
-        idx = list(range(i, min(n, i + batch_size)))
-        prompts = [plans[j]["conditioning"][k] for j in idx for k in (0, 1)]
-        imgs = to_uint8(sample(diffusion, prompts, [seeds[j] for j in idx for _ in (0, 1)]).images)
+def _conditioning_columns(diffusion, out: list[dict[str, Column]], plan: _Plan, befores: np.ndarray,
+                          tick: _Progress) -> None:
+    """Imagination: the starting picture, then the same prompt with the target said (same seed, settings).
+    A prompt has no random move of the same size, so this column has no control."""
+    for idx in _batches(list(range(len(plan.seeds))), plan.batch_size):
+        sd = [plan.seeds[j] for j in idx]
+        imgs = to_uint8(sample(diffusion, [plan.said[j] for j in idx], sd, **plan.knobs).images)
         for r, j in enumerate(idx):
-            out[j]["conditioning"].original, out[j]["conditioning"].edited = imgs[2 * r], imgs[2 * r + 1]
+            out[j]["conditioning"].original, out[j]["conditioning"].edited = befores[j], imgs[r]
         tick(len(idx))
 
 
-def _hspace_columns(h_diffusion, h_dirs: dict, out: list[dict[str, Column]], plans: list[dict], seeds: list[int],
-                    keys: list[str], batch_size: int, tick: _Progress) -> None:
-    """h-space: the unsaid prompt unedited (exactly generate()'s image), then edited, grouped by direction."""
-    for key in sorted(set(keys)):
-        idx_all = [j for j, k in enumerate(keys) if k == key]
+def _hspace_columns(h_diffusion, h_dirs: dict, out: list[dict[str, Column]], plan: _Plan, befores: np.ndarray,
+                    controls: bool, redraw: bool, tick: _Progress) -> None:
+    """h-space: the starting picture edited through h (the tab's default edit, the shared settings), in
+    batches of one direction. With `redraw`, its before is drawn again through the h-space path, one seed at
+    a time as /edit_h draws it; its control follows random readouts at the same strength."""
+    for key in sorted(set(plan.keys)):
+        idx_all = [j for j, k in enumerate(plan.keys) if k == key]
         d = h_dirs.get(key)
-        for i in range(0, len(idx_all), batch_size):
-            idx = idx_all[i:i + batch_size]
-            if d is None:
-                for j in idx:
-                    out[j]["hspace"].note = f"no h-space direction for {key}"
-                continue
-            prompts, sd = [plans[j]["hspace"][0] for j in idx], [seeds[j] for j in idx]
-            edit = default_edit(d, DEFAULT_EDIT["strength"], siblings_of(h_dirs, d), others_of(h_dirs, d))
-            plain = to_uint8(sample(h_diffusion, prompts, sd).images)
-            edited = to_uint8(sample(h_diffusion, prompts, sd, edit=edit).images)
+        if d is None:
+            for j in idx_all:
+                out[j]["hspace"].note = no_direction("h", key, h_dirs)
+            continue
+        siblings, keep = siblings_of(h_dirs, d), others_of(h_dirs, d)
+        for b, idx in enumerate(_batches(idx_all, plan.batch_size)):
+            prompts, sd = [plan.before[j] for j in idx], [plan.seeds[j] for j in idx]
+            edit = default_edit(d, DEFAULT_EDIT["strength"], siblings, keep)
+            edited = to_uint8(sample(h_diffusion, prompts, sd, edit=edit, **plan.knobs).images)
             for r, j in enumerate(idx):
-                out[j]["hspace"].original, out[j]["hspace"].edited = plain[r], edited[r]
+                col = out[j]["hspace"]
+                col.original, col.edited = befores[j], edited[r]
+                if redraw:
+                    own = to_uint8(sample(h_diffusion, prompts[r], sd[r], **plan.knobs).images[0])
+                    col.same_before = bool(np.array_equal(own, befores[j]))
+                    col.original = own
+                    if not col.same_before:
+                        col.note = "its starting picture, drawn through h-space, differs from the Imagination one"
+                    tick(1)
             tick(len(idx))
+            if controls:
+                gen = torch.Generator().manual_seed(int(np.random.default_rng([*sd, b]).integers(2**31)))
+                rd, rs = random_readouts(d, siblings, gen)
+                ctl = to_uint8(sample(h_diffusion, prompts, sd, edit=default_edit(rd, DEFAULT_EDIT["strength"], rs, keep),
+                                      **plan.knobs).images)
+                for r, j in enumerate(idx):
+                    out[j]["hspace"].control_image = ctl[r]
+                tick(len(idx))
 
 
-def _wspace_columns(gan, w_dirs: dict, out: list[dict[str, Column]], seeds: list[int], keys: list[str],
-                    attributes: list[str], targets: list[str], truncation_psi: float) -> None:
-    """W space: each row's start code (`_start_codes`) drawn, then moved by the W-space tab's default edit."""
+def _wspace_columns(gan, w_dirs: dict, out: list[dict[str, Column]], plan: _Plan, befores: np.ndarray,
+                    truncation_psi: float, controls: bool) -> None:
+    """W space: the starting pictures brought into W (`invert`) and drawn again, then moved by the W-space
+    tab's default edit; a generator without an encoder starts from its seeds' own codes. The control moves
+    each code as far along a random direction drawn from W's own spread, on the same layers."""
     if gan is None:
         for row in out:
             row["wspace"].note = "no StyleGAN on this server"
         return
-    w = _start_codes(gan, out, seeds, truncation_psi)
-    for j, key in enumerate(keys):
+    inverted = gan.encoder is not None
+    w = invert(gan, befores) if inverted else gan.w_from_seeds(plan.seeds, truncation_psi)  # (N, w_dim)
+    start = gan.render(w)  # (N, H, W, 3)
+    spread = w_spread(gan) if controls else None
+    gen = torch.Generator().manual_seed(0)
+    for j, key in enumerate(plan.keys):
+        col = out[j]["wspace"]
         if w_dirs.get(key) is None:
-            out[j]["wspace"].note = f"no W-space direction for {key}"
+            col.note = no_direction("w", key, w_dirs)
             continue
-        edit = make_edit(w_dirs, attributes[j], targets[j], DEFAULT_STRENGTH)
+        edit = make_edit(w_dirs, plan.attributes[j], plan.targets[j], DEFAULT_STRENGTH)
+        base = gan.generator.broadcast(w[j:j + 1])  # (1, L, w_dim)
         wp = apply_edits(gan, w[j:j + 1], [edit])  # (1, L, w_dim)
-        imgs = gan.render(torch.cat([gan.generator.broadcast(w[j:j + 1]), wp]))
-        out[j]["wspace"].original, out[j]["wspace"].edited = imgs[0], imgs[1]
+        moves = [wp] + ([base + random_w_move(wp - base, spread, gen)] if controls else [])
+        imgs = gan.render(torch.cat(moves))
+        col.original = befores[j] if inverted else start[j]
+        col.redrawn = start[j] if inverted else None
+        col.edited = imgs[0]
+        col.control_image = imgs[1] if controls else None
+        if not inverted:
+            col.note = f"{gan.name} has no encoder: it starts from its seed's own scene"
 
 
-def _score(out: list[dict[str, Column]], scorer: Scorer, attributes: list[str], targets: list[str]) -> None:
-    """The shared measurements (`_finish`) of every column that has a picture."""
+def _score(out: list[dict[str, Column]], plan: _Plan, reader, scorer: Scorer | None) -> None:
+    """Reads every picture once (the judge, and the labellers when given) and scores each column."""
+    if reader is None:
+        from .judge import read as reader
+    images, where = [], []  # where[i] = (row, method, slot)
     for j, row in enumerate(out):
-        for col in row.values():
-            if col.original is not None:
-                _finish(col, scorer, attributes[j], targets[j])
+        for m, col in row.items():
+            for slot in ("original", "edited", "redrawn", "control_image"):
+                im = getattr(col, slot)
+                if im is not None and col.edited is not None:
+                    where.append((j, m, slot))
+                    images.append(im)
+    if not images:
+        return
+    read = {}
+    for shape in {np.shape(im) for im in images}:  # one read per picture size (a foreign GAN draws its own size)
+        idx = [i for i, im in enumerate(images) if np.shape(im) == shape]
+        stack = np.stack([images[i] for i in idx])
+        judged = reader(stack)
+        labelled = scorer(stack) if scorer is not None else None
+        read.update({where[i]: (judged[k], labelled[k] if labelled is not None else None) for k, i in enumerate(idx)})
+    for j, row in enumerate(out):
+        a, t = plan.attributes[j], plan.targets[j]
+        for m, col in row.items():
+            if col.edited is None:
+                continue
+            first = "redrawn" if col.redrawn is not None else "original"  # the edit's own before
+            before, after = read[(j, m, first)], read[(j, m, "edited")]
+            col.score = score_edits([before[0]], [after[0]], a, t)[0]
+            col.nothing = do_nothing([before[0]], a, t)[0]
+            if col.control_image is not None:
+                col.control = score_edits([before[0]], [read[(j, m, "control_image")][0]], a, t)[0]
+            if scorer is not None:
+                col.by_labellers = score_edits([before[1]], [after[1]], a, t)[0]
+            col.labels = {s: _labels(read[(j, m, s)][0]) for s in ("original", "edited", "redrawn")
+                          if (j, m, s) in read}
+            col.distance = round(distance(getattr(col, first), col.edited), 4)
+            if col.redrawn is not None:
+                pic = read[(j, m, "original")][0]
+                col.end_to_end = score_edits([pic], [after[0]], a, t)[0]
+                col.inversion_kept = (None if not _valid(pic) else
+                                      _valid(before[0]) and _labels(pic) == _labels(before[0]))
 
 
-def _start_codes(gan, rows: list[dict[str, Column]], seeds: list[int], truncation_psi: float):
-    """The W column's codes: the Imagination column's unedited pictures brought into W by the encoder; for a
-    generator without one (the label-built model; optimising from w_avg did not find the pictures), the
-    seeds' own codes."""
-    if gan.encoder is not None:
-        return invert(gan, np.stack([row["conditioning"].original for row in rows]))
-    return gan.w_from_seeds(seeds, truncation_psi)
+def _labels(reading) -> dict:
+    return dict(reading) if isinstance(reading, dict) else dict(reading.labels())
+
+
+def _valid(reading) -> bool:
+    return True if isinstance(reading, dict) else bool(reading.valid)
 
 
 def compare(diffusion, gan, h_dirs, w_dirs, seed: int, base: dict, attribute: str, target: str,
@@ -215,26 +352,61 @@ def compare(diffusion, gan, h_dirs, w_dirs, seed: int, base: dict, attribute: st
     return compare_batch(diffusion, gan, h_dirs, w_dirs, [seed], [base], [attribute], [target], **kwargs)[0]
 
 
+# ------------------------------------------------------------------ over many rows
 def summarise(rows: list[dict[str, Column]]) -> dict[str, dict]:
-    """Per method: success (target reached, among cases whose unedited image did not already show it),
-    preservation (other factors kept, among the same cases), mean distance (1 - SSIM, all cases)."""
+    """Per method, the clean-edit rate and its company (edits/scores.py: clean_edit_rate, clean_edit_ci,
+    reached, kept, kept_given_reached, n, control_clean_edit_rate, do_nothing_clean_edit_rate), the mean
+    distance, and with the labellers' reading their rates (`labellers`; `success` and `preservation` are
+    their reached and kept, as this summary always named them). W space also gets `wspace_end_to_end`: its
+    edits scored from the starting picture, through the round trip into W."""
     out = {}
     for m in METHODS:
-        cols = [r[m] for r in rows if r[m].original is not None]
-        counted = [c for c in cols if not c.already]
-        out[m] = {"success": round(float(np.mean([c.reached for c in counted])), 3) if counted else None,
-                  "preservation": round(float(np.mean([c.kept for c in counted])), 3) if counted else None,
-                  "distance": round(float(np.mean([c.distance for c in cols])), 4) if cols else None,
-                  "n": len(counted)}
+        cols = [r[m] for r in rows if r[m].score is not None]
+        out[m] = _method_summary(cols, [c.score for c in cols])
+    ends = [r["wspace"] for r in rows if r["wspace"].end_to_end is not None]
+    if ends:
+        out["wspace_end_to_end"] = _method_summary(ends, [c.end_to_end for c in ends], labellers=False)
+        trips = [c.inversion_kept for c in ends if c.inversion_kept is not None]
+        out["wspace"]["inversion_kept"] = round(float(np.mean(trips)), 4) if trips else None
     return out
 
 
-def markdown_table(summary: dict[str, dict]) -> str:
-    lines = ["| method | target reached | other factors kept | distance (1 − SSIM) | n |", "|---|---|---|---|---|"]
-    def fmt(v, digits=2):
-        return "—" if v is None else f"{v:.{digits}f}"
+def _method_summary(cols: list[Column], scored: list[EditScore], labellers: bool = True) -> dict:
+    controls = [c.control for c in cols]
+    s = scores_with_controls(scored, controls if cols and all(x is not None for x in controls) else None,
+                             [c.nothing for c in cols])
+    s["distance"] = round(float(np.mean([c.distance for c in cols])), 4) if cols else None
+    if labellers and cols and all(c.by_labellers is not None for c in cols):
+        lab = summarise_edits([c.by_labellers for c in cols])
+        s["labellers"] = {k: lab[k] for k in ("clean_edit_rate", "clean_edit_ci", "reached", "kept",
+                                              "kept_given_reached", "n", "already")}
+        s["success"], s["preservation"] = lab["reached"], lab["kept"]
+    return s
 
+
+def judge_labeller_agreement(rows: list[dict[str, Column]]) -> dict:
+    """Per factor, how often the judge and the fitting labellers name the same class, over every picture
+    before and after an edit that both read (compare_batch with a `scorer`)."""
+    judge, labellers = [], []
+    for r in rows:
+        for c in r.values():
+            if c.score is not None and c.by_labellers is not None:
+                judge += [c.score.before, c.score.after]
+                labellers += [c.by_labellers.before, c.by_labellers.after]
+    return agreement(judge, labellers)
+
+
+def _fmt(v, digits=2) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def markdown_table(summary: dict[str, dict]) -> str:
+    lines = ["| method | clean edits [95 % CI] | reached | kept | kept when reached | random move | do nothing | n |",
+             "|---|---|---|---|---|---|---|---|"]
     for m, s in summary.items():
-        lines.append(f"| {TITLES[m]} | {fmt(s['success'])} | {fmt(s['preservation'])} | "
-                     f"{fmt(s['distance'], 3)} | {s['n']} |")
+        ci = s.get("clean_edit_ci")
+        ci = f" [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else ""
+        lines.append(f"| {TITLES.get(m, m)} | {_fmt(s['clean_edit_rate'])}{ci} | {_fmt(s['reached'])} | "
+                     f"{_fmt(s['kept'])} | {_fmt(s['kept_given_reached'])} | {_fmt(s['control_clean_edit_rate'])} | "
+                     f"{_fmt(s['do_nothing_clean_edit_rate'])} | {s['n']} |")
     return "\n".join(lines)

@@ -16,6 +16,8 @@ class. Here the file is read by a restricted unpickler instead:
 
 The generator (`G_ema`, else `G`) is then mapped onto nets/stylegan.py (`StyleGANConfig.official`,
 `from_official_state`) and written as config.json + generator.safetensors, the folder `load_gan` reads.
+config.json says `"seed_convention": "nvlabs"`: seed N draws z as `np.random.RandomState(N).randn(1, z_dim)`, as
+NVlabs' `generate.py --seeds N` does, so that a seed gives the same picture here and there.
 StyleGAN3 generators (alias-free: Fourier-feature input, filtered non-linearities) have no counterpart
 in nets/stylegan.py and are refused with a message that says so; StyleGAN2 networks saved by the
 stylegan3 repository use the same names and convert.
@@ -216,7 +218,8 @@ def convert_stylegan(pkl: str | Path, out: str | Path, dtype: torch.dtype = torc
     gen = Generator(conv.cfg)
     gen.load_state_dict(conv.state)
     digest = hashlib.sha256(pkl.read_bytes()).hexdigest()
-    return save_generator(gen, out, dtype=dtype, extra={"converted_from": {
+    # seed N draws z as NVlabs' generate.py does, so that it gives their picture of seed N (edits.gan.z_from_seeds)
+    return save_generator(gen, out, dtype=dtype, extra={"seed_convention": "nvlabs", "converted_from": {
         "file": pkl.name, "sha256": digest, "network": key, "format": "NVlabs StyleGAN2(-ADA) PyTorch pickle",
         **conv.info}})
 

@@ -251,6 +251,15 @@ class Direction:
         return tuple(self.vectors.shape[1:])
 
     @property
+    def pooled(self) -> bool:
+        """Whether this h-space direction reads h pooled to its channels ("pooled" in its metadata, written by the
+        fit from `edits.hspace.layout.pools`); for files written before that field, a 1-D h direction without skip
+        tensors was pooled."""
+        if "pooled" in self.meta:
+            return bool(self.meta["pooled"])
+        return self.meta.get("space") == "h" and len(self.shape) == 1 and not self.meta.get("skip_levels")
+
+    @property
     def timesteps(self) -> list[int]:
         return list(self.meta.get("timesteps") or [0])
 
@@ -346,3 +355,29 @@ def load_directions(folder: str | Path, space: str | None = None) -> dict[str, D
         if space is None or d.meta.get("space") == space:
             out[d.label] = d
     return out
+
+
+# ------------------------------------------------------------------ a model's directions, and when there are none
+HOW_TO_FIT = {
+    "h": ("Fit one in the h-space tab (“Fit your own direction”), or with `python -m edits.fit hspace --model MODEL "
+          "--prompt TEMPLATE --attribute NAME`."),
+    "w": ("Fit one in the W-space tab (“Fit your own direction”), or with `python -m edits.fit wspace --gan FOLDER "
+          "--attribute NAME`; the unsupervised sliders (SeFa, PCA) there need none."),
+}
+SPACE_NAMES = {"h": "h-space", "w": "W-space"}
+
+
+def no_direction(space: str, key: str, known) -> str:
+    """The sentence for a direction a model does not have: which ones it has, and how to fit one."""
+    known = ", ".join(sorted(known)) or "none"
+    return f"There is no {SPACE_NAMES[space]} direction for {key!r}. Known: {known}. {HOW_TO_FIT[space]}"
+
+
+def merged(shipped: dict, own: dict | None) -> dict:
+    """The directions a visitor sees: their own (fitted or loaded in their session) over the shipped ones. An
+    attribute they fitted replaces every shipped class of it, since an attribute's classes (their readouts, their
+    offsets) are fitted together and a swap or a guided edit reads them side by side."""
+    own = own or {}
+    mine = {(d.meta.get("space"), d.meta.get("attribute")) for d in own.values()}
+    keep = {k: d for k, d in shipped.items() if (d.meta.get("space"), d.meta.get("attribute")) not in mine}
+    return {**keep, **own}

@@ -10,10 +10,13 @@ csv (--labels FILE with seed,label rows). Sampling is spread over the processes 
 `accelerate launch` when there are several.
 
     python -m edits.fit wspace --attribute colour,shape,size,background --samples 6000
+    python -m edits.fit wspace --gan my-stylegan/ --attribute smile --labeler csv --labels smiles.csv
 
 fits InterFaceGAN boundaries in the StyleGAN's W (default: the default embedded generator, toyworld/settings.py
 EMBEDDED_GAN), colour read from pixels, the other factors by the toy-world classifier; the files go to the
-generator's own folder, <gan>/directions, unless --out says otherwise.
+generator's own folder, <gan>/directions, unless --out says otherwise. With --labeler csv (seed,label rows, e.g.
+of seeds looked at with NVlabs' generate.py: a converted generator draws the same seeds) any attribute of any
+generator is fitted.
 """
 from __future__ import annotations
 
@@ -29,11 +32,11 @@ import torch
 from tqdm import tqdm
 
 from .directions import Direction, DirectionError, fit_one_vs_rest, fit_readout, readable_stem
-from .hspace import describe, h_shape, sample
+from .hspace import describe, h_shape, pools, sample
 from .labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
-from toyworld.settings import MAX_CLI_FIT_SAMPLES, MAX_CSV_BYTES, MAX_TEMPLATE_CHARS
+from toyworld.settings import DIRECTIONS, MAX_CLI_FIT_SAMPLES, MAX_CSV_BYTES, MAX_TEMPLATE_CHARS
 
-from .pipeline import DiffusionModel, InputError, check_text, load_hspace_diffusion, to_uint8
+from .pipeline import DiffusionModel, InputError, ModelLoadError, check_text, load_hspace_diffusion, to_uint8
 from .zerogpu import FIT, gpu
 
 MAX_SAMPLES = MAX_CLI_FIT_SAMPLES
@@ -76,6 +79,7 @@ class Samples:
     images: np.ndarray  # (N, H, W, 3) uint8
     timesteps: list[int]
     skip_levels: int = 0
+    pooled: bool = False  # h was read per channel (edits.hspace.layout.pools); D = C then
 
 
 @gpu(FIT)
@@ -87,13 +91,14 @@ def collect_h(model: DiffusionModel, template: str, seeds: list[int], num_infere
     from accelerate.utils import gather_object
 
     state = PartialState()
+    pooled = pools(model, skip_levels)  # the one choice, recorded in the directions fitted from these samples
     hs, imgs, ts, mine = [], [], None, []
     with state.split_between_processes(list(seeds)) as part:
         for i in range(0, len(part), batch_size):
             chunk = part[i:i + batch_size]
             out = sample(model, [fill_template(template, s) for s in chunk], chunk,
                          num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, capture=True,
-                         skip_levels=skip_levels)
+                         skip_levels=skip_levels, pool=pooled)
             hs.append(np.stack([h.flatten(1).numpy() for h in out.h], 1))  # (b, T, D)
             imgs.append(to_uint8(out.images))
             ts, mine = out.timesteps, mine + chunk
@@ -107,7 +112,7 @@ def collect_h(model: DiffusionModel, template: str, seeds: list[int], num_infere
         ts, mine = parts[0][3], [s for s, _, _ in order]
     else:
         h, im = np.concatenate(hs), np.concatenate(imgs)
-    return Samples(mine, [fill_template(template, s) for s in mine], h, im, ts, skip_levels)
+    return Samples(mine, [fill_template(template, s) for s in mine], h, im, ts, skip_levels, pooled)
 
 
 def fit_h(samples: Samples, labels: list[str], attribute: str, model_name: str, labeller: str,
@@ -127,12 +132,15 @@ def fit_h(samples: Samples, labels: list[str], attribute: str, model_name: str, 
         if len(fitted) >= 2 else []
     out = {}
     for c in fitted:
-        shape = h_dims if samples.h.shape[2] == int(np.prod(h_dims)) else (samples.h.shape[2],)
+        shape = (samples.h.shape[2],) if samples.pooled else h_dims
+        if int(np.prod(shape)) != samples.h.shape[2]:
+            raise DirectionError(f"The samples hold {samples.h.shape[2]} values of h per step, but h here is {shape}.")
         out[c] = Direction.from_boundaries([ps[c] for ps in per_step], shape, {
             "space": "h", "model": model_name, "attribute": attribute, "class": c,
             "timesteps": samples.timesteps, "samples": len(labels), "labeller": labeller,
             "prompt": template, "class_counts": {k: labels.count(k) for k in present},
             "edits": describe(samples.skip_levels), "skip_levels": samples.skip_levels, "method": method,
+            "pooled": samples.pooled,
         })
         if readouts:
             out[c].readout_vectors = torch.from_numpy(np.stack([r[c][0] for r in readouts])).reshape(-1, *shape)
@@ -185,6 +193,19 @@ def seeds_for(labeller, n: int, first_seed: int = 0, minimum: int = 16) -> list[
     return list(range(first_seed, first_seed + n))
 
 
+def h_directions_out(model: DiffusionModel, out: str | None) -> Path:
+    """Where `python -m edits.fit hspace` writes: --out, else where the app looks for a model's h directions (the
+    shipped folder for the embedded model, a local pipeline folder's directions/); a Hub model needs --out."""
+    if out:
+        return Path(out)
+    if model.is_embedded:
+        return DIRECTIONS
+    if Path(model.name).is_dir():
+        return Path(model.name) / "directions"
+    raise InputError(f"{model.name} is a Hub model, with no folder of its own: give --out FOLDER, then start the app "
+                     "with --h-directions FOLDER.")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m edits.fit", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -194,11 +215,12 @@ def main(argv=None) -> None:
     p.add_argument("--prompt", default=None, help="hspace: prompt template, e.g. 'a {size} {shape} on a {background} background'")
     p.add_argument("--attribute", required=True, help="the attribute (wspace: a comma-separated list)")
     p.add_argument("--labeler", default="classifier", choices=["colour", "classifier", "clip", "csv"],
-                   help="hspace only; wspace labels colour from pixels and the rest with the classifier")
+                   help="hspace: any; wspace: csv (your labels, any generator), else colour is read from pixels and "
+                        "the rest by the toy classifier")
     p.add_argument("--gan", default=None, help="wspace: StyleGAN folder (default: the embedded one)")
     p.add_argument("--psi", type=float, default=1.0, help="wspace: truncation of the fitted samples")
     p.add_argument("--classes", default=None, help="comma-separated classes to fit (default: all found)")
-    p.add_argument("--labels", default=None, help="CSV of seed,label for --labeler csv")
+    p.add_argument("--labels", default=None, help="CSV of seed,label for --labeler csv (its first --samples seeds)")
     p.add_argument("--samples", type=int, default=256)
     p.add_argument("--first-seed", type=int, default=100_000)
     p.add_argument("--steps", type=int, default=None)
@@ -210,8 +232,9 @@ def main(argv=None) -> None:
     p.add_argument("--layers", default=None,
                    help="wspace: the style layers these directions are recommended for, e.g. '4-9' (default: all)")
     p.add_argument("--out", default=None,
-                   help="folder of the direction files (default: hspace assets/directions; wspace the generator's "
-                        "own <gan folder>/directions)")
+                   help="folder of the direction files (default: hspace assets/directions for the embedded model, "
+                        "<pipeline folder>/directions for another local one; wspace the generator's own "
+                        "<gan folder>/directions)")
     a = p.parse_args(argv)
     if a.space == "wspace":
         return main_wspace(a)
@@ -223,6 +246,7 @@ def main(argv=None) -> None:
         classes = [c.strip() for c in a.classes.split(",")] if a.classes else None
         labeller = make_labeller(a.labeler, a.attribute, classes, a.labels)
         model = load_hspace_diffusion(a.model)
+        out = h_directions_out(model, a.out)
         seeds = seeds_for(labeller, a.samples, a.first_seed, minimum=8)
         t0 = time.perf_counter()
         with tqdm(total=len(seeds), desc="sampling", unit="sample") as bar:
@@ -232,24 +256,31 @@ def main(argv=None) -> None:
         dirs = fit_h(samples, labels, a.attribute, f"embedded:{Path(model.name).name}" if model.is_embedded else model.name,
                      a.labeler, h_shape(model, a.skip_levels), classes, a.prompt, method=a.method or "mean-difference")
         for i, (c, d) in enumerate(dirs.items()):
-            path = d.save_in(a.out or "assets/directions", readable_stem(i, f"h{a.skip_levels or ''}", a.attribute, c))
+            path = d.save_in(out, readable_stem(i, f"h{a.skip_levels or ''}", a.attribute, c))
             acc = d.meta["accuracy"]
             print(f"{path}: held-out accuracy mean {np.mean(acc):.3f}, best {max(acc):.3f}")
         print(f"fitted {len(dirs)} directions from {len(seeds)} samples in {time.perf_counter() - t0:.1f} s")
-    except (InputError, DirectionError, ValueError) as e:
+        if a.out:
+            print(f"the app loads them with `python app.py --hspace-model {a.model or ''} --h-directions {out}`")
+    except (InputError, DirectionError, ModelLoadError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
 
 
 def main_wspace(a: argparse.Namespace) -> None:
-    from .wspace import check_layers, directions_folder, fit_w, load_gan, sample_and_label
+    from .wspace import check_layers, directions_folder, fit_labelled, fit_w, load_gan, sample_and_label
 
     try:
         attributes = [x.strip() for x in a.attribute.split(",") if x.strip()]
         unknown = [x for x in attributes if x not in FACTORS]
-        if unknown:
+        if a.labeler == "csv":  # any generator, any attribute: the labels are the user's
+            if len(attributes) != 1:
+                raise InputError("--labeler csv labels one attribute: give a single --attribute.")
+            csv_labeller = make_labeller("csv", attributes[0], labels_csv=a.labels)
+        elif unknown:
             raise InputError(f"Unknown attribute(s) {unknown}: choose among {list(FACTORS)}.")
-        labellers = {x: ColourLabeler() if x == "colour" else ToyClassifierLabeler(x) for x in attributes}
+        labellers = {} if a.labeler == "csv" else {x: ColourLabeler() if x == "colour" else ToyClassifierLabeler(x)
+                                                    for x in attributes}
         gan = load_gan(a.gan)
         layers = None
         if a.layers:
@@ -260,18 +291,26 @@ def main_wspace(a: argparse.Namespace) -> None:
                 raise InputError(f"--layers must look like '4-9', not {a.layers!r}.") from None
             check_layers(layers, gan.n_latent)
         t0 = time.perf_counter()
-        with tqdm(total=a.samples, desc="sampling", unit="sample") as bar:
-            w, labels = sample_and_label(gan, a.samples, labellers, a.psi, a.first_seed, progress=_advance(bar))
-        for x in attributes:
-            dirs = fit_w(w, labels[x], x, "colour" if x == "colour" else "classifier", gan.name,
-                         truncation_psi=a.psi, method=a.method or "mean-difference")
+        fitted = {}
+        if a.labeler == "csv":
+            seeds = seeds_for(csv_labeller, a.samples, minimum=16)
+            with tqdm(total=len(seeds), desc="sampling", unit="sample") as bar:
+                fitted[attributes[0]] = fit_labelled(gan, csv_labeller, seeds, attributes[0], a.psi,
+                                                     a.method or "mean-difference", progress=_advance(bar))
+        else:
+            with tqdm(total=a.samples, desc="sampling", unit="sample") as bar:
+                w, labels = sample_and_label(gan, a.samples, labellers, a.psi, a.first_seed, progress=_advance(bar))
+            for x in attributes:
+                fitted[x] = fit_w(w, labels[x], x, "colour" if x == "colour" else "classifier", gan.name,
+                                  truncation_psi=a.psi, method=a.method or "mean-difference")
+        for x, dirs in fitted.items():
             for i, (c, d) in enumerate(dirs.items()):
                 if layers:
                     d.meta["layers"] = layers
                 path = d.save_in(a.out or directions_folder(gan.folder), readable_stem(i, "w", x, c))
                 print(f"{path}: held-out accuracy {d.meta['accuracy'][0]:.3f} ({d.meta['class_samples']} samples)")
         print(f"fitted in {time.perf_counter() - t0:.1f} s")
-    except (InputError, DirectionError, ValueError) as e:
+    except (InputError, DirectionError, ModelLoadError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
 

@@ -8,6 +8,7 @@ is loaded (GANSpace, SeFa). The edits themselves are in edits/wspace.py, which r
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from .pipeline import ModelLoadError, make_generator, to_uint8
 from nets.stylegan import Generator, load_generator
 from toyworld.settings import EMBEDDED_GAN
 
+SHAPE_FIELDS = ("z_dim", "w_dim", "n_mlp", "resolution", "channels")  # what config.json must say (nets/stylegan.py)
+SEED_CONVENTIONS = ("torch", "nvlabs")  # GANModel.seed_convention
 DEFAULT_PSI = 1.0  # no truncation: in the toy world the average code is a blob between the classes
 
 
@@ -34,6 +37,10 @@ class GANModel:
     encoder: torch.nn.Module | None = None  # image -> w (training/stylegan_label_free.py), when shipped
     label_free: bool = False  # True when no factor label reached its training
     folder: Path | None = None  # where it was loaded from; its W directions are in folder/directions
+    converted_from: dict | None = None  # what `python -m edits.convert` read (config.json), for a converted one
+    # how a seed becomes z: "torch" (the embedded models: a CPU torch.Generator), or "nvlabs" (a converted generator:
+    # np.random.RandomState(seed).randn(1, z_dim), as NVlabs' generate.py --seeds draws it)
+    seed_convention: str = "torch"
 
     @property
     def w_dim(self) -> int:
@@ -49,7 +56,11 @@ class GANModel:
 
     @torch.no_grad()
     def z_from_seeds(self, seeds: list[int]) -> torch.Tensor:
-        return torch.cat([torch.randn(1, self.generator.cfg.z_dim, generator=make_generator(s)) for s in seeds])
+        """(B, z_dim): each seed's z, by the generator's own convention (`seed_convention`)."""
+        z_dim = self.generator.cfg.z_dim
+        if self.seed_convention == "nvlabs":  # seed N is the picture of NVlabs' `generate.py --seeds N`
+            return torch.cat([torch.from_numpy(np.random.RandomState(int(s)).randn(1, z_dim)).float() for s in seeds])
+        return torch.cat([torch.randn(1, z_dim, generator=make_generator(s)) for s in seeds])
 
     @torch.no_grad()
     def w_from_seeds(self, seeds: list[int], truncation_psi: float = DEFAULT_PSI) -> torch.Tensor:
@@ -74,9 +85,7 @@ class GANModel:
 def load_gan(folder: str | Path | None = None) -> GANModel:
     """Load a generator folder (config.json + generator.safetensors, and its decoder if it names one)."""
     folder = Path(folder or EMBEDDED_GAN)
-    if not (folder / "config.json").is_file() or not (folder / "generator.safetensors").is_file():
-        raise ModelLoadError(f"No StyleGAN generator was found in {folder} (it needs config.json and "
-                             "generator.safetensors).")
+    check_gan_folder(folder)
     try:
         g, extra = load_generator(folder)
         decoder = None
@@ -86,13 +95,44 @@ def load_gan(folder: str | Path | None = None) -> GANModel:
             decoder = AutoencoderKL.from_pretrained((folder / extra["decoder"]).resolve(), dtype=torch.float32).eval()
         encoder = _load_encoder(folder, g.cfg, extra)
     except Exception as e:
-        raise ModelLoadError(f"The StyleGAN generator in {folder.name} could not be read ({type(e).__name__}); "
-                             "its files may be incomplete or corrupt.") from None
+        raise ModelLoadError(f"The StyleGAN generator in {folder} could not be read ({type(e).__name__}: "
+                             f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else 'no detail'}); "
+                             "generator.safetensors may be incomplete, corrupt or of another shape than config.json "
+                             "says.") from None
+    converted = extra.get("converted_from") if isinstance(extra.get("converted_from"), dict) else None
     gan = GANModel(g, decoder, float(extra.get("latent_scale", 1.0)), name=folder.name, encoder=encoder,
-                   label_free=bool(extra.get("label_free", False)), folder=folder)
+                   label_free=bool(extra.get("label_free", False)), folder=folder, converted_from=converted,
+                   seed_convention=extra.get("seed_convention") or ("nvlabs" if converted else "torch"))
     gan.pca = ganspace(gan)
     gan.sefa = sefa(gan)
     return gan
+
+
+def check_gan_folder(folder: Path) -> None:
+    """One sentence naming what is missing or wrong in a generator folder, before its weights are read."""
+    if not folder.is_dir():
+        raise ModelLoadError(f"There is no StyleGAN folder {folder} (convert an NVlabs .pkl into one with "
+                             "`python -m edits.convert stylegan FILE.pkl FOLDER`).")
+    config, weights = folder / "config.json", folder / "generator.safetensors"
+    missing = [f.name for f in (config, weights) if not f.is_file()]
+    if missing:
+        raise ModelLoadError(f"The StyleGAN folder {folder} has no {' and no '.join(missing)} (a generator folder "
+                             "holds config.json and generator.safetensors, as `python -m edits.convert stylegan` "
+                             "writes them).")
+    try:
+        cfg = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise ModelLoadError(f"{config} is not valid JSON, so the StyleGAN's shape cannot be read.") from None
+    if not isinstance(cfg, dict):
+        raise ModelLoadError(f"{config} holds no JSON object, so the StyleGAN's shape cannot be read.")
+    needed = [k for k in SHAPE_FIELDS if k not in cfg]
+    if needed:
+        raise ModelLoadError(f"{config} lacks {', '.join(needed)}, so the StyleGAN's shape cannot be read.")
+    if cfg.get("seed_convention", "torch") not in SEED_CONVENTIONS:
+        raise ModelLoadError(f"{config} has seed_convention {str(cfg['seed_convention'])[:40]!r}; it must be one of "
+                             f"{', '.join(SEED_CONVENTIONS)}.")
+    if cfg.get("decoder") and not (folder / str(cfg["decoder"])).is_dir():  # (an encoder is optional)
+        raise ModelLoadError(f"{config} names a decoder folder {cfg['decoder']!r} that is not in {folder}.")
 
 
 def directions_folder(folder: str | Path | None = None) -> Path:

@@ -10,6 +10,7 @@ CPU `torch.Generator`, so one seed gives the same image on every run and machine
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 import threading
@@ -234,8 +235,8 @@ def load_diffusion(source: str | Path | None = None, device: str | None = None,
     source = str(source or EMBEDDED_DIFFUSION)
     dev, auto_dtype = pick_device(device)
     local = Path(source).expanduser()
-    if local.exists() and not (local / "model_index.json").is_file():
-        raise ModelLoadError(f"{source} is a folder but not a diffusers pipeline (it has no model_index.json).")
+    if local.exists():
+        check_pipeline_folder(local)
     if not local.exists() and (source.startswith((".", "/", "~")) or source.count("/") != 1):
         raise ModelLoadError(f"There is no folder {source!r}, and it is not a Hub id of the form 'owner/name'.")
     from transformers.utils import logging as tlogging
@@ -269,6 +270,54 @@ def load_diffusion(source: str | Path | None = None, device: str | None = None,
     if "turbo" in source.lower():
         model.default_steps, model.default_guidance = 4, 0.0
     return model
+
+
+SD_COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")  # what every tab needs of a pipeline
+WEIGHTS = ("*.safetensors", "*.bin")
+
+
+def _json_file(path: Path, what: str) -> dict:
+    """A JSON object read from `path`, or a ModelLoadError naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        why = "not valid JSON" if isinstance(e, ValueError) else "unreadable"
+        raise ModelLoadError(f"{path} is {why}, so the {what} cannot be read.") from None
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path} holds no JSON object, so the {what} cannot be read.")
+    return data
+
+
+def check_pipeline_folder(folder: Path) -> None:
+    """Before diffusers reads a local pipeline folder: one sentence naming the file that is missing or wrong
+    (model_index.json absent, invalid or naming no pipeline; a component's subfolder, its config or its weights)."""
+    if not folder.is_dir():
+        raise ModelLoadError(f"{folder} is a file, not a diffusers pipeline folder.")
+    index = folder / "model_index.json"
+    if not index.is_file():
+        raise ModelLoadError(f"{folder} is a folder but not a diffusers pipeline (it has no model_index.json).")
+    spec = _json_file(index, "pipeline")
+    if not isinstance(spec.get("_class_name"), str) or not spec["_class_name"]:
+        raise ModelLoadError(f"{index} names no pipeline class (its \"_class_name\" is missing), so it is not a "
+                             "diffusers pipeline index; save the pipeline again with save_pretrained.")
+    for name in SD_COMPONENTS:
+        entry = spec.get(name)
+        if not (isinstance(entry, list) and len(entry) == 2 and entry[1]):
+            raise ModelLoadError(f"{index} lists no {name}, so {folder.name} is not a Stable-Diffusion-style "
+                                 "text-to-image pipeline.")
+        sub = folder / name
+        if not sub.is_dir():
+            raise ModelLoadError(f"{folder} has no {name}/ subfolder, which its model_index.json lists.")
+        if name == "tokenizer":
+            if not ((sub / "tokenizer.json").is_file() or (sub / "vocab.json").is_file()):
+                raise ModelLoadError(f"{sub} has neither tokenizer.json nor vocab.json: the tokenizer is missing.")
+            continue
+        config = sub / ("scheduler_config.json" if name == "scheduler" else "config.json")
+        if not config.is_file():
+            raise ModelLoadError(f"{sub} has no {config.name}.")
+        _json_file(config, name)
+        if name != "scheduler" and not any(f for pattern in WEIGHTS for f in sub.glob(pattern)):
+            raise ModelLoadError(f"{sub} has no weights (no .safetensors or .bin file).")
 
 
 def load_hspace_diffusion(source: str | Path | None = None, main: DiffusionModel | None = None,

@@ -2,13 +2,15 @@
 
     frames = diffusion_walk(model, "a large circle on a white background", 7, 8, frames=12)
     frames = gan_walk(gan, 7, 8, frames=24)
-    frames = direction_walk(gan, w_dirs, "colour", "blue", 3.0, 12, seed=7)
+    frames = direction_walk(gan, w_dirs, "colour", "blue", 3.0, 12, seed=7, picture=start)  # start: (64, 64, 3) uint8
     write_gif(frames, "walk.gif"); write_mp4(frames, "walk.mp4")
 
 Between two seeds, the diffusion model's starting noise is interpolated on the sphere (slerp keeps the
 noise's norm, so every frame is a plausible starting point) under a fixed prompt; the StyleGAN's w is
 interpolated on a line (W is where StyleGAN interpolates well). Along a direction, the edit's strength
-goes from -strength to +strength.
+goes from -strength to +strength: in h-space from the prompt's picture at the seed (its frame at strength 0),
+in W from a `picture` brought into W by the GAN's encoder (the app passes the same prompt's picture, so that
+both walks start from one picture), else from the seed's own code.
 """
 from __future__ import annotations
 
@@ -77,23 +79,31 @@ def gan_walk(gan, seed_a, seed_b, frames: int, truncation_psi: float = DEFAULT_P
 
 @gpu(BATCH)
 def direction_walk(model, directions: dict, attribute: str, target: str, strength: float, frames: int,
-                   seed, prompt: str = "", space: str | None = None) -> list[np.ndarray]:
-    """From -strength to +strength along a fitted direction: `space` "h" (a diffusion model) or "w" (a
-    GAN); by default the directions' own space."""
+                   seed, prompt: str = "", space: str | None = None, picture: np.ndarray | None = None,
+                   **kwargs) -> list[np.ndarray]:
+    """From -strength to +strength along a fitted direction: `space` "h" (a diffusion model; `kwargs`, such
+    as num_inference_steps, guidance_scale and negative_prompt, go to its sampling) or "w" (a GAN, from
+    `picture` (H, W, 3) uint8 brought into W when given, else from the seed's code); by default the
+    directions' own space."""
     n = check_frames(frames)
     attribute, target = check_name(attribute, "attribute"), check_name(target, "target")
     key = f"{attribute}: {target}"
+    if space not in (None, "h", "w"):
+        raise InputError(f"A direction walk is in h-space or in W, not {str(space)[:20]!r}.")
     d = directions.get(key)
     if d is None:
-        raise InputError(f"There is no direction for {key!r}. Known: {', '.join(sorted(directions)) or 'none'}.")
+        from .directions import HOW_TO_FIT
+
+        raise InputError(f"There is no direction for {key!r}. Known: {', '.join(sorted(directions)) or 'none'}."
+                         + (f" {HOW_TO_FIT[space]}" if space else ""))
     strength = check_number(strength, "The strength", 0.0, 100.0)
     space = space or d.meta.get("space", "h")
     if space not in ("h", "w"):
         raise InputError(f"A direction walk is in h-space or in W, not {str(space)[:20]!r}.")
     if space == "w":
-        from .wspace import apply_edits, make_edit
+        from .wspace import apply_edits, invert, make_edit
 
-        w = model.w_from_seed(check_seed(seed))
+        w = invert(model, picture) if picture is not None else model.w_from_seed(check_seed(seed))
         return list(model.render(torch.cat([apply_edits(model, w, [make_edit(directions, attribute, target, float(s))])
                                             for s in np.linspace(-strength, strength, n)])))
     from .directions import others_of, siblings_of
@@ -102,7 +112,7 @@ def direction_walk(model, directions: dict, attribute: str, target: str, strengt
     s = check_seed(seed)
     edit = default_edit(d, list(np.linspace(-strength, strength, n)), siblings_of(directions, d),
                         others_of(directions, d))
-    return list(to_uint8(sample(model, prompt, [s] * n, edit=edit).images))
+    return list(to_uint8(sample(model, prompt, [s] * n, edit=edit, **kwargs).images))
 
 
 # ------------------------------------------------------------------ files

@@ -39,8 +39,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from .directions import (Direction, DirectionError, can_swap, fit_one_vs_rest, fit_readout, orthonormal_basis,
-                         project_out, siblings_of, signed_shift, swap_shift)
+from .directions import (Direction, DirectionError, can_swap, fit_one_vs_rest, fit_readout, no_direction,
+                         orthonormal_basis, project_out, siblings_of, signed_shift, swap_shift)
 from .gan import DEFAULT_PSI, Components, GANModel, directions_folder, ganspace, load_gan, sefa
 from .pipeline import InputError, check_name, check_number, check_seed
 from .zerogpu import FIT, W_EDIT, gpu
@@ -233,10 +233,11 @@ def traversal(gan: GANModel, seed: int, edit: WEdit, truncation_psi: float = DEF
 @gpu(FIT)
 @torch.no_grad()
 def sample_and_label(gan: GANModel, n: int, labelers: dict[str, object], truncation_psi: float = 1.0,
-                     first_seed: int = 0, progress=None) -> tuple[torch.Tensor, dict[str, list[str]]]:
-    """w of seeds first_seed..first_seed+n-1 and each labeller's labels of their images."""
-    n = check_number(n, "The number of samples", 16, MAX_SAMPLES, integer=True)
-    seeds = list(range(first_seed, first_seed + n))
+                     first_seed: int = 0, progress=None,
+                     seeds: list[int] | None = None) -> tuple[torch.Tensor, dict[str, list[str]]]:
+    """w of seeds first_seed..first_seed+n-1 (or of `seeds`) and each labeller's labels of their images."""
+    n = check_number(n if seeds is None else len(seeds), "The number of samples", 16, MAX_SAMPLES, integer=True)
+    seeds = list(range(first_seed, first_seed + n)) if seeds is None else [check_seed(s) for s in seeds]
     w = gan.w_from_seeds(seeds, truncation_psi)
     labels: dict[str, list[str]] = {k: [] for k in labelers}
     step = 500
@@ -274,6 +275,18 @@ def fit_w(w: torch.Tensor, labels: list[str], attribute: str, labeller: str, mod
     return out
 
 
+def fit_labelled(gan: GANModel, labeller, seeds: list[int], attribute: str, truncation_psi: float = 1.0,
+                 method: str = "mean-difference", progress=None) -> dict[str, Direction]:
+    """One's own W directions: the codes of `seeds`, their pictures labelled by `labeller` (edits.labelers: a CSV
+    of seed,label rows, the toy classifier, colour from pixels), one boundary per class with a readout (`fit_w`).
+    The W tab's "Fit your own direction" and `python -m edits.fit wspace --labeler csv` call this (the drawing,
+    `sample_and_label`, is what runs on a GPU)."""
+    w, labels = sample_and_label(gan, len(seeds), {attribute: labeller}, truncation_psi, progress=progress,
+                                 seeds=seeds)
+    return fit_w(w, list(labels[attribute]), attribute, labeller.name, gan.name, truncation_psi=truncation_psi,
+                 method=method)
+
+
 def directions_for(directions: dict[str, Direction], attribute: str) -> dict[str, Direction]:
     return {d.meta["class"]: d for d in directions.values() if d.meta.get("attribute") == attribute}
 
@@ -301,8 +314,7 @@ def make_edit(directions: dict[str, Direction], attribute: str, target: str, str
     classes = directions_for(directions, attribute)
     found = classes.get(target)
     if found is None:
-        raise InputError(f"There is no W-space direction for '{attribute}: {target}'. "
-                         f"Known: {', '.join(sorted(directions)) or 'none'}.")
+        raise InputError(no_direction("w", f"{attribute}: {target}", directions))
     if layers is None and found.meta.get("layers"):
         layers = tuple(found.meta["layers"])
     siblings = siblings_of(directions, found) if swap else []
@@ -310,4 +322,4 @@ def make_edit(directions: dict[str, Direction], attribute: str, target: str, str
 
 
 __all__ = ["invert", "edit_image", "directions_folder", "LABEL_FREE_GAN", "LABELLED_GAN", "DEFAULT_PSI", "DEFAULT_STRENGTH", "GANModel", "WEdit", "Components", "load_gan", "apply_edits", "edit_pair", "traversal", "ganspace",
-           "sefa", "sample_and_label", "fit_w", "directions_for", "recommended_layers", "conditioning_set", "make_edit", "EMBEDDED_GAN"]
+           "sefa", "sample_and_label", "fit_w", "fit_labelled", "directions_for", "recommended_layers", "conditioning_set", "make_edit", "EMBEDDED_GAN"]

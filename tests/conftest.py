@@ -57,6 +57,64 @@ def get_dummy_components(tmp: Path) -> dict:
                 safety_checker=None, feature_extractor=None, requires_safety_checker=False)
 
 
+def write_clip_tokenizer(folder: Path, max_length: int = 77):
+    """A CLIP tokenizer from vocab.json and merges.txt written here: every character is a token (and ends a word
+    with </w>), no merges, so any prompt tokenizes, as an open-vocabulary one does."""
+    import json
+    import string
+
+    from transformers import CLIPTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = string.ascii_lowercase + string.digits + ",.!?'-"
+    tokens = ["<|startoftext|>", "<|endoftext|>", *chars, *[c + "</w>" for c in chars]]
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return CLIPTokenizer.from_pretrained(folder, model_max_length=max_length)
+
+
+def save_tiny_sd(folder: Path, sample_size: int = 32) -> Path:
+    """A tiny random SD pipeline saved by `save_pretrained`, as a user brings one (diffusers' test components;
+    images of 2 * sample_size px, h = 64 x sample_size/2 x sample_size/2: pooled from sample_size 32, 64 px)."""
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=sample_size, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32, norm_num_groups=32,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(32, 64), in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=32,
+        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+    )
+    tokenizer = write_clip_tokenizer(folder.parent / f"{folder.name}_vocab", max_length=16)
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37,
+        num_attention_heads=4, num_hidden_layers=2, vocab_size=len(tokenizer), max_position_embeddings=16,
+    ))
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler,
+                            safety_checker=None, feature_extractor=None,
+                            requires_safety_checker=False).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_sd_64_dir(tmp_path_factory) -> Path:
+    """A user's tiny SD folder at 64 px, whose h (64 x 16 x 16 = 16384 values) is read pooled."""
+    return save_tiny_sd(tmp_path_factory.mktemp("byom") / "tiny-sd-64", sample_size=32)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_64(tiny_sd_64_dir):
+    from edits.pipeline import load_diffusion
+
+    return load_diffusion(tiny_sd_64_dir, device="cpu")
+
+
 @pytest.fixture(scope="session")
 def tiny_pipeline_dir(tmp_path_factory) -> Path:
     from diffusers import StableDiffusionPipeline

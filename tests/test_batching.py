@@ -16,12 +16,18 @@ def _spy(model, monkeypatch):
     sizes, go, real = [], threading.Event(), model.generate_batch
 
     def generate_batch(prompts, seeds, **kw):
+        sizes.append(len(prompts))  # taken: drawn once `go` is set
         go.wait(30)
-        sizes.append(len(prompts))
         return real(prompts, seeds, **kw)
 
     monkeypatch.setattr(model, "generate_batch", generate_batch)
     return sizes, go
+
+
+def _all_arrived(batcher, sizes, n: int) -> None:
+    """Until every request is either waiting or in the batch held at `go` (a condition, not a sleep)."""
+    while len(batcher._waiting) + sum(sizes) < n:
+        threading.Event().wait(0.01)
 
 
 def test_concurrent_callers_share_a_batch_and_get_their_own_pictures(tiny_model, monkeypatch):
@@ -32,8 +38,7 @@ def test_concurrent_callers_share_a_batch_and_get_their_own_pictures(tiny_model,
     sizes, go = _spy(tiny_model, monkeypatch)
     with ThreadPoolExecutor(len(requests)) as pool:
         futures = [pool.submit(batcher.generate, *r) for r in requests]
-        while len(batcher._waiting) < len(requests) - 1:  # the first is taken at once, the rest wait
-            threading.Event().wait(0.01)
+        _all_arrived(batcher, sizes, len(requests))
         go.set()
         got = [np.asarray(f.result(60)) for f in futures]
     assert sum(sizes) == len(requests) and max(sizes) > 1  # drawn together, not one by one
@@ -51,8 +56,7 @@ def test_a_bad_request_is_refused_alone_and_settings_are_never_mixed(tiny_model,
                 ("a star", "", 4, 3, 5.0), ("a square", "", 5, 2, 5.0)]
     with ThreadPoolExecutor(len(requests)) as pool:
         futures = [pool.submit(batcher.generate, *r) for r in requests]
-        while len(batcher._waiting) < len(requests) - 1:
-            threading.Event().wait(0.01)
+        _all_arrived(batcher, sizes, len(requests))
         go.set()
         got = [np.asarray(f.result(60)) for f in futures]
     assert max(sizes) <= 2 and sum(sizes) == len(requests)

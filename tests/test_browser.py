@@ -33,6 +33,7 @@ TABS = [
     ("compare", "Compare on this seed"),
     ("walks", "Walk"),
     ("atlas", None),
+    ("archive", "Search"),
 ]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",

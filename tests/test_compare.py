@@ -4,6 +4,7 @@ import pytest
 from PIL import Image
 
 from edits.compare import Column, factors_from_prompt, prompts_for, summarise
+from edits.scores import score_edits
 from edits.pipeline import InputError
 from edits.metrics import same_picture
 
@@ -16,13 +17,28 @@ def _img(path):
 
 def test_compare_one_seed(tiny_full_app):
     out = tiny_full_app.predict(7, *BASE, "colour", "blue", api_name="/compare")
-    assert len(out) == 9
+    assert len(out) == 10  # (before, after, badge) per method, then W's redrawing
     for i in range(3):
         orig, edited, badge = out[3 * i: 3 * i + 3]
         assert _img(orig).shape == _img(edited).shape
         assert "distance" in badge
     again = tiny_full_app.predict(7, *BASE, "colour", "blue", api_name="/compare")
     assert same_picture(_img(out[1]), _img(again[1]))  # the same seed gives the same edit
+
+
+def test_one_starting_picture_for_three_columns(tiny_full_app):
+    """The before of every column is the picture /generate draws for the base prompt with the colour unsaid,
+    at the same seed and settings; the h-space tab's original is that picture too."""
+    steps, guidance, negative = 6, 4.0, "a square"
+    out = tiny_full_app.predict(5, *BASE, "colour", "blue", steps, guidance, negative, api_name="/compare")
+    befores = [_img(out[3 * i]) for i in range(3)]
+    prompt = "a large circle on a white background"  # the base scene, its colour (the attribute) unsaid
+    shown = _img(tiny_full_app.predict(prompt, negative, 5, steps, guidance, api_name="/generate"))
+    assert all(np.array_equal(b, shown) for b in befores)
+    h_original, _ = tiny_full_app.predict(prompt, 5, "colour", "blue", 1.0, 0.2, 0.8, "asymmetric", "guided",
+                                          steps, guidance, negative, api_name="/edit_h")
+    assert np.array_equal(_img(h_original), shown)
+    assert out[9] is not None  # the W column shows the starting picture brought into W
 
 
 def test_compare_shape_target_without_h_direction(tiny_full_app):
@@ -52,22 +68,36 @@ def test_compare_many_has_a_cap(tiny_full_app):
 
 def test_prompts_and_factors():
     p = prompts_for({"size": "large", "colour": "red", "shape": "circle"}, "colour", "blue")
-    assert "blue" in p["conditioning"][1] and "red" in p["conditioning"][0]
-    assert "red" not in p["hspace"][0] and "blue" not in p["hspace"][0]
+    assert p == {"before": "a large circle", "conditioning": "a large blue circle"}
     assert factors_from_prompt("A small yellow square on a grey background") == {
         "size": "small", "colour": "yellow", "shape": "square", "background": "gray"}
     with pytest.raises(InputError):
         factors_from_prompt("a red and blue star")
 
 
-def test_summary_counts_only_real_changes():
-    def col(already, reached, kept, dist):
+def _reading(colour, shape="circle", size="large", background="white"):
+    return {"colour": colour, "shape": shape, "size": size, "background": background}
+
+
+def test_summary_scores_clean_edits_and_counts_already_apart():
+    def col(before, after, control=None):
         c = Column("conditioning", np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2, 3), np.uint8))
-        c.already, c.reached, c.kept, c.distance = already, reached, kept, dist
+        c.score = score_edits([before], [after], "colour", "blue")[0]
+        c.nothing = score_edits([before], [before], "colour", "blue")[0]
+        c.control = None if control is None else score_edits([before], [control], "colour", "blue")[0]
+        c.distance = 0.1
         return c
-    rows = [{"conditioning": col(False, True, True, 0.2), "hspace": Column("hspace"), "wspace": Column("wspace")},
-            {"conditioning": col(False, False, True, 0.4), "hspace": Column("hspace"), "wspace": Column("wspace")},
-            {"conditioning": col(True, True, False, 0.0), "hspace": Column("hspace"), "wspace": Column("wspace")}]
-    s = summarise(rows)
-    assert s["conditioning"] == {"success": 0.5, "preservation": 1.0, "distance": 0.2, "n": 2}
-    assert s["hspace"]["success"] is None
+
+    empty = {"hspace": Column("hspace"), "wspace": Column("wspace")}
+    rows = [{"conditioning": col(_reading("red"), _reading("blue"), _reading("red")), **empty},
+            {"conditioning": col(_reading("red"), _reading("blue", "star"), _reading("blue")), **empty},
+            {"conditioning": col(_reading("red"), _reading("red"), _reading("green")), **empty},
+            {"conditioning": col(_reading("blue"), _reading("blue"), _reading("blue")), **empty}]
+    s = summarise(rows)["conditioning"]
+    assert (s["n"], s["already"]) == (3, 1)
+    assert s["clean_edit_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert s["reached"] == pytest.approx(2 / 3, abs=1e-4) and s["kept"] == pytest.approx(2 / 3, abs=1e-4)
+    assert s["kept_given_reached"] == 0.5
+    assert s["control_clean_edit_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert s["do_nothing_clean_edit_rate"] == 0.0
+    assert summarise(rows)["hspace"]["clean_edit_rate"] is None

@@ -88,3 +88,31 @@ def test_guided_keeps_other_readouts_from_the_first_edited_step(tiny_model, fitt
     kept = [k.clone() for k in move.kept]
     move.objective(torch.randn_like(h), t)
     assert all(torch.equal(a, b) for a, b in zip(kept, move.kept)) and first.shape == (2,)
+
+
+@pytest.mark.parametrize("name, pooled", [("tiny_model", False), ("tiny_model_64", True)])
+def test_fit_and_guided_edit_agree_on_how_h_is_read(request, name, pooled):
+    """16 px: h is 64 x 4 x 4 and read whole; 64 px: 64 x 16 x 16 = 16384 values, over POOL_ABOVE, read per
+    channel. The fit records the choice (edits.hspace.pools), and the guided edit's readouts read h the same way."""
+    from edits.fit import collect_h, fit_h
+    from edits.hspace import POOL_ABOVE, pools
+    from edits.hspace.guided import Readout
+
+    model = request.getfixturevalue(name)
+    c, hh, ww = h_shape(model)
+    assert pools(model) is pooled and (c * hh * ww > POOL_ABOVE) is pooled
+    s = collect_h(model, PROMPT, list(range(24)), num_inference_steps=2)
+    assert s.pooled is pooled and s.h.shape[2] == (c if pooled else c * hh * ww)
+    last = s.h[:, -1] - s.h[:, -1].mean(0)
+    proj = last @ np.linalg.svd(last, full_matrices=False)[2][0]
+    labels = ["a" if v < np.median(proj) else "b" for v in proj]
+    dirs = fit_h(s, labels, "test", "tiny", "csv", h_shape(model))
+    assert all(d.meta["pooled"] is pooled and d.pooled is pooled for d in dirs.values())
+    assert dirs["b"].shape == ((c,) if pooled else (c, hh, ww))
+    edit = HEdit(dirs["b"], 3.0, 0.0, 1.0, move="guided", siblings=[dirs["a"]], keep=[])
+    seeds = [5, 6, 7]
+    readout = Readout.of([dirs["b"], dirs["a"]])
+    plain = sample(model, PROMPT, seeds, num_inference_steps=2, capture=True)
+    guided = sample(model, PROMPT, seeds, num_inference_steps=2, capture=True, edit=edit)
+    t = guided.timesteps[-1]
+    assert (readout.log_probs(guided.h[-1], t)[:, 0] > readout.log_probs(plain.h[-1], t)[:, 0]).all()

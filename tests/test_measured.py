@@ -1,5 +1,6 @@
-"""Measured numbers live in assets/measured (written by the benchmarks); the model cards and the README's
-status quote those files, and these tests fail when a quote drifts from its file."""
+"""Measured numbers live in assets/measured (written by the benchmarks); the model cards, the README's
+status and the label-free card's measurements are rendered from those files (training.card,
+benchmarks.report), and these tests fail when a quote drifts from its file or prose types one by hand."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +11,7 @@ import pytest
 
 from benchmarks.__main__ import record_path
 from benchmarks.common import emit
+from benchmarks.report import BLOCKS, current
 from toyworld.settings import MEASURED
 from training.card import CARD_BENCHMARKS, _rows, measured_for
 
@@ -25,22 +27,58 @@ def _quoted(value: float, text: str) -> bool:
     return any(re.search(rf"(?<![\d.]){re.escape(f'{value:.{d}f}')}(?!\d)", text) for d in (1, 2, 3))
 
 
-def test_readme_status_quotes_the_measured_files():
-    status = (ROOT / "README.md").read_text().split("**Status", 1)[1]
-    im, cmp = _load("imagination"), _load("compare")
-    by = cmp["by_attribute"]
-    quoted = {
-        "colour adherence": im["colour_adherence"], "shape adherence": im["shape_adherence"],
-        "size adherence": im["size_adherence"], "held-out adherence": im["heldout_adherence"],
-        "unsaid colour, least": im["unsaid_colour_min_ratio"], "unsaid colour, most": im["unsaid_colour_max_ratio"],
-        "prompt reaches": cmp["conditioning"]["success"], "prompt keeps": cmp["conditioning"]["preservation"],
-        "W reaches": cmp["wspace"]["success"], "W reaches colour": by["colour"]["wspace"]["success"],
-        "W reaches shape": by["shape"]["wspace"]["success"], "W keeps": cmp["wspace"]["preservation"],
-        "h reaches": cmp["hspace"]["success"], "h reaches colour": by["colour"]["hspace"]["success"],
-        "h keeps": cmp["hspace"]["preservation"],
-    }
-    drifted = {k: v for k, v in quoted.items() if not _quoted(v, status)}
-    assert not drifted, f"the README status does not quote assets/measured for {drifted}"
+@pytest.mark.parametrize("name", sorted(BLOCKS))
+def test_documents_quote_the_measured_files(name):
+    """README's status and the label-free card's measurements are rendered from assets/measured."""
+    doc, render = BLOCKS[name]
+    assert current(name) == render(MEASURED), f"{doc} differs from assets/measured: run `python -m benchmarks.report`"
+
+
+def test_no_measured_file_was_copied_by_hand():
+    copied = [p.name for p in MEASURED.glob("*.json") if "source" in json.loads(p.read_text())]
+    assert not copied, f"written by hand, not by a benchmark run: {copied}"
+
+
+def _defaults() -> dict[str, int]:
+    """The visitor limits' defaults as toyworld/settings.py sets them (the environment may override them)."""
+    text = (ROOT / "toyworld" / "settings.py").read_text()
+    return {k: int(v) for k, v in re.findall(r'(MAX_\w+) = _env_int\("\1", (\d+)\)', text)}
+
+
+def test_readme_and_settings_give_the_same_visitor_limits():
+    d = _defaults()
+    names = ("MAX_FIT_SAMPLES", "MAX_COMPARE_SEEDS", "MAX_DIFFUSION_FRAMES")
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `MAX_FIT_SAMPLES`"))
+    assert row.rstrip(" |").endswith(", ".join(str(d[n]) for n in names)), row
+    doc = (ROOT / "toyworld" / "settings.py").read_text().split('"""')[1]
+    for n in names:  # the settings' own docstring
+        assert re.search(rf"{n}\b.*\bdefault {d[n]}\)", doc), n
+
+
+def test_tabs_and_notebooks_type_no_measured_number():
+    """Prose that a reader sees (the tabs' texts, the notebooks' markdown) quotes no measured number by hand:
+    numbers come from assets/measured at run time."""
+    import demo.compare
+    import demo.hspace
+    import demo.imagination
+    import demo.wspace
+
+    texts = {m.__name__: m.LEAD + m.EXPLAIN for m in (demo.compare, demo.imagination)}
+    texts.update({m.__name__: m.EXPLAIN for m in (demo.hspace, demo.wspace)})
+    for nb in sorted((ROOT / "workshop").glob("[0-9][0-9]_*.py")):
+        texts[nb.name] = "\n".join(line for line in nb.read_text().splitlines() if line.startswith("# "))
+    for name, text in texts.items():
+        prose = re.sub(r"`[^`]*`", "", text)  # code spans name parameters, not measurements
+        assert not re.findall(r"(?<![\w.])0\.\d\d+", prose), f"{name} types a measured-looking number"
+
+
+def test_card_findings_quote_the_measured_files():
+    from training.card import findings_text
+
+    folder = ROOT / "assets" / "toy-diffusion"
+    t = json.loads((folder / "training.json").read_text())
+    card = (folder / "README.md").read_text()
+    assert findings_text(t, measured_for(folder)) in card, "rerun `python -m training.card assets/toy-diffusion`"
 
 
 @pytest.mark.parametrize("model", sorted(CARD_BENCHMARKS))

@@ -46,7 +46,9 @@ def test_walk_controls_follow_the_kind_of_walk():
     assert d["max_frames"] == MAX_DIFFUSION_FRAMES and d["frames"] <= MAX_DIFFUSION_FRAMES
     assert d["prompt"] and d["second_seed"] and not d["direction"]
     g = walk_limits("gan-direction")
-    assert g["max_frames"] == MAX_WALK_FRAMES and not g["prompt"] and g["direction"] and not g["second_seed"]
+    assert g["max_frames"] == MAX_WALK_FRAMES and g["direction"] and not g["second_seed"]
+    assert g["prompt"]  # a W walk starts from the prompt's picture brought into W
+    assert not walk_limits("gan-seeds")["prompt"]
 
 
 @pytest.mark.parametrize("alike", ["high", "low"])

@@ -69,4 +69,4 @@ def test_client_script_drives_the_app(tiny_full_app, tmp_path):
     assert set(status) == {"generate", "edit_h", "edit_w", "compare"}
     assert all(s.startswith("ok") for s in status.values()), status
     saved = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert any(n.startswith("imagination_") for n in saved) and sum(n.startswith("compare_") for n in saved) == 6
+    assert any(n.startswith("imagination_") for n in saved) and sum(n.startswith("compare_") for n in saved) == 7  # 3 x (before, after), W's redrawing

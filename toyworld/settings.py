@@ -2,9 +2,12 @@
 
 Environment variables (also listed by `python app.py --help`):
     DIFFUSION_MODEL, HSPACE_MODEL, STYLEGAN_MODEL   which models the app loads (default: the embedded ones)
+    H_DIRECTIONS                                    h-space directions fitted for HSPACE_MODEL (a folder)
+    DIFFUSION_STEPS                                 default denoising steps (default 25; 4 for a turbo model)
     DEVICE                                          cuda, cpu, ... (default: automatic)
     GRADIO_SERVER_NAME, GRADIO_SERVER_PORT          where the app listens
     MAX_FIT_SAMPLES      largest "fit your own direction" a visitor may ask for (default 96)
+    MAX_W_FIT_SAMPLES    the same in the W-space tab, whose samples are far cheaper (default 1000)
     MAX_COMPARE_SEEDS    most seeds one "compare over many seeds" call may take (default 16)
     MAX_DIFFUSION_FRAMES most frames of a diffusion latent walk (each is a full sampling; default 16)
     MAX_SESSION_JOBS     most diffusion images one visitor may have waiting or being made (default 2)
@@ -35,6 +38,8 @@ EMBEDDED_DIFFUSION = ASSETS / "toy-diffusion"
 LABEL_FREE_GAN = ASSETS / "toy-stylegan-label-free"  # trained from pictures alone (training/stylegan_label_free.py)
 LABELLED_GAN = ASSETS / "toy-stylegan-labelled"  # labels used in training: an upper bound
 EMBEDDED_GAN = LABEL_FREE_GAN  # the default W model (app, benchmarks, Compare); the label-built one is never the default
+# The adversarial StyleGAN's committed, resumable checkpoint and log (training/stylegan_gan.py; not shipped to the Space)
+GAN_CHECKPOINT = ROOT / "training" / "checkpoints" / "stylegan_gan"
 CLASSIFIER = ASSETS / "classifier"
 DIRECTIONS = ASSETS / "directions"
 # The benchmarks' last lines, one JSON file per benchmark (and per model when not the default one): the model
@@ -59,6 +64,7 @@ MAX_STEPS = 100
 MAX_GUIDANCE = 30.0
 # The largest jobs a visitor may ask for finish in about a minute on 2 CPU cores (python -m benchmarks load).
 MAX_FIT_SAMPLES = _env_int("MAX_FIT_SAMPLES", 96)  # the fit tab (128: 101 CPU s, i.e. about 50 s alone)
+MAX_W_FIT_SAMPLES = _env_int("MAX_W_FIT_SAMPLES", 1000)  # the W tab's fit (one StyleGAN picture per sample)
 MAX_CLI_FIT_SAMPLES = 4096  # `python -m edits.fit`
 MAX_COMPARE_SEEDS = _env_int("MAX_COMPARE_SEEDS", 16)
 MAX_DIFFUSION_FRAMES = _env_int("MAX_DIFFUSION_FRAMES", 16)

@@ -32,6 +32,12 @@ def measured_for(folder: Path, measured_dir: Path = MEASURED) -> list[dict]:
     return [json.loads((measured_dir / f"{n}.json").read_text()) for n in names if (measured_dir / f"{n}.json").exists()]
 
 
+def findings_text(t: dict, measured: list[dict]) -> str:
+    """The card's findings (training.json), their measured numbers filled in from the benchmarks' files:
+    `{imagination[n]}` is that key of assets/measured/imagination.json."""
+    return t["findings"].format_map({m.get("benchmark", "?"): m for m in measured})
+
+
 def write_card(folder: Path, measured: list[dict]) -> str:
     t = json.loads((folder / "training.json").read_text())
     cfg = DiffusionConfig()
@@ -39,7 +45,7 @@ def write_card(folder: Path, measured: list[dict]) -> str:
     decoder = (f"\n  Decoder sharpened afterwards with the encoder frozen: {vae['decoder_finetune_steps']} steps, "
                f"{vae.get('decoder_finetune_wall_s')} s." if vae.get("decoder_finetune_steps") else "")
     note = t.get("note", "")
-    findings = f"\n\n{t['findings']}" if t.get("findings") else ""
+    findings = f"\n\n{findings_text(t, measured)}" if t.get("findings") else ""
     rows = _rows(measured)
     text = f"""# toy-diffusion: a small latent text-to-image diffusion model of the toy world
 
@@ -217,10 +223,36 @@ Final loss (mean of the last 50 steps): {t.get('final_loss_50')}.{t.get('note', 
     return text
 
 
+def write_adversarial_gan_card(folder: Path) -> str:
+    """A stub card for a generator exported by training/stylegan_gan.py (not a shipped model yet)."""
+    t = json.loads((folder / "training.json").read_text())
+    c = t.get("config", {})
+    q = t.get("last_quality", {})
+    text = f"""# {folder.name}: a StyleGAN2 trained as a GAN on toy-world pictures alone (not shipped yet)
+
+No label, caption, scene pair or factor reached its training: {t.get('train_pictures')} rendered pictures
+(the HELDOUT colour/shape pairs {', '.join(f'{a} {b}' for a, b in HELDOUT)} never among them) and a discriminator
+that looks at them. Recipe: {t.get('recipe')}.
+
+## Training (`python -m training.stylegan_gan train`, resumable)
+{t.get('steps')} steps at batch {c.get('batch')} ({t.get('kimg')} k pictures), {t.get('wall_s')} s; Adam lr {c.get('lr')},
+betas {c.get('betas')}; R1 gamma {c.get('r1_gamma')} every {c.get('r1_every')} steps; path length weight
+{c.get('pl_weight')} every {c.get('pl_every')}; style mixing {c.get('mixing_prob')}; G_ema half-life {c.get('ema_kimg')} k pictures;
+bf16 autocast {c.get('bf16')}. G {t.get('g_params_M')} M, D {t.get('d_params_M')} M parameters; fp16 safetensors.
+
+## Last quality reading of the training log (toy classifier on 256 G_ema samples; not the judge)
+`{json.dumps(q)}`
+"""
+    (folder / "README.md").write_text(text)
+    return text
+
+
 if __name__ == "__main__":
     folder = Path(sys.argv[1])
     measured = measured_for(folder)
-    if (folder / "generator.safetensors").exists():
+    if (folder / "generator.safetensors").exists() and json.loads((folder / "config.json").read_text()).get("adversarial"):
+        print(write_adversarial_gan_card(folder))
+    elif (folder / "generator.safetensors").exists():
         print(write_gan_card(folder, measured))
     elif json.loads((folder / "training.json").read_text()).get("skips_cut"):
         print(write_hourglass_card(folder, measured))

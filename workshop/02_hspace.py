@@ -148,7 +148,11 @@ from toyworld.settings import MEASURED
 
 bench = json.loads((MEASURED / "hspace.json").read_text())  # the last full `python -m benchmarks hspace`
 print(f"benchmark, {bench['n']} seeds: colour edits reached the target in {bench['colour_edit_success']:.2f} "
-      f"and kept everything else in {bench['preservation']:.2f}")
+      f"and kept everything else in {bench['preservation']:.2f} (as the fitting labellers read them)")
+lo, hi = bench["clean_edit_ci"]
+print(f"read by the independent judge, {bench['clean_edit_rate']:.2f} of the edits are clean (target reached and "
+      f"everything else kept, on the same edit; 95 % interval {lo:.2f}-{hi:.2f}); random readouts of the same "
+      f"strength: {bench['control_clean_edit_rate']:.2f}; doing nothing: {bench['do_nothing_clean_edit_rate']:.2f}")
 
 # %% [markdown]
 # The benchmark's guided colour edits (printed above) reach the target only part of the time: h *reads* the

@@ -14,20 +14,22 @@
 # %% [markdown]
 # # 4 · Imagination next to potentiality, over N seeds
 #
-# One target change (*make it blue*), made three ways on the same seeds, and measured the same way:
+# One target change (*make it blue*), made three ways to **one starting picture** per seed: the base prompt
+# with the colour left unsaid ("a large circle on a white background"), drawn at the seed. It is the *before*
+# of every column:
 #
-# | column | how | measured against |
+# | column | how | scored from |
 # |---|---|---|
-# | **conditioning** | rewrite the prompt ("red" → "blue") | the image of the original prompt |
-# | **h-space** | leave the colour unsaid, push h along the fitted "blue" direction | the same prompt, unedited |
-# | **W space** | bring the h-space column's unedited picture into W (the GAN's encoder), move w along its "blue" direction | that picture redrawn from W |
+# | **conditioning** | say the target in the prompt ("a large blue circle …"), same seed | the starting picture |
+# | **h-space** | the same sampling, pushed along the fitted "blue" direction | the starting picture |
+# | **W space** | bring the starting picture into W (the GAN's encoder), move w along its "blue" direction | that picture redrawn from W (the round trip is read apart) |
 #
-# *reached*: the edited image shows the target; *kept*: every other factor is unchanged; *distance*:
-# 1 − SSIM between the unedited and the edited image (0 = identical). Success and preservation count only
-# the seeds whose unedited image did not already show the target.
+# Every picture is read by the independent judge (`edits/judge.py`). *reached*: the edited image shows the
+# target; *kept*: every other factor is unchanged; **clean**: both, on the same edit (an edit that does
+# nothing is never clean). Seeds whose starting picture already shows the target are counted apart.
 #
-# *Runs in about a minute and a half on a laptop CPU with N = 4; the app's benchmark uses 120 seeds
-# (`python -m benchmarks compare`).*
+# *Runs in about a minute and a half on a laptop CPU with N = 4; the app's benchmark uses many more seeds
+# (`python -m benchmarks compare`; its last full run is printed at the end).*
 
 # %%
 import time
@@ -58,7 +60,7 @@ print(len(h_dirs), "h-space and", len(w_dirs), "W-space directions")
 # %%
 N = 4
 seeds = list(range(300, 300 + N))
-base = {"size": "large", "colour": "red", "shape": "circle", "background": "white"}
+base = {"size": "large", "shape": "circle", "background": "white"}  # the colour, being changed, stays unsaid
 rows = compare_batch(diffusion, gan, h_dirs, w_dirs, seeds, [base] * N, ["colour"] * N, ["blue"] * N,
                      h_diffusion=h_model)
 summary = summarise(rows)
@@ -70,7 +72,7 @@ for seed, row in zip(seeds[:2], rows[:2]):
     for m in METHODS:
         c = row[m]
         images += [c.original, c.edited]
-        titles += [f"{m} {seed}: before", f"reached={c.reached} kept={c.kept}"]
+        titles += [f"{m} {seed}: before", f"clean={c.clean} (reached={c.reached}, kept={c.kept})"]
 grid(images, titles, cols=6)
 
 # %% [markdown]
@@ -80,8 +82,8 @@ grid(images, titles, cols=6)
 def plot(summary, title):
     fig, ax = plt.subplots(figsize=(6, 3))
     x = np.arange(len(METHODS))
-    for k, (key, label) in enumerate([("success", "target reached"), ("preservation", "other factors kept"),
-                                      ("distance", "distance (1 − SSIM)")]):
+    for k, (key, label) in enumerate([("clean_edit_rate", "clean edits"), ("reached", "target reached"),
+                                      ("kept", "other factors kept")]):
         vals = [summary[m][key] if summary[m][key] is not None else np.nan for m in METHODS]
         ax.bar(x + (k - 1) * 0.27, vals, 0.27, label=label)
     ax.set_xticks(x, [TITLES[m].replace(" — ", "\n") for m in METHODS], fontsize=7)
@@ -100,12 +102,15 @@ import json
 from toyworld.settings import MEASURED
 
 bench = json.loads((MEASURED / "compare.json").read_text())  # the last full `python -m benchmarks compare`
-print(f"benchmark, {bench['seeds']} seeds:")
+print(f"benchmark, {bench['seeds']} seeds, the same starting picture for every column:")
 for m in METHODS:
-    print(f"  {TITLES[m]}: reached {bench[m]['success']:.2f}, kept {bench[m]['preservation']:.2f}")
+    b = bench[m]
+    print(f"  {TITLES[m]}: clean {b['clean_edit_rate']:.2f} (95 % interval {b['clean_edit_ci'][0]:.2f}-"
+          f"{b['clean_edit_ci'][1]:.2f}; reached {b['reached']:.2f}, kept {b['kept']:.2f}; a random move of the "
+          f"same size: {b['control_clean_edit_rate']:.2f}; n = {b['n']})")
 
 # %% [markdown]
-# With 4 seeds every rate moves in steps of 0.25: this is a demonstration, not a measurement; the benchmark's
+# With 4 seeds every rate moves in steps of a quarter: this is a demonstration, not a measurement; the benchmark's
 # figures over many seeds are printed above. The prompt *re-imagines* the scene, so other factors drift with
 # it; a W direction moves one factor of a generator's code; the h-space direction reads the colour only
 # partly and moves it only part of the way.
@@ -113,8 +118,8 @@ for m in METHODS:
 # ## Exercises
 # 1. **Another attribute.** Run the comparison for `shape` → `star` on two seeds. Which columns have a
 #    direction for it (`h_dirs`, `w_dirs`)? What does a missing direction show?
-# 2. **How sure are we?** With the rows above, compute a bootstrap 90 % interval of the W-space success
-#    rate (resample the seeds with replacement).
+# 2. **How sure are we?** With the rows above, compute a bootstrap 90 % interval of the W-space clean-edit
+#    rate (resample the seeds with replacement), and compare it with `edits.scores.wilson`.
 #
 # <details><summary>Solution 1</summary>
 #
@@ -130,11 +135,14 @@ for m in METHODS:
 #
 # ```python
 # rng = np.random.default_rng(0)
-# cols = [r["wspace"] for r in rows if r["wspace"].original is not None and not r["wspace"].already]
-# reached = np.array([c.reached for c in cols], dtype=float)
-# boot = [rng.choice(reached, len(reached)).mean() for _ in range(2000)] if len(reached) else [np.nan]
-# print(f"W-space success {reached.mean() if len(reached) else float('nan'):.2f}, "
-#       f"90 % interval {np.nanpercentile(boot, 5):.2f}-{np.nanpercentile(boot, 95):.2f} (n={len(reached)})")
+# from edits.scores import wilson
+#
+# cols = [r["wspace"] for r in rows if r["wspace"].score is not None and r["wspace"].score.counted]
+# clean = np.array([c.clean for c in cols], dtype=float)
+# boot = [rng.choice(clean, len(clean)).mean() for _ in range(2000)] if len(clean) else [np.nan]
+# print(f"W-space clean edits {clean.mean() if len(clean) else float('nan'):.2f}, "
+#       f"bootstrap 90 % interval {np.nanpercentile(boot, 5):.2f}-{np.nanpercentile(boot, 95):.2f} (n={len(clean)}); "
+#       f"Wilson: {wilson(int(clean.sum()), len(clean), confidence=0.9)}")
 # ```
 # </details>
 

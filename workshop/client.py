@@ -37,10 +37,11 @@ def run(client, out: Path, seed: int = 7, target: str = "blue", steps: int = 25)
     prompt = f"a {BASE['size']} {BASE['colour']} {BASE['shape']} on a {BASE['background']} background"
     calls = {
         "generate": ((prompt, "", seed, steps, 5.0), "imagination"),
+        # the same steps, guidance and negative prompt as /generate (the endpoints' last arguments)
         "edit_h": ((f"a {BASE['size']} {BASE['shape']} on a {BASE['background']} background", seed, "colour",
-                    target, 1.0), "hspace"),
+                    target, 1.0, 0.2, 0.8, "asymmetric", "guided", steps, 5.0, ""), "hspace"),
         "edit_w": ((seed, 1.0, "colour", target, 1.0), "wspace"),
-        "compare": ((seed, *BASE.values(), "", "colour", target), "compare"),
+        "compare": ((seed, *BASE.values(), "", "colour", target, steps, 5.0, ""), "compare"),
     }
     status = {}
     for name, (args, stem) in calls.items():
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="client_out", help="folder for the images")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--target", default="blue", help="the colour to edit towards")
-    p.add_argument("--steps", type=int, default=25, help="denoising steps for /generate")
+    p.add_argument("--steps", type=int, default=25, help="denoising steps for /generate, /edit_h and /compare")
     p.add_argument("--token", default=None, help="a Hugging Face token, for a private Space")
     a = p.parse_args(argv)
     from gradio_client import Client

@@ -16,10 +16,10 @@ UNet forward; with no edit (or strength 0) the loop gives exactly the pipeline's
 - layout.py: what h is on a given UNet.
 """
 from .edit import APPLY, DEFAULT_EDIT, MAX_STRENGTH, MODES, MOVES, Guide, HEdit, can_read, default_edit
-from .layout import describe, h_layout, h_shape
+from .layout import POOL_ABOVE, describe, features, h_layout, h_shape, pools
 from .pairs import edit_pair, starting_noise, traversal
 from .sampler import SampleResult, _as_eps, _ddim_prev, _guide, sample
 
-__all__ = ["APPLY", "DEFAULT_EDIT", "MAX_STRENGTH", "MODES", "MOVES", "Guide", "HEdit", "SampleResult", "can_read",
+__all__ = ["APPLY", "DEFAULT_EDIT", "POOL_ABOVE", "features", "pools", "MAX_STRENGTH", "MODES", "MOVES", "Guide", "HEdit", "SampleResult", "can_read",
            "default_edit", "describe", "edit_pair", "h_layout", "h_shape", "sample", "starting_noise", "traversal",
            "_as_eps", "_ddim_prev", "_guide"]

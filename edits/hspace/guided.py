@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..directions import DirectionError
+from .layout import features
 
 
 class _Stop(Exception):
@@ -39,18 +40,27 @@ class Readout:
     weights: torch.Tensor  # (T, K, D)
     biases: torch.Tensor  # (T, K)
     directions: list  # to find the step index of a timestep
+    pooled: bool = False  # D = C: h is read per channel, as the directions were fitted (Direction.pooled)
 
     @classmethod
     def of(cls, directions: list) -> "Readout":
         if any(d.readout_vectors is None for d in directions):
             raise DirectionError("A guided edit needs directions fitted with their readouts.")
+        if len({d.pooled for d in directions}) > 1 or len({d.shape for d in directions}) > 1:
+            raise DirectionError("The classes of this attribute were fitted on different readings of h; refit them "
+                                 "together.")
         w = torch.stack([d.readout_vectors.float().flatten(1) for d in directions], 1)  # (T, K, D)
         b = torch.stack([d.readout_biases.float() for d in directions], 1)  # (T, K)
-        return cls([str(d.meta.get("class")) for d in directions], w, b, directions)
+        return cls([str(d.meta.get("class")) for d in directions], w, b, directions, directions[0].pooled)
 
     def log_probs(self, h: torch.Tensor, t: int) -> torch.Tensor:
+        """h (B, C, H, W), or already read (B, D) -> (B, K) log-probabilities of the classes."""
         i = self.directions[0].index_for(t)
-        return torch.log_softmax(h.flatten(1) @ self.weights[i].to(h).T + self.biases[i].to(h), 1)  # (B, K)
+        x = features(h, self.pooled)  # (B, D)
+        if x.shape[1] != self.weights.shape[2]:
+            raise DirectionError(f"This direction reads {self.weights.shape[2]} values of h, but this model's h gives "
+                                 f"{x.shape[1]}: it belongs to another model.")
+        return torch.log_softmax(x @ self.weights[i].to(x).T + self.biases[i].to(x), 1)  # (B, K)
 
 
 def keep_readouts(edit) -> list[Readout]:
@@ -59,7 +69,8 @@ def keep_readouts(edit) -> list[Readout]:
     groups: dict[str, list] = {}
     for d in edit.keep:
         a = d.meta.get("attribute")
-        if a != mine and d.readout_vectors is not None and d.shape == edit.direction.shape:
+        if a != mine and d.readout_vectors is not None and d.shape == edit.direction.shape \
+                and d.pooled == edit.direction.pooled:
             groups.setdefault(a, []).append(d)
     return [Readout.of(sorted(g, key=lambda d: str(d.meta.get("class")))) for g in groups.values() if len(g) > 1]
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .layout import features
+
 
 @dataclass(frozen=True)
 class Capture:
@@ -40,7 +42,7 @@ class Hooks:
     _parts: list[torch.Tensor] = field(default_factory=list)
 
     def _halves(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        x = x.float().mean(dim=(2, 3)) if self.capture.pool else x.float()
+        x = features(x, self.capture.pool)  # (n*B, D)
         if not self.cfg:
             return x, None
         b = x.shape[0] // 2

@@ -16,7 +16,7 @@ from ..pipeline import (MAX_GUIDANCE, MAX_STEPS, DiffusionModel, InputError, che
                         check_seed, make_generator)
 from .edit import HEdit
 from .hooks import Capture, Hooks, StepEdit
-from .layout import h_layout, h_shape
+from .layout import h_layout, h_shape, pools
 from .moves import make_move
 
 
@@ -165,7 +165,8 @@ def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | i
     """Sample a batch (one seed per image), optionally capturing and/or editing h at every step.
 
     `skip_levels` (default: what the edit's direction was fitted on, else 0) extends h with the skip
-    tensors entering that many of the deepest up-blocks. `latents` (B, C, h, w) replaces the seeds'
+    tensors entering that many of the deepest up-blocks. `pool` (default: `layout.pools`, the one choice) captures
+    h pooled to its channels. `latents` (B, C, h, w) replaces the seeds'
     starting noise (latent walks); the seeds are then only labels.
     """
     pipe = model.pipe
@@ -176,8 +177,7 @@ def sample(model: DiffusionModel, prompts: list[str] | str, seeds: list[int] | i
     if edit is not None:
         _check_edit(model, edit, len(seeds), skip_levels)
     device, cfg = pipe.unet.device, gs > 1.0 and pipe.unet.config.time_cond_proj_dim is None
-    c, hh, ww = layout[0][1]
-    pool = (c * hh * ww > 8192 and skip_levels == 0) if pool is None else pool
+    pool = pools(model, skip_levels) if pool is None else pool
     hooks = Hooks(pipe.unet, cfg, Capture(capture, capture_uncond, pool), skip_levels)
     scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)  # per call: no shared state
     with model.lock, hooks.installed():

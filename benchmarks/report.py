@@ -1,0 +1,181 @@
+"""The measured numbers a reader sees in the documents, rendered from assets/measured (never typed by hand).
+
+    python -m benchmarks.report            # rewrite every block from the files the benchmarks wrote
+    python -m benchmarks.report --check    # exit 1, naming the blocks, when a document differs from its files
+
+Each block sits in its document between `<!-- measured:NAME -->` and `<!-- /measured:NAME -->` (BLOCKS says
+where, and which function renders it). tests/test_measured.py fails when a block is not what its files
+render, so a full benchmark run is followed by this command, and by `python -m training.card` for the
+cards that training writes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from toyworld.settings import MEASURED, ROOT
+
+
+def load(name: str, folder: Path = MEASURED) -> dict:
+    return json.loads((folder / f"{name}.json").read_text())
+
+
+def f2(x, digits: int = 2) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def ci(c) -> str:
+    return "" if not c else f" [{c[0]:.2f}–{c[1]:.2f}]"
+
+
+# ------------------------------------------------------------------ README: the status
+STATUS_ROWS = (("conditioning", "prompt rewritten (imagination)"),
+               ("hspace", "h-space direction, guided through the UNet"),
+               ("wspace", "W-space direction, from the picture's redrawing in W"),
+               ("wspace_end_to_end", "the same W edits, scored from the starting picture"))
+
+
+def status(folder: Path = MEASURED) -> str:
+    im, cmp, hs, ws = (load(n, folder) for n in ("imagination", "compare", "hspace", "wspace"))
+    wl = load("wspace.toy-stylegan-labelled", folder)
+    rows = "\n".join(
+        f"| {label} | **{f2(cmp[m]['clean_edit_rate'])}**{ci(cmp[m]['clean_edit_ci'])} | {f2(cmp[m]['reached'])} | "
+        f"{f2(cmp[m]['kept'])} | {f2(cmp[m]['control_clean_edit_rate'])} | {f2(cmp[m]['do_nothing_clean_edit_rate'])} | "
+        f"{cmp[m]['n']} |" for m, label in STATUS_ROWS if m in cmp)
+    lab = {m: cmp[m].get("labellers", {}).get("clean_edit_rate") for m in ("conditioning", "hspace", "wspace")}
+    agree = cmp["judge_labeller_agreement"]
+    return f"""**Status** (measured on a 2-core CPU; every number here is rendered from the files in
+`assets/measured/` that the benchmarks write, by `python -m benchmarks.report`): the diffusion model follows
+colour in prompts {f2(im['colour_adherence'], 3)} of the time, shape {f2(im['shape_adherence'], 3)}, size \
+{f2(im['size_adherence'], 3)}, and composes held-out colour/shape pairs {f2(im['heldout_adherence'], 3)} of the time
+({im['n']} prompts, {im['n_heldout']} held-out; `imagination.json`); when the prompt leaves the colour unsaid it draws
+every colour at {f2(im['unsaid_colour_min_ratio'])}–{f2(im['unsaid_colour_max_ratio'])}× the uniform share.
+
+Three ways to make one change, a colour or a shape, to **one starting picture** per seed (the base prompt with
+that attribute unsaid), over {cmp['seeds']} seeds (`compare.json`). Every picture is read by an independent judge
+(`edits/judge.py`: analysis by synthesis with the toy world's own renderer, no learnt weights); an edit is
+**clean** when the target is reached *and* every other factor is kept, on the same edit (95 % Wilson
+interval). Beside it, a random move of the same size shaped like its space, and doing nothing:
+
+| method | clean edits | reached | kept | random move: clean | doing nothing: clean | n |
+|---|---|---|---|---|---|---|
+{rows}
+
+The h-space column starts from the Imagination picture pixel for pixel in {f2(cmp['same_before'])} of the seeds. The
+judge reads {cmp['conditioning']['invalid_before']} of the {cmp['seeds']} starting pictures as no valid scene (no object,
+two, a mixed colour, no clear shape): those seeds are counted apart, as are those whose picture already shows the
+target. The round trip into the default W (learnt from pictures alone) brings a valid starting picture back as a
+valid scene with the same four factors in {f2(cmp['wspace'].get('inversion_kept'))} of them; the W edit is scored from
+that redrawing when it is a valid scene (n above), and from the starting picture in the last row. Read by the labellers the directions were fitted with, the same edits are
+clean in {f2(lab['conditioning'])} (prompt), {f2(lab['hspace'])} (h-space) and {f2(lab['wspace'])} (W); the judge and
+the labellers agree on colour in {f2(agree['colour'])} of the pictures, on shape in {f2(agree['shape'])}. On their own
+benchmarks: h-space colour edits are clean in {f2(hs['clean_edit_rate'])}{ci(hs['clean_edit_ci'])} of \
+{hs['colour']['n']} (random readouts:
+{f2(hs['control_clean_edit_rate'])}), shape edits in {f2(hs.get('shape_clean_edit_rate'))} (`hspace.json`); the default
+W generator's colour swaps from its own seeds in {f2(ws['clean_edit_rate'])}{ci(ws['clean_edit_ci'])} (a random W move:
+{f2(ws['control_clean_edit_rate'])}), its shape swaps in {f2(ws.get('shape_clean_edit_rate'))} (`wspace.json`); the
+label-built GAN, an upper bound that is never the default, {f2(wl['clean_edit_rate'])} (random move
+{f2(wl['control_clean_edit_rate'])}; `wspace.toy-stylegan-labelled.json`)."""
+
+
+# ------------------------------------------------------------------ the label-free GAN's card
+def _line(m: dict) -> str:
+    return json.dumps({k: v for k, v in m.items() if k not in ("sweep", "source")})
+
+
+def _versus(rate, control) -> str:
+    if rate is None or control is None:
+        return "cannot be compared with its control"
+    if rate > control:
+        return f"is cleaner than a random move of its size ({f2(rate)} against {f2(control)})"
+    return f"is no cleaner than a random move of its size ({f2(rate)} against {f2(control)})"
+
+
+def label_free_card(folder: Path = MEASURED) -> str:
+    ws, wl = load("wspace", folder), load("wspace.toy-stylegan-labelled", folder)
+    c = ws["colour"]
+    inv = ws.get("inverted")
+    inversion = "" if inv is None else f"""
+### Inversion (`edits.wspace.invert`: the encoder, no optimisation steps by default)
+
+On the diffusion model's pictures with the colour unsaid ({ws['inversion_seeds']} seeds, {ws['inversion_valid_pictures']} of
+them valid scenes for the judge), the redrawing is a valid scene with the same colour, shape, size and background
+in **{f2(ws['inversion_kept'])}** of the valid ones (the labellers, on all: {f2(ws['inversion_fidelity'])}). Colour swaps that start from those codes, scored from the redrawings, are
+clean in {f2(inv['clean_edit_rate'])}{ci(inv['clean_edit_ci'])} of {inv['n']} (a random W move:
+{f2(inv['control_clean_edit_rate'])}). {f2(ws['inversion_ms'], 1)} ms a picture here (single picture, median)."""
+    return f"""## Measured (`python -m benchmarks wspace`, 1 torch thread, one run; rendered from `../measured/` by `python -m benchmarks.report`)
+This model is the app's **default W model** (`EMBEDDED_GAN` in `toyworld/settings.py`); the label-built one
+is kept beside it as an upper bound, never the default.
+
+| model | last line |
+|---|---|
+| label-free (this, `../measured/wspace.json`) | `{_line(ws)}` |
+| label-built upper bound (`../toy-stylegan-labelled`, `../measured/wspace.toy-stylegan-labelled.json`) | `{_line(wl)}` |
+
+### What this says about InterFaceGAN's premise (so far)
+
+Scored by the judge (`edits/judge.py`, which shares nothing with the labellers the directions were fitted with):
+over {c['n']} colour swaps from the first {ws['judged_seeds']} seeds whose pictures it reads as valid scenes (of
+{ws['judged_seeds_drawn']} seeds looked at), an edit is clean (the target colour reached *and* shape, size and
+background kept, on the same edit) in **{f2(c['clean_edit_rate'])}**{ci(c['clean_edit_ci'])}; it reaches the colour in
+{f2(c['reached'])} and keeps the rest in {f2(c['kept'])} ({f2(c['kept_given_reached'])} when it reaches it). The swap
+{_versus(c['clean_edit_rate'], c['control_clean_edit_rate'])}: a random direction drawn from W's own spread, moved as
+far on the same style layers; doing nothing scores {f2(c['do_nothing_clean_edit_rate'])}. Shape swaps are clean in
+{f2(ws.get('shape_clean_edit_rate'))} (random move: {f2(ws.get('shape_control_clean_edit_rate'))}). On the label-built
+model the colour swap is clean in {f2(wl['clean_edit_rate'])} against {f2(wl['control_clean_edit_rate'])} for the
+same control.
+
+The samples: the judge reads {f2(ws['valid_scene_fraction'])} of 1000 samples (ψ = 1) as a valid scene (one object, one
+colour, a shape); colours and shapes come out at {f2(ws['coverage_min_ratio'])}–{f2(ws['coverage_max_ratio'])}× their
+training frequencies; the classifier is confident (≥ 0.9 on every factor) on {f2(ws['confident_fraction'], 3)} of them
+(the label-built model: {f2(wl['confident_fraction'], 3)}).
+{inversion}"""
+
+
+BLOCKS = {  # name: (document, renderer)
+    "status": ("README.md", status),
+    "label-free": ("assets/toy-stylegan-label-free/README.md", label_free_card),
+}
+
+
+def _pattern(name: str) -> re.Pattern:
+    return re.compile(rf"(<!-- measured:{re.escape(name)} -->\n)(.*?)(\n<!-- /measured:{re.escape(name)} -->)", re.S)
+
+
+def current(name: str, root: Path = ROOT) -> str | None:
+    """A block's text as it stands in its document (None when the markers are missing)."""
+    doc, _ = BLOCKS[name]
+    m = _pattern(name).search((root / doc).read_text())
+    return m.group(2) if m else None
+
+
+def write(name: str, root: Path = ROOT, folder: Path = MEASURED) -> bool:
+    """Render a block into its document; True when the text changed."""
+    doc, render = BLOCKS[name]
+    path = root / doc
+    text = path.read_text()
+    if not _pattern(name).search(text):
+        raise SystemExit(f"{doc} has no <!-- measured:{name} --> block")
+    new = _pattern(name).sub(lambda m: m.group(1) + render(folder) + m.group(3), text)
+    path.write_text(new)
+    return new != text
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--check", action="store_true", help="only say which blocks differ from their files")
+    a = p.parse_args(argv)
+    stale = [n for n in BLOCKS if current(n) != BLOCKS[n][1](MEASURED)]
+    if a.check:
+        print("\n".join(f"stale: {n} ({BLOCKS[n][0]})" for n in stale) or "every block quotes its files")
+        sys.exit(1 if stale else 0)
+    for n in BLOCKS:
+        print(f"{n}: {'rewritten' if write(n) else 'unchanged'} ({BLOCKS[n][0]})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,648 @@
+"""A StyleGAN2 trained as a GAN on toy-world pictures alone (`python -m training.stylegan_gan ...`).
+
+    # start (or continue: a run folder with a checkpoint resumes from it), one torch thread, stop at a deadline
+    OMP_NUM_THREADS=1 nohup python -m training.stylegan_gan train --run-dir /work/gan-run \\
+        --until 2026-12-03T09:05 --ckpt-minutes 10 --bf16 --threads 1 > /work/gan-run/train.out 2>&1 &
+    # stop early, cleanly (a checkpoint is written): kill -TERM <pid of that python>
+    # the compact committed form (checkpoint + log, <= 40 MB) from the run's latest checkpoint
+    python -m training.stylegan_gan snapshot --run-dir /work/gan-run --out training/checkpoints/stylegan_gan
+    # a fresh machine, a later session: the run folder starts from the committed snapshot and goes on
+    python -m training.stylegan_gan train --run-dir runs/gan --resume-from training/checkpoints/stylegan_gan --minutes 170
+    # the EMA generator as a generator folder (nets.stylegan.load_generator, edits.gan.load_gan); not into assets/
+    python -m training.stylegan_gan export --run-dir /work/gan-run --out runs/toy-stylegan-gan
+    # several GPUs (each process draws batch / processes pictures; gradients are averaged by hand, see below)
+    accelerate launch --multi_gpu --num_processes 4 -m training.stylegan_gan train --run-dir runs/gan --minutes 60
+
+What goes in: `ImagesOnly` (training/stylegan_label_free.py), the 40 000 cached toy-world pictures with every
+label column dropped on load, HELDOUT colour/shape pairs excluded (toyworld.data.make_dataset's default). No
+caption, label, scene pair or factor ever reaches a loss; the code below never names one (tests check it).
+
+The recipe is StyleGAN2's (Karras et al. 2020, config F, with StyleGAN2-ADA's low-resolution settings):
+- non-saturating logistic loss; the discriminator (nets/discriminator.py) is residual with minibatch stddev;
+- lazy R1 on real pictures every 16 D steps, gamma = 0.0002 * 64^2 / 32 ~ 0.026 (StyleGAN2-ADA's heuristic
+  for 64 x 64 at batch 32); lazy path-length regularisation every 4 G steps (weight 2, half batch, decay 0.01);
+  Adam (0, 0.99), lr 0.0025, with the lazy intervals' lr / beta correction (c = k / (k + 1));
+- style mixing with probability 0.9; per-layer noise drawn afresh; mapping lr multiplier 0.01 (the
+  Generator's EqualLinear lr_mul); w_avg tracked (beta 0.995) and recomputed from G_ema at export;
+- G_ema: a lerp towards G after every step with a half-life of 10 000 pictures, ramped up over the first
+  pictures (0.05 x images seen), as StyleGAN2-ADA does. (diffusers' EMAModel averages parameters only with its
+  own step-count warm-up; the lerp is three lines and keeps G_ema a whole Generator, buffers included.)
+
+Cost on the shared 2-core CPU, one thread, batch 32, default networks (G 0.80 M, D 0.88 M parameters): 2.9-3.4 s
+per step in fp32 and 2.3-2.9 s with `--bf16` (autocast of the main passes; AMX / avx512_bf16), measured side by
+side; more when the machine is busy. `--init-from assets/toy-stylegan-label-free` warm-starts G from the
+label-free autoencoder (its config, n_mlp 8); not measured yet, so the runs start from scratch.
+
+Runs under `accelerate`: one Accelerator gives the device, the process index and the reductions. The
+networks are not wrapped in DistributedDataParallel (R1 and path length take double-backward passes, and the
+lazy steps touch only some parameters); as in StyleGAN2-ADA, gradients are averaged across processes by hand
+before each optimiser step, and the networks start identical on every process (built from the same seed).
+
+Randomness: every random number of step k (picture indices, z, mixing cut-off, noise) comes from a CPU
+torch.Generator seeded from (seed, process, k), so a run resumed at step k draws exactly what an uninterrupted
+run would: resuming gives bit-for-bit the same weights (tests/test_gan_adversarial.py) on the same hardware.
+
+Checkpoint (`checkpoint.safetensors` in the run folder, one file written atomically every --ckpt-minutes,
+at the deadline and on SIGTERM / SIGINT): G, G_ema, D, both Adam states in fp32 (about 21 MB for the default
+networks) and, in its metadata, step, images seen, wall seconds, the path-length mean and the whole config.
+`log.jsonl` beside it: one JSON line every --log-every steps (step, wall_s, s_per_step, loss_d, loss_g, r1,
+pl, logits) and, every --quality-every steps, a cheap `quality` reading of G_ema's samples (`classifier_quality`:
+the toy classifier's confident fraction and the spread of its predictions; swap it with --quality module:function).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import math
+import os
+import shutil
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from nets.discriminator import Discriminator, DiscriminatorConfig
+from nets.stylegan import Generator, StyleGANConfig, load_generator, save_generator
+from toyworld.settings import GAN_CHECKPOINT, RUNS
+
+from .stylegan_label_free import N_TRAIN, TRAIN_SEED, ImagesOnly
+
+CKPT = "checkpoint.safetensors"
+LOG = "log.jsonl"
+MAX_CKPT_MB = 40.0  # the committed snapshot (checkpoint + log) must stay under this
+EXPORT_DIR = RUNS / "toy-stylegan-gan"
+
+
+@dataclass
+class GANTrainConfig:
+    batch: int = 32  # pictures per step, over all processes
+    lr: float = 0.0025
+    betas: tuple = (0.0, 0.99)
+    r1_gamma: float = 0.0256  # 0.0002 * resolution^2 / batch (StyleGAN2-ADA's heuristic) for 64 x 64, batch 32
+    r1_every: int = 16
+    pl_weight: float = 2.0
+    pl_every: int = 4
+    pl_decay: float = 0.01
+    pl_batch_shrink: int = 2
+    mixing_prob: float = 0.9
+    ema_kimg: float = 10.0  # G_ema's half-life, in thousands of pictures
+    ema_rampup: float | None = 0.05  # half-life at most this fraction of the pictures seen so far
+    w_avg_beta: float = 0.995
+    bf16: bool = False  # autocast the main D and G passes (not the regularisers) to bfloat16
+    seed: int = 0
+    n_train: int = N_TRAIN
+    train_seed: int = TRAIN_SEED
+    generator: dict = field(default_factory=lambda: json.loads(StyleGANConfig().to_json()))
+    discriminator: dict = field(default_factory=lambda: asdict(DiscriminatorConfig()))
+
+    def __post_init__(self):
+        self.betas = tuple(self.betas)
+
+    def g_cfg(self) -> StyleGANConfig:
+        return StyleGANConfig(**self.generator)
+
+    def d_cfg(self) -> DiscriminatorConfig:
+        return DiscriminatorConfig(**self.discriminator)
+
+
+# ---------------------------------------------------------------------------------------------- the networks
+@dataclass
+class GANState:
+    cfg: GANTrainConfig
+    G: Generator
+    G_ema: Generator
+    D: Discriminator
+    opt_g: torch.optim.Adam
+    opt_d: torch.optim.Adam
+    step: int = 0
+    wall: float = 0.0  # seconds trained before this process started
+    pl_mean: float = 0.0
+
+
+def lazy_adam(params, cfg: GANTrainConfig, every: int) -> torch.optim.Adam:
+    """Adam whose lr and betas are corrected for a regulariser applied every `every` steps (StyleGAN2 App. C)."""
+    c = every / (every + 1)
+    return torch.optim.Adam(params, lr=cfg.lr * c, betas=(cfg.betas[0] ** c, cfg.betas[1] ** c), eps=1e-8)
+
+
+def build(cfg: GANTrainConfig, device: torch.device | str = "cpu") -> GANState:
+    """Fresh networks, the same on every process (built from cfg.seed without touching the caller's RNG)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        G, D = Generator(cfg.g_cfg()), Discriminator(cfg.d_cfg())
+    G_ema = Generator(cfg.g_cfg())
+    G_ema.load_state_dict(G.state_dict())
+    G, G_ema, D = G.to(device), G_ema.to(device).eval().requires_grad_(False), D.to(device)
+    return GANState(cfg, G, G_ema, D, lazy_adam(G.parameters(), cfg, cfg.pl_every),
+                    lazy_adam(D.parameters(), cfg, cfg.r1_every))
+
+
+def warm_start(state: GANState, folder: Path) -> None:
+    """Copy a generator folder's weights (e.g. the label-free autoencoder's) into G and G_ema; D stays fresh."""
+    g, _ = load_generator(folder)
+    if g.cfg.to_json() != state.G.cfg.to_json():
+        raise ValueError(f"{folder} holds a generator with another config; train with --generator-from {folder}")
+    for net in (state.G, state.G_ema):
+        net.load_state_dict(g.state_dict())
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def _optim_tensors(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = opt.state_dict()
+    tensors = {f"{prefix}.{i}.{k}": v.detach().contiguous() for i, s in sd["state"].items() for k, v in s.items()}
+    return tensors, {"param_groups": sd["param_groups"], "state_keys": {str(i): list(s) for i, s in sd["state"].items()}}
+
+
+def _load_optim(opt: torch.optim.Optimizer, prefix: str, tensors: dict, meta: dict, device) -> None:
+    state = {int(i): {k: tensors[f"{prefix}.{i}.{k}"].to(device) if k != "step" else tensors[f"{prefix}.{i}.{k}"]
+                      for k in keys} for i, keys in meta["state_keys"].items()}
+    groups = [{**g, "betas": tuple(g["betas"])} for g in meta["param_groups"]]
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def save_checkpoint(state: GANState, path: Path, extra: dict | None = None) -> Path:
+    """Everything a resumed run needs, in one safetensors file (fp32 tensors, JSON metadata), written atomically."""
+    from safetensors.torch import save_file
+
+    tensors = {}
+    for name, net in (("G", state.G), ("G_ema", state.G_ema), ("D", state.D)):
+        tensors.update({f"{name}.{k}": v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()})
+    tg, mg = _optim_tensors("opt_g", state.opt_g)
+    td, md = _optim_tensors("opt_d", state.opt_d)
+    tensors.update({k: v.cpu() for k, v in {**tg, **td}.items()})
+    meta = {"step": state.step, "wall": state.wall, "pl_mean": state.pl_mean, "cfg": asdict(state.cfg),
+            "opt_g": mg, "opt_d": md, **(extra or {})}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"format": "imagination-potentiality/stylegan-gan-ckpt@1",
+                                            "state": json.dumps(meta)})
+    os.replace(tmp, path)
+    return path
+
+
+def read_meta(path: Path) -> dict:
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        return json.loads(f.metadata()["state"])
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> GANState:
+    from safetensors.torch import load_file
+
+    meta = read_meta(path)
+    tensors = load_file(str(path))
+    state = build(GANTrainConfig(**meta["cfg"]), device)
+    for name, net in (("G", state.G), ("G_ema", state.G_ema), ("D", state.D)):
+        net.load_state_dict({k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")})
+    _load_optim(state.opt_g, "opt_g", tensors, meta["opt_g"], device)
+    _load_optim(state.opt_d, "opt_d", tensors, meta["opt_d"], device)
+    state.step, state.wall, state.pl_mean = int(meta["step"]), float(meta["wall"]), float(meta["pl_mean"])
+    return state
+
+
+# ---------------------------------------------------------------------------------------------- one step
+def step_generator(seed: int, rank: int, step: int) -> torch.Generator:
+    """The random numbers of step `step` on process `rank`: a function of the three, so resuming redraws them."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, rank, step]).generate_state(1)[0]))
+
+
+def random_noise(G: Generator, b: int, gen: torch.Generator, device) -> list[torch.Tensor]:
+    """Fresh per-layer noise maps for b pictures, drawn from gen."""
+    sizes = [getattr(G.noises, f"noise_{i}").shape[-1] for i in range(2 * len(G.to_rgbs) + 1)]
+    return [torch.randn(b, 1, r, r, generator=gen).to(device) for r in sizes]
+
+
+def sample_ws(G: Generator, b: int, gen: torch.Generator, mixing_prob: float, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(w (b, w_dim), W+ codes (b, L, w_dim)) of b fresh z, styles mixed from a second z after a random layer
+    with probability mixing_prob."""
+    z = torch.randn(b, G.cfg.z_dim, generator=gen).to(device)
+    z2 = torch.randn(b, G.cfg.z_dim, generator=gen).to(device)
+    mix = torch.rand((), generator=gen).item() < mixing_prob
+    cutoff = int(torch.randint(1, G.n_latent, (), generator=gen)) if G.n_latent > 1 else G.n_latent
+    w = G.mapping(z)  # (b, w_dim)
+    ws = G.broadcast(w)  # (b, L, w_dim)
+    if mix:
+        ws = torch.cat([ws[:, :cutoff], G.broadcast(G.mapping(z2))[:, cutoff:]], dim=1)
+    return w, ws
+
+
+class Reducer:
+    """Gradient and scalar averaging across processes (a no-op in one process)."""
+
+    def __init__(self, accelerator):
+        self.acc = accelerator
+        self.n = accelerator.num_processes if accelerator is not None else 1
+
+    def grads(self, params) -> None:
+        if self.n > 1:
+            for p in params:
+                if p.grad is not None:
+                    p.grad = self.acc.reduce(p.grad, "mean")
+
+    def mean(self, x: torch.Tensor) -> torch.Tensor:
+        return self.acc.reduce(x, "mean") if self.n > 1 else x
+
+
+def train_step(s: GANState, real: torch.Tensor, gen: torch.Generator, red: Reducer, device) -> dict:
+    """One D step (plus lazy R1) and one G step (plus lazy path length); returns the scalars to log."""
+    cfg, G, D = s.cfg, s.G, s.D
+    b = real.shape[0]
+    k = s.step  # 0-based index of this step
+    def ac():
+        return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=cfg.bf16)
+
+    out = {}
+
+    # ---- D: logistic loss on real and generated pictures
+    G.requires_grad_(False)
+    D.requires_grad_(True)
+    with torch.no_grad():
+        _, ws = sample_ws(G, b, gen, cfg.mixing_prob, device)
+    noise = random_noise(G, b, gen, device)
+    with ac():
+        fake = G.synthesis(ws, noise=noise)  # (B, C, R, R)
+        logit_fake, logit_real = D(fake.detach()).float(), D(real).float()  # (B, 1)
+    loss_d = F.softplus(logit_fake).mean() + F.softplus(-logit_real).mean()
+    s.opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    red.grads(D.parameters())
+    s.opt_d.step()
+    out.update(loss_d=loss_d.item(), logit_real=logit_real.mean().item(), logit_fake=logit_fake.mean().item())
+
+    if k % cfg.r1_every == 0:  # lazy R1: gradient penalty on real pictures, in fp32
+        x = real.detach().requires_grad_(True)
+        grad, = torch.autograd.grad(D(x).sum(), x, create_graph=True)  # (B, C, R, R)
+        r1 = grad.square().sum(dim=(1, 2, 3)).mean()
+        s.opt_d.zero_grad(set_to_none=True)
+        (r1 * (cfg.r1_gamma / 2) * cfg.r1_every).backward()
+        red.grads(D.parameters())
+        s.opt_d.step()
+        out["r1"] = r1.item()
+
+    # ---- G: non-saturating loss
+    G.requires_grad_(True)
+    D.requires_grad_(False)
+    w, ws = sample_ws(G, b, gen, cfg.mixing_prob, device)
+    noise = random_noise(G, b, gen, device)
+    with ac():
+        loss_g = F.softplus(-D(G.synthesis(ws, noise=noise)).float()).mean()
+    s.opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    red.grads(G.parameters())
+    s.opt_g.step()
+    with torch.no_grad():
+        G.w_avg.lerp_(red.mean(w.detach().mean(0)), 1 - cfg.w_avg_beta)
+    out["loss_g"] = loss_g.item()
+
+    if k % cfg.pl_every == 0:  # lazy path length: |J_w^T y| constant over w, in fp32
+        pb = max(1, b // cfg.pl_batch_shrink)
+        _, ws = sample_ws(G, pb, gen, cfg.mixing_prob, device)
+        img = G.synthesis(ws, noise=random_noise(G, pb, gen, device))  # (pb, C, R, R)
+        y = torch.randn(img.shape, generator=gen).to(device) / math.sqrt(img.shape[2] * img.shape[3])
+        grad, = torch.autograd.grad((img * y).sum(), ws, create_graph=True)  # (pb, L, w_dim)
+        lengths = grad.square().sum(2).mean(1).sqrt()  # (pb,)
+        s.pl_mean = s.pl_mean + cfg.pl_decay * (red.mean(lengths.mean().detach()).item() - s.pl_mean)
+        pl = (lengths - s.pl_mean).square().mean()
+        s.opt_g.zero_grad(set_to_none=True)
+        (pl * cfg.pl_weight * cfg.pl_every).backward()
+        red.grads(G.parameters())
+        s.opt_g.step()
+        out.update(pl=pl.item(), pl_mean=s.pl_mean)
+    G.requires_grad_(False)
+
+    # ---- G_ema: lerp towards G with a half-life in pictures
+    s.step += 1
+    nimg = s.step * b * red.n
+    ema_nimg = cfg.ema_kimg * 1000
+    if cfg.ema_rampup is not None:
+        ema_nimg = min(ema_nimg, nimg * cfg.ema_rampup)
+    beta = 0.5 ** (b * red.n / max(ema_nimg, 1e-8))
+    with torch.no_grad():
+        for p_ema, p in zip(s.G_ema.parameters(), G.parameters()):
+            p_ema.copy_(p.lerp(p_ema, beta))
+        for b_ema, b_ in zip(s.G_ema.buffers(), G.buffers()):
+            b_ema.copy_(b_)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- quality hook
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    """Generator output (B, 3, R, R) in [-1, 1] -> 64 x 64 in [-1, 1], as the toy classifier reads pictures."""
+    x = x.float().clamp(-1, 1)
+    if x.shape[-1] != 64:
+        x = F.interpolate(x, size=(64, 64), mode="bilinear", antialias=x.shape[-1] > 64, align_corners=False)
+    return x
+
+
+_CLASSIFIER = None
+
+
+def classifier_quality(images: torch.Tensor) -> dict:
+    """A cheap reading of pictures (B, 3, R, R) in [-1, 1] with the toy classifier (assets/classifier): `sure`,
+    the fraction read with probability >= 0.9 on every head; `conf`, the mean over pictures of their least
+    confident head; `spread_<head>`, the entropy of the predicted classes over the pictures divided by its
+    maximum (1: every class equally often; mode collapse lowers it). Measurement only: nothing here reaches a loss."""
+    global _CLASSIFIER
+    from nets.classifier import load_classifier
+
+    if _CLASSIFIER is None:
+        _CLASSIFIER = load_classifier()
+    with torch.no_grad():
+        logits = _CLASSIFIER(to_unit(images).cpu())
+    conf = torch.stack([v.softmax(-1).max(-1).values for v in logits.values()])  # (heads, B)
+    out = {"sure": round(float((conf.min(0).values >= 0.9).float().mean()), 4),
+           "conf": round(float(conf.min(0).values.mean()), 4)}
+    for head, v in logits.items():
+        p = torch.bincount(v.argmax(-1), minlength=v.shape[-1]).float() / v.shape[0]
+        ent = -(p[p > 0] * p[p > 0].log()).sum() / math.log(v.shape[-1])
+        out[f"spread_{head}"] = round(abs(float(ent)), 4)
+    return out
+
+
+def pixel_quality(images: torch.Tensor) -> dict:
+    """Pixel statistics needing no model: mean and std of the pictures, and the mean absolute difference of
+    neighbouring pixels (flat toy scenes with hard edges are low; noise is high)."""
+    x = images.float()
+    tv = (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+    return {"mean": round(float(x.mean()), 4), "std": round(float(x.std()), 4), "tv": round(float(tv / 2), 4)}
+
+
+def default_quality(images: torch.Tensor) -> dict:
+    return {**classifier_quality(images), **pixel_quality(images)}
+
+
+@torch.no_grad()
+def ema_samples(G_ema: Generator, n: int = 256, seed: int = 12345, batch: int = 64) -> torch.Tensor:
+    """n pictures of G_ema from fixed z (no truncation, the fixed noise buffers), on the CPU."""
+    z = torch.randn(n, G_ema.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
+    dev = G_ema.w_avg.device
+    return torch.cat([G_ema(z[i:i + batch].to(dev)).float().cpu() for i in range(0, n, batch)])
+
+
+def resolve_quality(spec: str | None) -> Callable[[torch.Tensor], dict] | None:
+    """'default', 'none', or 'module:function' (a callable: pictures (B, 3, R, R) in [-1, 1] -> dict of numbers)."""
+    if spec in (None, "none"):
+        return None
+    if spec == "default":
+        return default_quality
+    mod, _, fn = spec.partition(":")
+    return getattr(importlib.import_module(mod), fn)
+
+
+# ---------------------------------------------------------------------------------------------- the loop
+def deadline_from(until: str | None, minutes: float | None) -> float:
+    """Epoch seconds to stop at: `minutes` from now, or `until` (UTC: HH:MM, the next one, or an ISO date-time)."""
+    if minutes is not None:
+        return time.time() + 60 * minutes
+    if until is None:
+        return float("inf")
+    now = dt.datetime.now(dt.timezone.utc)
+    if len(until) > 5:
+        t = dt.datetime.fromisoformat(until)
+        return (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).timestamp()
+    h, m = (int(v) for v in until.split(":"))
+    t = now.replace(hour=h, minute=m, second=0, microsecond=0)
+    return (t if t > now else t + dt.timedelta(days=1)).timestamp()
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """Drop log lines written after the checkpoint a run resumes from (a run killed between checkpoints)."""
+    if not path.exists():
+        return
+    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step]
+    path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def _resize(x: torch.Tensor, r: int) -> torch.Tensor:
+    return x if x.shape[-1] == r else F.interpolate(x, size=(r, r), mode="area")
+
+
+def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = float("inf"),
+          max_steps: int | None = None, data=None, resume_from: Path | None = None, init_from: Path | None = None,
+          ckpt_every_s: float = 600.0, log_every: int = 10, quality_every: int = 250,
+          quality: Callable[[torch.Tensor], dict] | None = default_quality, accelerator=None,
+          handle_signals: bool = True, log=print) -> dict:
+    """Train until `deadline` (epoch s), `max_steps` (total) or SIGTERM / SIGINT; resumes from
+    run_dir/checkpoint.safetensors, else from `resume_from`'s checkpoint (a snapshot folder), else fresh from
+    `cfg` (G and G_ema warm-started from the generator folder `init_from` when given). `data` needs only
+    `len(data)` and `data.batch(idx) -> (B, 3, H, W)` in [-1, 1]."""
+    if accelerator is None:
+        from accelerate import Accelerator
+
+        accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    acc, device = accelerator, accelerator.device
+    red, rank, main = Reducer(acc), acc.process_index, acc.is_main_process
+    run_dir = Path(run_dir)
+    ck, log_path = run_dir / CKPT, run_dir / LOG
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    src = ck if ck.exists() else (Path(resume_from) / CKPT if resume_from else None)
+    if src is not None and src.exists():
+        s = load_checkpoint(src, device)
+        if src != ck and main and (Path(resume_from) / LOG).exists():
+            shutil.copyfile(Path(resume_from) / LOG, log_path)
+        if main:
+            _trim_log(log_path, s.step)
+        log(f"gan: resumed from {src} at step {s.step} ({s.wall / 60:.1f} min trained)")
+    elif src is not None:
+        raise FileNotFoundError(f"no checkpoint in {resume_from}")
+    else:
+        cfg = cfg or GANTrainConfig()
+        if cfg.batch % acc.num_processes:
+            raise ValueError(f"batch {cfg.batch} does not split over {acc.num_processes} processes")
+        s = build(cfg, device)
+        if init_from is not None:
+            warm_start(s, Path(init_from))
+            log(f"gan: G and G_ema warm-started from {init_from}")
+        log(f"gan: fresh run, G {sum(p.numel() for p in s.G.parameters()) / 1e6:.3f} M, "
+            f"D {sum(p.numel() for p in s.D.parameters()) / 1e6:.3f} M parameters")
+    cfg = s.cfg
+    data = data if data is not None else ImagesOnly(cfg.n_train, cfg.train_seed)
+    b = cfg.batch // acc.num_processes
+    res = cfg.g_cfg().resolution
+
+    stop = {"signal": None}
+    old = {}
+    if handle_signals:
+        def on_signal(signum, frame):
+            stop["signal"] = signal.Signals(signum).name
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            old[sig] = signal.signal(sig, on_signal)
+
+    t0 = time.time()
+    t_ck, t_log, step_log = t0, t0, s.step
+    acc_scalars: dict[str, list[float]] = {}
+
+    def wall() -> float:
+        return s.wall + time.time() - t0
+
+    def write(rec: dict) -> None:
+        if main:
+            with open(log_path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+
+    def checkpoint(reason: str) -> None:
+        if main:
+            snap = GANState(**{**s.__dict__, "wall": wall()})
+            save_checkpoint(snap, ck, {"saved_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                                       "reason": reason, "threads": torch.get_num_threads()})
+
+    if quality is not None and s.step == 0 and main:
+        real = _resize(data.batch(np.arange(min(256, len(data)))), res)
+        write({"step": 0, "wall_s": 0.0, "quality_real": quality(real), "quality": quality(ema_samples(s.G_ema))})
+        t_log = time.time()
+
+    reason = "max_steps"
+    try:
+        while max_steps is None or s.step < max_steps:
+            halt = time.time() >= deadline or stop["signal"] is not None
+            if red.n > 1:
+                halt = bool(red.mean(torch.tensor(float(halt), device=device)).item() > 0)
+            if halt:
+                reason = stop["signal"] or "deadline"
+                break
+            gen = step_generator(cfg.seed, rank, s.step)
+            idx = torch.randint(0, len(data), (b,), generator=gen).numpy()
+            real = _resize(data.batch(idx), res).to(device)
+            out = train_step(s, real, gen, red, device)
+            if not all(np.isfinite(v) for v in out.values()):
+                # bf16 or a diverging run: back to the last checkpoint, in fp32 from there on
+                if not ck.exists():
+                    raise FloatingPointError(f"non-finite losses at step {s.step} and no checkpoint: {out}")
+                bad = s.step
+                s = load_checkpoint(ck, device)
+                s.cfg.bf16 = False
+                t0 = t_log = time.time()
+                step_log, acc_scalars = s.step, {}
+                if main:
+                    _trim_log(log_path, s.step)
+                write({"step": s.step, "event": f"non-finite losses at step {bad}; reloaded step {s.step}, bf16 off"})
+                log(f"gan: non-finite losses at step {bad}; reloaded the checkpoint of step {s.step}, bf16 off")
+                continue
+            for k, v in out.items():
+                acc_scalars.setdefault(k, []).append(v)
+            if s.step % log_every == 0 or s.step % quality_every == 0:
+                now = time.time()
+                rec = {"step": s.step, "kimg": round(s.step * cfg.batch / 1000, 3), "wall_s": round(wall(), 1),
+                       "s_per_step": round((now - t_log) / max(1, s.step - step_log), 3),
+                       **{k: round(float(np.mean(v)), 5) for k, v in acc_scalars.items()}}
+                if quality is not None and s.step % quality_every == 0 and main:
+                    rec["quality"] = quality(ema_samples(s.G_ema))
+                write(rec)
+                if main and (s.step % (log_every * 10) == 0 or "quality" in rec):
+                    log(json.dumps(rec))
+                acc_scalars, t_log, step_log = {}, time.time(), s.step  # the quality reading is not a step's time
+            if time.time() - t_ck > ckpt_every_s:
+                checkpoint("periodic")
+                t_ck = time.time()
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+    checkpoint(reason)
+    log(f"gan: stopped ({reason}) at step {s.step}, {wall() / 60:.1f} min trained; checkpoint {ck}")
+    return {"steps": s.step, "wall_s": round(wall(), 1), "reason": reason, "checkpoint": str(ck)}
+
+
+# ---------------------------------------------------------------------------------------------- snapshot, export
+def snapshot(run_dir: Path, out: Path, max_mb: float = MAX_CKPT_MB) -> dict:
+    """Copy the run's latest checkpoint and its log into `out` (the committed, resumable form); refuse if over max_mb."""
+    run_dir, out = Path(run_dir), Path(out)
+    files = [run_dir / CKPT] + ([run_dir / LOG] if (run_dir / LOG).exists() else [])
+    if not files[0].exists():
+        raise FileNotFoundError(f"no checkpoint in {run_dir}")
+    mb = sum(f.stat().st_size for f in files) / 2 ** 20
+    if mb > max_mb:
+        raise ValueError(f"the checkpoint and log take {mb:.1f} MB, over {max_mb} MB")
+    out.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        tmp = out / (f.name + ".tmp")
+        shutil.copyfile(f, tmp)
+        os.replace(tmp, out / f.name)
+    meta = read_meta(out / CKPT)
+    return {"out": str(out), "step": meta["step"], "wall_s": round(meta["wall"], 1), "mb": round(mb, 2)}
+
+
+def export(run_dir: Path, out: Path = EXPORT_DIR, n_w_avg: int = 10_000) -> dict:
+    """G_ema of a checkpoint (a run folder or a snapshot) as a generator folder, w_avg recomputed from its mapping."""
+    s = load_checkpoint(Path(run_dir) / CKPT)
+    G = s.G_ema.eval()
+    with torch.no_grad():
+        G.w_avg.copy_(G.mean_latent(n_w_avg))
+    out = Path(out)
+    save_generator(G, out, extra={"label_free": True, "adversarial": True})
+    record = {"recipe": "StyleGAN2 trained adversarially on toy-world pictures alone (training/stylegan_gan.py): "
+                        "non-saturating logistic loss, residual D with minibatch stddev, lazy R1, style mixing, "
+                        "path-length regularisation, mapping lr x0.01, G_ema exported",
+              "labels_used_in_training": False, "train_pictures": s.cfg.n_train, "steps": s.step,
+              "kimg": round(s.step * s.cfg.batch / 1000, 1), "wall_s": round(s.wall, 1),
+              "config": asdict(s.cfg), "g_params_M": round(sum(p.numel() for p in G.parameters()) / 1e6, 3),
+              "d_params_M": round(sum(p.numel() for p in s.D.parameters()) / 1e6, 3)}
+    log_path = Path(run_dir) / LOG
+    if log_path.exists():
+        q = [json.loads(ln) for ln in log_path.read_text().splitlines() if '"quality"' in ln]
+        if q:
+            record["last_quality"] = {"step": q[-1]["step"], **q[-1]["quality"]}
+    (out / "training.json").write_text(json.dumps(record, indent=1))
+    try:
+        from .card import write_adversarial_gan_card
+
+        write_adversarial_gan_card(out)
+    except ImportError:
+        pass
+    return {"out": str(out), "steps": s.step}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m training.stylegan_gan", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", choices=["train", "snapshot", "export"])
+    p.add_argument("--run-dir", type=Path, default=RUNS / "gan")
+    p.add_argument("--until", help="train: stop at this UTC time (HH:MM, the next one; or 2026-12-03T09:05)")
+    p.add_argument("--minutes", type=float, help="train: stop after this many minutes")
+    p.add_argument("--max-steps", type=int, help="train: stop at this total step count")
+    p.add_argument("--resume-from", type=Path, help="train: a snapshot folder to continue from when the run "
+                                                   "folder has no checkpoint")
+    p.add_argument("--init-from", type=Path, help="train, fresh run: warm-start G from this generator folder "
+                                                 "(its config becomes the generator's)")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--bf16", action="store_true", help="autocast the main passes to bfloat16")
+    p.add_argument("--r1-gamma", type=float, default=GANTrainConfig.r1_gamma,
+                   help="R1 weight of a fresh run (a resumed run keeps its own)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ckpt-minutes", type=float, default=10.0)
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--quality-every", type=int, default=250)
+    p.add_argument("--quality", default="default", help="'default', 'none' or module:function")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 on the shared CPU)")
+    p.add_argument("--out", type=Path, help=f"snapshot (default {GAN_CHECKPOINT.relative_to(GAN_CHECKPOINT.parents[2])}) / "
+                                            f"export (default {EXPORT_DIR}): the folder to write")
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+
+    def log(msg):
+        print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+    if a.command == "train":
+        cfg = GANTrainConfig(batch=a.batch, bf16=a.bf16, seed=a.seed, r1_gamma=a.r1_gamma)
+        if a.init_from is not None:
+            cfg.generator = json.loads(load_generator(a.init_from)[0].cfg.to_json())
+        res = train(a.run_dir, cfg, deadline_from(a.until, a.minutes), a.max_steps, resume_from=a.resume_from,
+                    init_from=a.init_from, ckpt_every_s=60 * a.ckpt_minutes, log_every=a.log_every,
+                    quality_every=a.quality_every, quality=resolve_quality(a.quality), log=log)
+    elif a.command == "snapshot":
+        res = snapshot(a.run_dir, a.out or GAN_CHECKPOINT)
+    else:
+        res = export(a.run_dir, a.out or EXPORT_DIR)
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
