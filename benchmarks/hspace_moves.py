@@ -5,7 +5,7 @@ On the hspace benchmark's own plan of seeds (200; 16 with --quick), at the defau
   labeller reads (targets cycle over all colours, as in `python -m benchmarks hspace`);
 - shape edits: prompts leave the shape unsaid; targets other than the classifier's reading;
 - conflict edits: the colour edits again, with the prompt naming the original colour.
-Every picture before and after is read by the judge (edits/judge.py) and scored by `benchmarks.judged`:
+Every picture before and after is read by the judge (edits/judge.py) and scored by `edits.scores`:
 clean_edit_rate (target reached AND every other factor kept, on the same edit) with its Wilson interval,
 reached, kept, the edits counted apart (already showing the target, or not a valid scene before), and the
 centroid's mean shift in pixels. Beside each: the control, the same move made with a random direction of the
@@ -27,10 +27,10 @@ from edits.directions import others_of, siblings_of
 from edits.hspace import DEFAULT_EDIT, HEdit, sample
 from edits.judge import read
 from edits.labelers import ColourLabeler, ToyClassifierLabeler
+from edits.scores import score_edits, summarise
 from toyworld.world import COLOURS, SHAPES, prompt_for
 
 from .common import batched, to_uint8
-from .judged import judge_edits
 
 CONTROLLED = ("guided", "recurrent", "causal")
 
@@ -78,6 +78,11 @@ def edited(model, prompts, seeds, targets, dirs, attribute, move, strength, cont
             for j, i in enumerate(idx):
                 out[i] = imgs[j]
     return np.stack(out)
+
+
+def judge_edits(before, after, attribute: str, targets: list[str]) -> dict:
+    """The judge's summary of a batch of edits (edits.scores)."""
+    return summarise(score_edits(before, after, attribute, targets))
 
 
 def judged_case(model, dirs, attribute, prompts, seeds, targets, orig, move, strength, control=True) -> dict:

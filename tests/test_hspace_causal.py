@@ -151,20 +151,3 @@ def test_palette_reader_reads_the_worlds_own_renders():
     imgs = torch.from_numpy(np.stack([render(s, seed=i) for i, s in enumerate(scenes)])).permute(0, 3, 1, 2)
     lp = reader.log_probs(reader.features(imgs.float() / 127.5 - 1))
     assert [reader.classes[i] for i in lp.argmax(1)] == [s.colour for s in scenes]
-
-
-def test_judged_scores_count_already_and_invalid_apart_and_do_nothing_scores_zero():
-    from benchmarks.judged import judge_edits, wilson
-    from edits.judge import Reading
-
-    def r(colour, valid=True, x=10.0):
-        return Reading(colour, "circle", "small", "white", x, 10.0, valid)
-
-    before = [r("red"), r("blue"), r("red", valid=False), r("green")]
-    after = [r("blue", x=13.0), r("blue"), r("blue"), r("green", valid=False)]
-    out = judge_edits(before, after, "colour", ["blue", "blue", "blue", "blue"])
-    assert out["n"] == 2 and out["already"] == 1 and out["invalid_before"] == 1
-    assert out["clean_edit_rate"] == 0.5 and out["centroid_shift_px"] == 3.0
-    assert judge_edits(before, before, "colour", ["blue"] * 4)["clean_edit_rate"] == 0.0
-    lo, hi = wilson(5, 10)
-    assert lo < 0.5 < hi and wilson(0, 0) is None
