@@ -30,6 +30,8 @@ def main(argv=None) -> None:
     p.add_argument("--directions", default=None, help="hspace, wspace, atlas: folder of direction files")
     p.add_argument("--minutes", type=float, default=None,
                    help="load only: minutes of sustained mixed use (default 20; 2 with --quick)")
+    p.add_argument("--move", default=None, help="hspace only: measure one move (guided, recurrent, causal) with the "
+                   "judge on 200 seeds, beside its random control")
     p.add_argument("--no-record", action="store_true", help="do not write the result to assets/measured")
     a = p.parse_args(argv)
     t0 = time.perf_counter()
@@ -43,7 +45,7 @@ def main(argv=None) -> None:
     if a.name == "load":
         kwargs["minutes"] = a.minutes
     if a.name == "hspace":
-        kwargs.update(strength=a.strength, mode=a.mode, sweep=a.sweep, directions=a.directions)
+        kwargs.update(strength=a.strength, mode=a.mode, sweep=a.sweep, directions=a.directions, move=a.move)
     result = importlib.import_module(f"benchmarks.{a.name}").run(**kwargs)
     result["benchmark"] = a.name
     result["wall_s"] = round(time.perf_counter() - t0, 1)
@@ -54,6 +56,8 @@ def record_path(a: argparse.Namespace) -> Path | None:
     """Where a run's line is kept: only full runs whose settings are all the defaults (the model aside)."""
     if a.no_record or a.quick or a.sweep or any(v is not None for v in (a.guidance, a.strength, a.mode, a.directions)):
         return None
+    if getattr(a, "move", None):  # one move's judged measurement: hspace.move-NAME.json
+        return None if a.model else MEASURED / f"{a.name}.move-{a.move}.json"
     return MEASURED / (f"{a.name}.json" if a.model is None else f"{a.name}.{Path(a.model.rstrip('/')).name}.json")
 
 

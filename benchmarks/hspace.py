@@ -170,10 +170,15 @@ def evaluate(model, dirs, n, strength, mode, start, end, move=DEFAULT_EDIT["move
 
 
 def run(quick: bool = False, model_path: str | None = None, strength: float | None = None,
-        mode: str | None = None, sweep: bool = False, directions: str | None = None) -> dict:
+        mode: str | None = None, sweep: bool = False, directions: str | None = None, move: str | None = None) -> dict:
     main = load_diffusion(model_path, device="cpu")
     model = load_hspace_diffusion(None, main)  # the model behind generate
     dirs = load_directions(directions or DIRECTIONS, space="h")
+    if move is not None:  # one move, judged, beside its control (benchmarks/hspace_moves.py)
+        from .hspace_moves import run_move
+
+        res = run_move(model, dirs, move, 16 if quick else 200, strength, _plan)
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in res.items()}
     colour_dirs = {k: d for k, d in dirs.items() if d.meta.get("attribute") == "colour"}
     missing = [c for c in COLOUR_LIST if f"colour: {c}" not in colour_dirs]
     if missing:

@@ -10,7 +10,7 @@ from ..directions import DirectionError, can_swap
 from ..pipeline import InputError, check_number
 
 MODES = ("asymmetric", "symmetric")
-MOVES = ("guided", "land", "add", "swap")
+MOVES = ("guided", "land", "add", "swap", "recurrent", "causal")
 APPLY = ("eps", "x0")  # where a guided move's gradient enters the DDIM step
 MAX_STRENGTH = 100.0
 
@@ -22,11 +22,13 @@ class Guide:
     keep_weight: weight of the preserve terms, log p(the class read at the first edited step | h) for
     every readout in `HEdit.keep`; mask: confine the gradient to the object, read from the predicted x0
     (latent resolution); apply: "eps" guides the noise prediction of the whole DDIM step (classifier
-    guidance), "x0" only its predicted-x0 term (Asyrp's asymmetric step)."""
+    guidance), "x0" only its predicted-x0 term (Asyrp's asymmetric step); recurrence: how many times the
+    "recurrent" move takes each guided step, noising back to the same step in between (recurrence.py)."""
 
     keep_weight: float = 1.0
     mask: bool = True
     apply: str = "eps"
+    recurrence: int = 2
 
 
 @dataclass
@@ -79,7 +81,7 @@ class HEdit:
         self.end = check_number(self.end, "The end of the edit interval", 0.0, 1.0)
         if self.end <= self.start:
             raise InputError("The edit interval is empty: its end must come after its start.")
-        if self.move == "guided" and not can_read(self.direction, self.siblings):
+        if self.move in ("guided", "recurrent") and not can_read(self.direction, self.siblings):
             raise DirectionError(f"The direction {self.direction.label!r} has no readout (or no other class of "
                                  "its attribute beside it), so a guided edit cannot tell where to go: refit it "
                                  "with `python -m edits.fit hspace` or the tab's 'Fit your own', or choose "

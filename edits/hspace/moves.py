@@ -83,6 +83,12 @@ def make_move(edit, layout, batch: int):
 
     if edit.move == "guided":
         return GuidedMove(edit, batch)
+    if edit.move == "recurrent":
+        from .recurrence import RecurrentMove
+        return RecurrentMove(edit, batch)
+    if edit.move == "causal":
+        from .causal import make_causal_move
+        return make_causal_move(edit, layout, batch)
     mid_only = full_mid(layout, edit.direction)
     if edit.move == "swap" and edit.can_swap and mid_only:
         return SwapMove(edit, layout, batch)

@@ -118,7 +118,8 @@ def _step(run: _Run, i: int, t, latents: torch.Tensor) -> torch.Tensor:
     active = run.edit is not None and run.edit.active(i / run.steps)
     if active and run.move.guides:
         run.hooks.step = None
-        return _guided_step(run, t, latents)
+        own = getattr(run.move, "step", None)  # a move that repeats the guided step (recurrence.py)
+        return own(run, t, latents, _guided_step) if own else _guided_step(run, t, latents)
     run.hooks.step = StepEdit(run.move, int(t), run.edit.mode == "asymmetric") if active else None
     out, orig = _predict(run, latents, t)
     return _ddim(run, t, latents, out, orig)
