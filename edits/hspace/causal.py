@@ -34,7 +34,7 @@ from .moves import AddMove, _per_image
 from .sampler import _as_eps, _checked, _decode, _encode, _guide
 
 SPACE = "h-causal"
-DEFAULT_STRENGTH = 64.0  # spreads of h along the direction (assets/directions/FINDINGS.md §8: the curve)
+DEFAULT_STRENGTH = 64.0  # spreads of h along the direction (one strength measured so far: FINDINGS.md §8)
 
 
 # ------------------------------------------------------------------ the pullback along a trajectory
