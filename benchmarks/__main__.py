@@ -1,4 +1,4 @@
-"""python -m benchmarks imagination|hspace|wspace|compare|atlas|speed|load|judge|steps|archive [--quick]  — the last line is one JSON object.
+"""python -m benchmarks imagination|hspace|wspace|compare|atlas|speed|load|judge|steps|archive|heldout [--quick]  — the last line is one JSON object.
 
 A full run with the default settings also writes that line to assets/measured/NAME.json (with --model, to
 NAME.MODEL.json, MODEL the folder's or Hub id's last part), which the model cards and the README quote;
@@ -15,7 +15,7 @@ from toyworld.settings import MEASURED
 
 from .common import emit
 
-NAMES = ("imagination", "hspace", "wspace", "compare", "atlas", "speed", "load", "judge", "steps", "archive")
+NAMES = ("imagination", "hspace", "wspace", "compare", "atlas", "speed", "load", "judge", "steps", "archive", "heldout")
 
 
 def main(argv=None) -> None:
