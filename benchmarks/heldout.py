@@ -68,13 +68,14 @@ def _group(summary: dict, suffix: str) -> dict:
 
 
 def measure(diffusion, h_model, h_dirs: dict, gan, w_dirs: dict, n: int, batch_size: int = 12,
-            progress=None) -> dict:
-    """Both groups through `compare_batch` (judge, controls), summarised per method and per held-out pair."""
+            progress=None, **knobs) -> dict:
+    """Both groups through `compare_batch` (judge, controls), summarised per method and per held-out pair;
+    `knobs` (num_inference_steps, guidance_scale, negative_prompt) go to every sampling."""
     res, by_pair = {}, {}
     for suffix, pairs, seed in (("heldout", HELDOUT, 23), ("seen", SEEN, 29)):
         seeds, bases, attrs, targets, names = plan(n, pairs, seed)
         rows = compare_batch(diffusion, gan, h_dirs, w_dirs, seeds, bases, attrs, targets, batch_size=batch_size,
-                             h_diffusion=h_model, controls=True, progress=progress)
+                             h_diffusion=h_model, controls=True, progress=progress, **knobs)
         summary = summarise(rows)
         print(f"\n{suffix} pairs ({', '.join(f'{c} {s}' for c, s in pairs)}):\n{markdown_table(summary)}", flush=True)
         for m, s in _group(summary, suffix).items():

@@ -11,8 +11,9 @@ from edits.directions import merged
 from edits.labelers import FACTORS
 from edits.pipeline import check_name, check_number, check_prompt, check_seed
 from toyworld.settings import LONG_JOB_BATCH, MAX_COMPARE_SEEDS
+from toyworld.world import HELDOUT
 
-from .common import Models, Own, explain, friendly, image_out, lead
+from .common import Models, Own, explain, friendly, image_out, lead, measured
 from .sharing import CONCURRENCY, LONG, MODEL
 
 UNSAID = "(unsaid)"
@@ -36,6 +37,31 @@ reached *and* every other factor (shape, size, background, colour) is kept, on t
 does nothing is never clean. The W edit is scored from its round trip, which is read apart. **Distance**: 0 =
 the same picture, larger = more of it changed. *Run over many seeds* counts clean edits, with a 95 % interval.
 """
+
+
+def _rate(s: dict, key: str) -> str:
+    ci = s.get(f"clean_edit_ci_{key}")
+    rate = s.get(f"clean_edit_rate_{key}")
+    return "—" if rate is None else f"{rate:.2f}" + (f" [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else "")
+
+
+def heldout_sentence(m: dict) -> str:
+    """What `python -m benchmarks heldout` measured (assets/measured/heldout.json), in one sentence; every
+    number from that file."""
+    if not m:
+        return "<small>Not measured yet: `python -m benchmarks heldout`.</small>"
+    names = {"conditioning": "the prompt", "hspace": "h-space", "wspace": "W"}
+    parts = [f"{names[k]} {_rate(m[k], 'heldout')} against {_rate(m[k], 'seen')}" for k in names if k in m]
+    n = m.get("rows_per_group", "?")
+    return (f"<small>Measured (`heldout.json`) over {n} starting pictures asked to become one of these pairs and "
+            f"{n} asked to become a seen pair of the same colours and shapes; clean edits, unseen against seen, "
+            f"with 95 % intervals: {'; '.join(parts)}.</small>")
+
+
+def heldout_case(pair: str):
+    """The controls for one held-out pair, e.g. 'red star': a star with its colour unsaid, made red."""
+    colour, shape = next(((c, s) for c, s in HELDOUT if f"{c} {s}" == pair), HELDOUT[0])
+    return (gr.update(value="colour"), gr.update(choices=list(FACTORS["colour"]), value=colour), UNSAID, shape, "")
 
 
 def _scene(read: dict) -> str:
@@ -100,6 +126,10 @@ def _layout() -> SimpleNamespace:
                                              min_width=100)
                 base_prompt = gr.Textbox(label="…or a base prompt (overrides the four above)", max_lines=1,
                                          placeholder="a small yellow square on a black background")
+            gr.Markdown("**Pairs no model ever saw** (left out of every training set): ask for one, on this seed")
+            with gr.Row():
+                unseen = [gr.Button(f"{c} {s}", size="sm", min_width=80) for c, s in HELDOUT]
+            gr.Markdown(heldout_sentence(measured("heldout")))
         with gr.Column(scale=3):
             with gr.Row():
                 for m in METHODS:
@@ -121,7 +151,7 @@ def _layout() -> SimpleNamespace:
         table = gr.Dataframe(headers=TABLE, interactive=False)
     return SimpleNamespace(attribute=attribute, target=target, button=button, size=size, colour=colour, shape=shape,
                            background=background, base_prompt=base_prompt, cols=cols, redrawn=redrawn,
-                           n_seeds=n_seeds, run_many=run_many, table=table)
+                           n_seeds=n_seeds, run_many=run_many, table=table, unseen=unseen)
 
 
 def _base_of(size, colour, shape, background, prompt):
@@ -195,5 +225,9 @@ def _wire(ui: SimpleNamespace, seed: gr.Number, own: Own, knobs: list, run_one, 
           api_name="compare", concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
     ui.run_many.click(run_n, [*inputs, ui.n_seeds, *knobs, own.h, own.w], ui.table, api_name="compare_many",
                       concurrency_id=LONG, concurrency_limit=CONCURRENCY[LONG], show_progress="full")
-    ui.attribute.change(refresh_targets, ui.attribute, ui.target, api_name=False, queue=False)
+    ui.attribute.input(refresh_targets, ui.attribute, ui.target, api_name=False, queue=False)
+    for b in ui.unseen:  # a held-out pair: set the controls, then compare as the button above does
+        b.click(heldout_case, b, [ui.attribute, ui.target, ui.colour, ui.shape, ui.base_prompt], api_name=False,
+                queue=False).then(run_one, [*inputs, *knobs, own.h, own.w], outputs, api_name=False,
+                                  concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
     return {"refresh": (run_one, [*inputs, *knobs, own.h, own.w], outputs)}

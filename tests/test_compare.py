@@ -101,3 +101,47 @@ def test_summary_scores_clean_edits_and_counts_already_apart():
     assert s["control_clean_edit_rate"] == pytest.approx(1 / 3, abs=1e-4)
     assert s["do_nothing_clean_edit_rate"] == 0.0
     assert summarise(rows)["hspace"]["clean_edit_rate"] is None
+
+
+def test_heldout_case_sets_an_unseen_pair():
+    from demo.compare import UNSAID, heldout_case
+
+    attribute, target, colour, shape, prompt = heldout_case("green square")
+    assert attribute["value"] == "colour" and target["value"] == "green" and "green" in target["choices"]
+    assert (colour, shape, prompt) == (UNSAID, "square", "")  # a square with its colour unsaid, made green
+
+
+def test_heldout_sentence_quotes_its_file():
+    from demo.compare import heldout_sentence
+
+    assert "Not measured yet" in heldout_sentence({})
+    m = {"rows_per_group": 12, **{k: {"clean_edit_rate_heldout": 0.125, "clean_edit_ci_heldout": [0.05, 0.3],
+                                      "clean_edit_rate_seen": 0.875, "clean_edit_ci_seen": [0.6, 0.95]}
+                                  for k in ("conditioning", "hspace", "wspace")}}
+    text = heldout_sentence(m)
+    assert "0.12 [0.05–0.30] against 0.88 [0.60–0.95]" in text and "over 12 starting pictures" in text
+
+
+def test_heldout_benchmark_smoke(tiny_model, tiny_gan):
+    """The held-out benchmark's measurement on 4 rows per group, with tiny random models: every method has
+    both groups' numbers, every row is counted once, and the held-out rows ask for held-out pairs only."""
+    from benchmarks.heldout import SEEN, measure, plan
+    from tests.conftest import random_h_directions, random_w_directions
+    from toyworld.world import HELDOUT
+
+    seeds, bases, attrs, targets, names = plan(8, HELDOUT, 0)
+    assert set(names) == {f"{c} {s}" for c, s in HELDOUT} and not set(SEEN) & set(HELDOUT)
+    for b, a, t in zip(bases, attrs, targets):  # the pair is the base's said factor plus the target
+        assert a not in b and tuple(sorted([b.get("colour") or t, b.get("shape") or t])) in {
+            tuple(sorted(p)) for p in HELDOUT}
+    h = random_h_directions(tiny_model, (("colour", ("red", "green", "blue", "pink")), ("shape", ("star",))))
+    out = measure(tiny_model, tiny_model, h, tiny_gan, random_w_directions(tiny_gan.w_dim), 4, batch_size=4,
+                  num_inference_steps=2)
+    for m in ("conditioning", "hspace", "wspace"):
+        for g in ("heldout", "seen"):
+            s = out[m]
+            assert {f"clean_edit_rate_{g}", f"clean_edit_ci_{g}", f"control_clean_edit_rate_{g}"} <= set(s)
+    for g in ("heldout", "seen"):
+        s = out["conditioning"]
+        assert s[f"n_{g}"] + s[f"already_{g}"] + s[f"invalid_before_{g}"] == 4
+    assert set(out["by_pair"]) == {f"{c} {s}" for c, s in HELDOUT}
