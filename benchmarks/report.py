@@ -135,8 +135,59 @@ training frequencies; the classifier is confident (≥ 0.9 on every factor) on {
 {inversion}"""
 
 
+# ------------------------------------------------------------------ README: the archive and unseen pairs
+HELDOUT_ROWS = (("conditioning", "prompt says the pair (imagination)"), ("hspace", "h-space direction"),
+                ("wspace", "W-space direction (from the redrawing in W)"),
+                ("wspace_end_to_end", "W-space, from the starting picture"))
+
+
+def _maybe(name: str, folder: Path) -> dict:
+    try:
+        return load(name, folder)
+    except (OSError, ValueError):
+        return {}
+
+
+def archive_block(folder: Path = MEASURED) -> str:
+    ho, ar = _maybe("heldout", folder), _maybe("archive", folder)
+    out = []
+    if ho:
+        rows = "\n".join(
+            f"| {label} | **{f2(ho[m]['clean_edit_rate_heldout'])}**{ci(ho[m]['clean_edit_ci_heldout'])} | "
+            f"{f2(ho[m]['control_clean_edit_rate_heldout'])} | {ho[m]['n_heldout']} | "
+            f"**{f2(ho[m]['clean_edit_rate_seen'])}**{ci(ho[m]['clean_edit_ci_seen'])} | "
+            f"{f2(ho[m]['control_clean_edit_rate_seen'])} | {ho[m]['n_seen']} |" for m, label in HELDOUT_ROWS if m in ho)
+        out.append(f"""**Unseen compositions** (`heldout.json`): the pairs {', '.join(ho['heldout_pairs'])} never appear in
+any model's training. {ho['rows_per_group']} starting pictures (one factor of the pair said, the other unsaid, as in
+Side by side) were asked to become one of them, and as many to become a seen pair of the same colours and shapes;
+clean edits read by the judge, with a random move of the same size beside each:
+
+| method | unseen pairs: clean | random move | n | seen pairs: clean | random move | n |
+|---|---|---|---|---|---|---|
+{rows}""")
+    if ar:
+        search = ar.get("search") or {}
+        lines = []
+        for key, name in (("gan", "the GAN's W"), ("diffusion", "the diffusion model under the empty prompt")):
+            s = search.get(key)
+            if s:
+                lines.append(f"in {name}, the first result reads as described for {f2(s['search_hit_rate'])} of "
+                             f"{s['descriptions']['single']} one-factor descriptions, {f2(s['search_hit_rate_pairs'])} of "
+                             f"{s['descriptions']['pairs']} seen two-factor ones and {f2(s['search_hit_rate_heldout'])} of "
+                             f"the {s['descriptions']['heldout']} unseen pairs, in a median {s['search_s']} s")
+        census = ar.get("census") or {}
+        shares = [f"{name} {100 * census[k]['heldout_share']:.1f} % (of {census[k]['valid']} valid pictures)"
+                  for k, name in (("gan", "the GAN at ψ = 1"), ("diffusion_empty", "diffusion, empty prompt"))
+                  if k in census and census[k].get("heldout_share") is not None]
+        out.append("**The archive** (`archive.json`): searching the catalogues of codes by description (Archive tab), "
+                   + ("; ".join(lines) or "not measured") + ". Unseen pairs drawn without being asked: "
+                   + (", ".join(shares) or "not measured") + ".")
+    return "\n\n".join(out) or "Not measured yet: `python -m benchmarks heldout`, `python -m benchmarks archive`."
+
+
 BLOCKS = {  # name: (document, renderer)
     "status": ("README.md", status),
+    "archive": ("README.md", archive_block),
     "label-free": ("assets/toy-stylegan-label-free/README.md", label_free_card),
 }
 
