@@ -8,9 +8,9 @@ import numpy as np
 
 from edits.metrics import atlas_statistics, colour_direction_vectors
 from edits.directions import HOW_TO_FIT, merged
-from edits.pipeline import MAX_STEPS, InputError, check_number, to_uint8
+from edits.pipeline import MAX_STEPS, InputError, check_knobs, check_number, to_uint8
 from edits.walks import MAX_FRAMES, check_frames, diffusion_walk, direction_walk, gan_walk, write_gif, write_mp4
-from toyworld.settings import MAX_DIFFUSION_FRAMES, MAX_GUIDANCE
+from toyworld.settings import MAX_DIFFUSION_FRAMES
 from toyworld.world import COLOURS
 
 from .common import DISPLAY, Models, Own, Slider, explain, friendly, lead, session_files_state, session_folder
@@ -157,11 +157,7 @@ def _walk_handler(models: Models):
                              "frames on this server.")
         if k.startswith("gan") and models.gan is None:
             raise InputError("There is no StyleGAN on this server.")
-        if steps is not None:  # the shared settings are checked whatever the walk (a GAN walk does not use them)
-            steps = check_number(steps, "Steps", 1, MAX_STEPS, integer=True)
-        if guidance is not None:
-            guidance = check_number(guidance, "Guidance scale", 0.0, MAX_GUIDANCE)
-        knobs = dict(num_inference_steps=steps, guidance_scale=guidance, negative_prompt=negative_prompt or "")
+        knobs = check_knobs(steps, guidance, negative_prompt or "")  # checked whatever the walk (a GAN walk ignores them)
         progress(0, desc="rendering frames")
         if k == "diffusion-seeds":
             imgs = diffusion_walk(models.diffusion, prompt, seed_a, seed_b, n, **knobs)

@@ -143,6 +143,18 @@ class FairLock:
 
 
 # ------------------------------------------------------------ the model wrapper
+def check_knobs(num_inference_steps, guidance_scale, negative_prompt="") -> dict:
+    """The shared sampling settings, checked (None: the model's default, kept as None), as `sample` and the
+    pipelines take them: num_inference_steps, guidance_scale, negative_prompt."""
+    return dict(
+        num_inference_steps=None if num_inference_steps is None else check_number(
+            num_inference_steps, "Steps", 1, MAX_STEPS, integer=True),
+        guidance_scale=None if guidance_scale is None else check_number(guidance_scale, "Guidance scale", 0.0,
+                                                                         MAX_GUIDANCE),
+        negative_prompt=check_prompt(negative_prompt, "negative prompt"),
+    )
+
+
 @dataclass
 class DiffusionModel:
     """A loaded pipeline, its name, and a lock so that one sampling runs at a time."""
@@ -173,13 +185,8 @@ class DiffusionModel:
 
     def check(self, prompt, negative_prompt, seed, num_inference_steps, guidance_scale) -> dict:
         """Validated, normalised arguments, or an InputError that says what is wrong."""
-        return dict(
-            prompt=check_prompt(prompt),
-            negative_prompt=check_prompt(negative_prompt, "negative prompt"),
-            seed=check_seed(seed),
-            num_inference_steps=check_number(num_inference_steps, "Steps", 1, MAX_STEPS, integer=True),
-            guidance_scale=check_number(guidance_scale, "Guidance scale", 0.0, MAX_GUIDANCE),
-        )
+        return dict(prompt=check_prompt(prompt), seed=check_seed(seed),
+                    **check_knobs(num_inference_steps, guidance_scale, negative_prompt))
 
     @gpu(GENERATE)
     @torch.no_grad()
