@@ -32,7 +32,7 @@ TABS = [
     ("archive", "Archive", lambda m, s, o, k: archive.create_tab(m, s)),
 ]
 QUEUE = {"wspace": GAN, "walks": LONG, "atlas": None, "archive": GAN}  # the queue of each tab's first view (default: MODEL)
-SHARED = {"imagination", "hspace", "compare"}  # first views shared between visitors (pictures, no files; the archive's census is a figure update)
+SHARED = {"imagination", "hspace", "compare", "archive"}  # first views shared between visitors (pictures, no files)
 
 
 def build(models: Models) -> gr.Blocks:

@@ -1,6 +1,7 @@
 """What every tab shares: the loaded models, error handling, and small UI helpers."""
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import math
@@ -393,15 +394,17 @@ class FirstViews:
         return (name, *frozen)
 
     def get(self, key):
+        """A copy of the kept view: Gradio may change an output (a gr.update dict) while sending it, and the
+        next visitor must get the view as it was made."""
         with self.lock:
             if key in self.items:
                 self.items.move_to_end(key)
-                return self.items[key]
+                return copy.deepcopy(self.items[key])
         return None
 
     def put(self, key, value):
         with self.lock:
-            self.items[key] = value
+            self.items[key] = copy.deepcopy(value)
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
 

@@ -38,6 +38,21 @@ def test_first_views_are_shared_only_when_the_inputs_are_everyone_s():
     assert cache.get("a") is None and cache.get("c") == "c"
 
 
+def test_a_shared_first_view_survives_being_sent():
+    """Gradio pops "value" out of a gr.update while sending it: the next visitor must still get the value
+    (a shared census update once came back empty and the Archive tab never finished its first view)."""
+    import gradio as gr
+
+    from demo.common import FirstViews
+    from gradio.blocks import postprocess_update_dict
+
+    cache = FirstViews()
+    cache.put("k", [gr.update(value="a census", visible=True), "text"])
+    first = cache.get("k")
+    postprocess_update_dict(gr.Markdown(), first[0])  # what sending it does to the dict
+    assert cache.get("k")[0]["value"] == "a census"
+
+
 def test_walk_controls_follow_the_kind_of_walk():
     from demo.explore import walk_limits
     from toyworld.settings import MAX_DIFFUSION_FRAMES, MAX_WALK_FRAMES
