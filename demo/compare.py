@@ -59,9 +59,11 @@ def heldout_sentence(m: dict) -> str:
 
 
 def heldout_case(pair: str):
-    """The controls for one held-out pair, e.g. 'red star': a star with its colour unsaid, made red."""
+    """The controls for one held-out pair, e.g. 'red star': a star with its colour unsaid, made red (the base
+    scene's accordion opened, so that the visitor sees what was set)."""
     colour, shape = next(((c, s) for c, s in HELDOUT if f"{c} {s}" == pair), HELDOUT[0])
-    return (gr.update(value="colour"), gr.update(choices=list(FACTORS["colour"]), value=colour), UNSAID, shape, "")
+    return (gr.update(value="colour"), gr.update(choices=list(FACTORS["colour"]), value=colour), UNSAID, shape, "",
+            gr.update(open=True))
 
 
 def _scene(read: dict) -> str:
@@ -115,8 +117,11 @@ def _layout() -> SimpleNamespace:
                 attribute = gr.Radio(["colour", "shape"], value="colour", label="Change the")
                 target = gr.Dropdown(list(FACTORS["colour"]), value="blue", label="…to", allow_custom_value=True)
             button = gr.Button("Compare on this seed", variant="primary")
-            with gr.Accordion("Base scene (default: a large red circle on a white background; the attribute you "
-                              "change is left unsaid)", open=False):
+            gr.Markdown("**Pairs no model ever saw** (left out of every training set): ask for one, on this seed")
+            with gr.Row():
+                unseen = [gr.Button(f"{c} {s}", size="sm", min_width=120) for c, s in HELDOUT]
+            gr.Markdown(heldout_sentence(measured("heldout")))
+            with gr.Accordion("Base scene (what you change is left unsaid)", open=False) as base_scene:
                 with gr.Row():
                     size = gr.Dropdown([UNSAID, *FACTORS["size"]], value="large", label="Size", min_width=100)
                     colour = gr.Dropdown([UNSAID, *FACTORS["colour"]], value="red", label="Colour", min_width=100)
@@ -126,10 +131,6 @@ def _layout() -> SimpleNamespace:
                                              min_width=100)
                 base_prompt = gr.Textbox(label="…or a base prompt (overrides the four above)", max_lines=1,
                                          placeholder="a small yellow square on a black background")
-            gr.Markdown("**Pairs no model ever saw** (left out of every training set): ask for one, on this seed")
-            with gr.Row():
-                unseen = [gr.Button(f"{c} {s}", size="sm", min_width=80) for c, s in HELDOUT]
-            gr.Markdown(heldout_sentence(measured("heldout")))
         with gr.Column(scale=3):
             with gr.Row():
                 for m in METHODS:
@@ -151,7 +152,8 @@ def _layout() -> SimpleNamespace:
         table = gr.Dataframe(headers=TABLE, interactive=False)
     return SimpleNamespace(attribute=attribute, target=target, button=button, size=size, colour=colour, shape=shape,
                            background=background, base_prompt=base_prompt, cols=cols, redrawn=redrawn,
-                           n_seeds=n_seeds, run_many=run_many, table=table, unseen=unseen)
+                           n_seeds=n_seeds, run_many=run_many, table=table, unseen=unseen,
+                           base_scene=base_scene)
 
 
 def _base_of(size, colour, shape, background, prompt):
@@ -227,7 +229,8 @@ def _wire(ui: SimpleNamespace, seed: gr.Number, own: Own, knobs: list, run_one, 
                       concurrency_id=LONG, concurrency_limit=CONCURRENCY[LONG], show_progress="full")
     ui.attribute.input(refresh_targets, ui.attribute, ui.target, api_name=False, queue=False)
     for b in ui.unseen:  # a held-out pair: set the controls, then compare as the button above does
-        b.click(heldout_case, b, [ui.attribute, ui.target, ui.colour, ui.shape, ui.base_prompt], api_name=False,
+        b.click(heldout_case, b, [ui.attribute, ui.target, ui.colour, ui.shape, ui.base_prompt, ui.base_scene],
+                api_name=False,
                 queue=False).then(run_one, [*inputs, *knobs, own.h, own.w], outputs, api_name=False,
                                   concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
     return {"refresh": (run_one, [*inputs, *knobs, own.h, own.w], outputs)}

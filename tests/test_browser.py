@@ -262,6 +262,27 @@ def test_tab_opens_alive_and_runs_its_main_action(page, key, main):
         assert image_top < examples_top
 
 
+def test_an_unseen_pair_in_side_by_side(page):
+    """One click on a pair no model saw (a red star) sets the controls and compares on the shared seed."""
+    if "page load to first image" not in page.timings:
+        page.open()
+    page.select("compare")
+    page.ready("compare", f"compare: the first view never finished ({page.size})")
+    button = page.button("compare", "red star")
+    page.js("arguments[0].scrollIntoView({block: 'center'})", button)
+    page.js(JS_ARM, "tab-compare")
+    start = time.perf_counter()
+    button.click()
+    page.wait(lambda: page.js("return window.__started"), message="red star started nothing")
+    page.ready("compare", f"compare: the red star never finished ({page.size})")
+    page.timings["compare: an unseen pair"] = round(time.perf_counter() - start, 2)
+    values = page.js("return [...document.querySelectorAll('#tab-compare input')].map(i => i.value)")
+    assert "red" in values and "star" in values, values
+    page.js("window.scrollTo(0, 0)")
+    page.shot("4-compare-unseen-pair")
+    _check_outputs(page, "compare", "an unseen pair")
+
+
 def test_every_tab_is_reachable_with_a_readable_name(page):
     if "page load to first image" not in page.timings:
         page.open()

@@ -106,7 +106,8 @@ def test_summary_scores_clean_edits_and_counts_already_apart():
 def test_heldout_case_sets_an_unseen_pair():
     from demo.compare import UNSAID, heldout_case
 
-    attribute, target, colour, shape, prompt = heldout_case("green square")
+    attribute, target, colour, shape, prompt, scene = heldout_case("green square")
+    assert scene["open"]
     assert attribute["value"] == "colour" and target["value"] == "green" and "green" in target["choices"]
     assert (colour, shape, prompt) == (UNSAID, "square", "")  # a square with its colour unsaid, made green
 
