@@ -130,7 +130,7 @@ def _layout(archives) -> SimpleNamespace:
             census_text = gr.Markdown()
             census_img = gr.Image(label="Colour × shape: count and share of the valid pictures", type="pil",
                                   interactive=False, elem_classes=["atlas"], buttons=["download", "fullscreen"],
-                                  min_width=300)
+                                  min_width=300, show_label=False)  # (its title is in the figure)
         with gr.Column(min_width=320):
             gr.Markdown("### Map: the archive's codes on their two main axes")
             with gr.Row():
@@ -139,7 +139,7 @@ def _layout(archives) -> SimpleNamespace:
                                    label="Denoising step (h)", visible=first.kind == "diffusion", min_width=120)
             map_img = gr.Image(label="Codes (dots), some pictures, and the shared seed (star)", type="pil",
                                interactive=False, elem_classes=["atlas"], buttons=["download", "fullscreen"],
-                               min_width=300)
+                               min_width=300, show_label=False)  # (its title is in the figure)
     return SimpleNamespace(archive=archive, describe=describe, button=button, note=note, quality=quality, best=best,
                            gallery=gallery, found=found, census=census, census_text=census_text, census_img=census_img,
                            factor=factor, step=step, map_img=map_img)
