@@ -160,7 +160,8 @@ def archive_block(folder: Path = MEASURED) -> str:
         out.append(f"""**Unseen compositions** (`heldout.json`): the pairs {', '.join(ho['heldout_pairs'])} never appear in
 any model's training. {ho['rows_per_group']} starting pictures (one factor of the pair said, the other unsaid, as in
 Side by side) were asked to become one of them, and as many to become a seen pair of the same colours and shapes;
-clean edits read by the judge, with a random move of the same size beside each:
+clean edits read by the judge, with a random move of the same size beside each (n: the edits counted, those whose
+starting picture the judge reads as one clean scene not already showing the target):
 
 | method | unseen pairs: clean | random move | n | seen pairs: clean | random move | n |
 |---|---|---|---|---|---|---|
