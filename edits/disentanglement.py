@@ -127,6 +127,9 @@ def importance_matrix(codes: np.ndarray, factors: dict, importance: str = "logis
     R, acc = np.zeros((np.asarray(codes).reshape(len(codes), -1).shape[1], len(ys))), {}
     for k, (name, y) in enumerate(ys.items()):
         tr, te = _split(y, test_fraction, seed)
+        if len(np.unique(y[tr])) < 2:  # too few samples: the training split saw one class, nothing to read
+            acc[name] = float((y[te] == y[tr][0]).mean())
+            continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # liblinear's convergence and the l1_ratio/penalty deprecation notes
             imp, model = (_logistic_importance if importance == "logistic" else _gbt_importance)(X[tr], y[tr], seed)

@@ -93,3 +93,33 @@ def test_style_codes_are_what_synthesis_uses(tiny_gan):
     assert len(seen) == len(layers) == sum(isinstance(m, type(layers[0].conv)) for m in g.modules())
     for l in layers:
         torch.testing.assert_close(s[:, l.start:l.stop], seen[l.name])
+
+
+class _Reading:
+    """A reading as the judge gives one (valid, labels()), made from a picture's mean colour."""
+
+    def __init__(self, img: np.ndarray):
+        r, g, b = img.reshape(-1, 3).mean(0)
+        self.valid = bool(r > 30)  # some pictures are no scene
+        self._labels = {"colour": "red" if r > g else "green", "shape": "star" if b > 128 else "circle",
+                        "size": "small" if r + g > 256 else "large", "background": "gray"}
+
+    def labels(self) -> dict:
+        return self._labels
+
+
+def test_benchmark_runs_on_a_tiny_gan(tiny_gan, monkeypatch):
+    import benchmarks.disentanglement as bench
+
+    monkeypatch.setattr(bench, "load_gan", lambda path=None: tiny_gan)
+    monkeypatch.setattr(bench, "QUICK_SAMPLED", 120)
+    monkeypatch.setattr(bench, "BATCH", 50)
+    res = bench.run(quick=True, reader=lambda imgs: [_Reading(x) for x in imgs])
+    assert res["n_sampled"] == 120 and 10 <= res["n_valid"] <= 120
+    g = tiny_gan.generator
+    dims = {"z": g.cfg.z_dim, "w": g.cfg.w_dim, "w_plus": g.n_latent * g.cfg.w_dim, "s": 16 + 16 + (16 + 8 + 8) + (8 + 8 + 8)}
+    for space, d in dims.items():
+        assert set(bench.HEAD) <= set(res[space]) and res[space]["dims"] == d
+        assert all(0.0 <= res[space][k] <= 1.0 for k in bench.HEAD)
+        assert res[space]["skipped"] == ["background"]
+    assert sum(res["classes"]["colour"].values()) == res["n_valid"]
