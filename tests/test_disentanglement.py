@@ -101,6 +101,7 @@ class _Reading:
     def __init__(self, img: np.ndarray):
         r, g, b = img.reshape(-1, 3).mean(0)
         self.valid = bool(r > 30)  # some pictures are no scene
+        self.x = self.y = float("nan")
         self._labels = {"colour": "red" if r > g else "green", "shape": "star" if b > 128 else "circle",
                         "size": "small" if r + g > 256 else "large", "background": "gray"}
 
@@ -190,3 +191,37 @@ def test_stylespace_finds_and_moves_a_planted_colour_channel(tiny_gan, tmp_path)
     loaded = Direction.load(tmp_path / "s_colour_red.safetensors")
     torch.testing.assert_close(loaded.vectors, d.vectors)
     assert loaded.meta["space"] == "s" and loaded.meta["channels"] == d.meta["channels"]
+
+
+class _Redness:
+    """A stand-in judge for the planted GAN: colour 'red' above a redness cut, else 'other'; nothing else varies."""
+
+    def __init__(self, cut: float):
+        self.cut = cut
+
+    def __call__(self, imgs):
+        out = []
+        for r in _redness(imgs):
+            x = _Reading(np.zeros((1, 3)) + 255)
+            x._labels = {"colour": "red" if r > self.cut else "other", "shape": "circle", "size": "small",
+                         "background": "gray"}
+            out.append(x)
+        return out
+
+
+def test_stylespace_swaps_are_scored_with_their_controls(tiny_gan):
+    from benchmarks.stylespace import judged_style_swaps
+    from edits.stylespace import fit_styles, style_codes
+
+    gan = _planted(tiny_gan)
+    g = gan.generator
+    w = gan.w_from_seeds(list(range(400)))
+    red = _redness(gan.render(w))
+    cut = float(np.median(red))
+    s = style_codes(g, w)
+    dirs = {f"colour: {c}": d for c, d in fit_styles(s, ["red" if r > cut else "other" for r in red], "colour", g,
+                                                     "pixels", channels=4).items()}
+    out = judged_style_swaps(gan, dirs, gan.w_from_seeds(list(range(2000, 2060))), "colour", 2.0, s.std(0),
+                             reader=_Redness(cut))
+    assert out["n"] == 60 and out["do_nothing_clean_edit_rate"] == 0.0
+    assert out["clean_edit_rate"] > 0.8 and out["clean_edit_rate"] > out["control_clean_edit_rate"] + 0.3
