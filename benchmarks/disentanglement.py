@@ -12,7 +12,10 @@ first. For each space, edits/disentanglement.py's scores:
   factor is carried by n_latent copies of the same dimensions); it is there to be read against a generator whose
   W+ codes differ per layer (an inverted or style-mixed one);
 - s: StyleSpace (Wu et al., CVPR 2021), every modulated conv's and ToRGB's style `modulation(w)` concatenated
-  (edits/stylespace.py; 1088 channels on the embedded generator).
+  (edits/stylespace.py; 1088 channels on the embedded generator);
+- controls: w_rotated (w in a random orthonormal basis) and w_random_expansion (w times a random Gaussian matrix
+  to as many dimensions as s). s is an affine function of w, so it can only win by its axes: S beats W as a code
+  only where it also beats the random expansion of the same size.
 
 Keys per space: dci_disentanglement, dci_completeness, dci_informativeness (mean held-out accuracy of the
 factor classifiers), mig; with dims, accuracy and completeness per factor, mig_per_factor, and `importance` (how
@@ -68,10 +71,21 @@ HEAD = ("dci_disentanglement", "dci_completeness", "dci_informativeness", "mig")
 
 @torch.no_grad()
 def spaces(gan, z: torch.Tensor, w: torch.Tensor) -> dict[str, np.ndarray]:
-    """The four code spaces of the same samples: z, w, w_plus (flattened), s."""
+    """The code spaces of the same samples: z, w, w_plus (flattened), s, and the two controls (`CONTROLS`)."""
     g = gan.generator
-    return {"z": z.numpy(), "w": w.numpy(), "w_plus": g.broadcast(w).reshape(len(w), -1).numpy(),
-            "s": style_codes(g, w).numpy()}
+    s = style_codes(g, w)  # (N, S)
+    gen = torch.Generator().manual_seed(0)
+    rotation, _ = torch.linalg.qr(torch.randn(w.shape[1], w.shape[1], generator=gen))  # (w_dim, w_dim) orthogonal
+    expansion = torch.randn(w.shape[1], s.shape[1], generator=gen)  # (w_dim, S)
+    return {"z": z.numpy(), "w": w.numpy(), "w_plus": g.broadcast(w).reshape(len(w), -1).numpy(), "s": s.numpy(),
+            "w_rotated": ((w - w.mean(0)) @ rotation).numpy(), "w_random_expansion": ((w - w.mean(0)) @ expansion).numpy()}
+
+
+# Every style is an affine function of w (s_l = A_l w_l + b_l), so S holds no information W lacks: what S can win is
+# axes. Two controls read that: w_rotated (w in a random orthonormal basis: are W's own axes special?) and
+# w_random_expansion (w through a random Gaussian matrix to as many dimensions as S: does an overcomplete linear
+# code score higher by itself, its importances spread over more, redundant, dimensions?).
+CONTROLS = ("w_rotated", "w_random_expansion")
 
 
 def measure(gan, z: torch.Tensor, w: torch.Tensor, factors: dict, min_valid: int = 10) -> dict:

@@ -118,7 +118,9 @@ def test_benchmark_runs_on_a_tiny_gan(tiny_gan, monkeypatch):
     res = bench.run(quick=True, reader=lambda imgs: [_Reading(x) for x in imgs])
     assert res["n_sampled"] == 120 and 10 <= res["n_valid"] <= 120
     g = tiny_gan.generator
-    dims = {"z": g.cfg.z_dim, "w": g.cfg.w_dim, "w_plus": g.n_latent * g.cfg.w_dim, "s": 16 + 16 + (16 + 8 + 8) + (8 + 8 + 8)}
+    s_dims = 16 + 16 + (16 + 8 + 8) + (8 + 8 + 8)
+    dims = {"z": g.cfg.z_dim, "w": g.cfg.w_dim, "w_plus": g.n_latent * g.cfg.w_dim, "s": s_dims,
+            "w_rotated": g.cfg.w_dim, "w_random_expansion": s_dims}
     for space, d in dims.items():
         assert set(bench.HEAD) <= set(res[space]) and res[space]["dims"] == d
         assert all(0.0 <= res[space][k] <= 1.0 for k in bench.HEAD)
