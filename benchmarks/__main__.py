@@ -1,4 +1,4 @@
-"""python -m benchmarks imagination|hspace|wspace|compare|atlas|speed|load|judge|steps|archive|heldout [--quick]  — the last line is one JSON object.
+"""python -m benchmarks imagination|hspace|wspace|compare|atlas|speed|load|judge|steps|archive|heldout|disentanglement|stylespace [--quick]  — the last line is one JSON object.
 
 A full run with the default settings also writes that line to assets/measured/NAME.json (with --model, to
 NAME.MODEL.json, MODEL the folder's or Hub id's last part), which the model cards and the README quote;
@@ -15,14 +15,16 @@ from toyworld.settings import MEASURED
 
 from .common import emit
 
-NAMES = ("imagination", "hspace", "wspace", "compare", "atlas", "speed", "load", "judge", "steps", "archive", "heldout")
+NAMES = ("imagination", "hspace", "wspace", "compare", "atlas", "speed", "load", "judge", "steps", "archive", "heldout",
+         "disentanglement", "stylespace")
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("name", choices=NAMES)
     p.add_argument("--quick", action="store_true", help="fewer samples, for a fast check")
-    p.add_argument("--model", default=None, help="diffusion pipeline folder or Hub id (default: embedded)")
+    p.add_argument("--model", default=None, help="diffusion pipeline folder or Hub id (default: embedded); "
+                   "wspace, disentanglement and stylespace: a StyleGAN folder")
     p.add_argument("--guidance", type=float, default=None, help="imagination only: guidance scale to measure")
     p.add_argument("--strength", type=float, default=None, help="hspace/wspace: edit strength (default: the tab's)")
     p.add_argument("--mode", default=None, choices=["symmetric", "asymmetric"], help="hspace only")
