@@ -186,9 +186,40 @@ starting picture the judge reads as one clean scene not already showing the targ
     return "\n\n".join(out) or "Not measured yet: `python -m benchmarks heldout`, `python -m benchmarks archive`."
 
 
+# ------------------------------------------------------------------ README: how W and S are organised
+def structure_block(folder: Path = MEASURED) -> str:
+    dl, ss = _maybe("disentanglement", folder), _maybe("stylespace", folder)
+    dll = _maybe("disentanglement.toy-stylegan-labelled", folder)
+    if not dl:
+        return "Not measured yet: `python -m benchmarks disentanglement`."
+
+    def row(m: dict, label: str) -> str:
+        cells = " | ".join(f"{f2(m[k]['dci_disentanglement'])} / {f2(m[k]['mig'])}" if k in m else "—"
+                           for k in ("z", "w", "s", "w_random_expansion"))
+        return f"| {label} ({m['n_valid']} valid of {m['n_sampled']} samples) | {cells} |"
+
+    rows = [row(dl, dl["model"])] + ([row(dll, dll["model"])] if dll else [])
+    out = f"""**How the GANs' spaces are organised** (`disentanglement.json`; DCI disentanglement / MIG against the four
+factors the judge reads, over samples it reads as valid scenes; the last column is w through a random matrix to as many
+dimensions as s: s is affine in w, so it only wins by its axes when it beats that control):
+
+| generator | z | w | s (StyleSpace) | w, randomly expanded |
+|---|---|---|---|---|
+""" + "\n".join(rows)
+    if ss:
+        out += (f"\n\nStyleSpace edits of {ss['model']} (`stylespace.json`, {ss['judged_seeds']} valid starting codes, "
+                f"{ss['channels'][0]} channels per class): colour swaps clean in "
+                f"{f2(ss['stylespace_clean_edit_rate'], 3)}{ci(ss['stylespace_clean_edit_ci'])} (random channels "
+                f"{f2(ss['stylespace_control_clean_edit_rate'], 3)}), shape swaps "
+                f"{f2(ss['stylespace_shape_clean_edit_rate'], 3)}; the W swaps of the same codes "
+                f"{f2(ss['w_clean_edit_rate'], 3)} and {f2(ss['w_shape_clean_edit_rate'], 3)}.")
+    return out
+
+
 BLOCKS = {  # name: (document, renderer)
     "status": ("README.md", status),
     "archive": ("README.md", archive_block),
+    "structure": ("README.md", structure_block),
     "label-free": ("assets/toy-stylegan-label-free/README.md", label_free_card),
 }
 
