@@ -30,12 +30,10 @@ from __future__ import annotations
 import numpy as np
 
 from edits.compare import METHODS, Scorer, compare_batch, judge_labeller_agreement, markdown_table, summarise
-from edits.directions import load_directions
 from edits.labelers import FACTORS
-from edits.pipeline import load_diffusion, load_hspace_diffusion
-from edits.wspace import directions_folder, load_gan
-from toyworld.settings import DIRECTIONS
 from toyworld.world import sample_scene
+
+from .common import comparison_models
 
 SEEDS = 200  # a full run; --quick: 24
 
@@ -55,11 +53,7 @@ def plan(n: int, seed: int = 11):
 
 
 def run(quick: bool = False, model_path: str | None = None) -> dict:
-    diffusion = load_diffusion(model_path, device="cpu")
-    h_model = load_hspace_diffusion(None, diffusion, device="cpu")
-    h_dirs = load_directions(DIRECTIONS, space="h") if h_model.is_embedded else {}
-    gan = load_gan()
-    w_dirs = load_directions(directions_folder(gan.folder), space="w")
+    diffusion, h_model, h_dirs, gan, w_dirs = comparison_models(model_path)
     n = 24 if quick else SEEDS
     seeds, bases, attrs, tgts = plan(n)
     rows = compare_batch(diffusion, gan, h_dirs, w_dirs, seeds, bases, attrs, tgts, scorer=Scorer(), batch_size=12,

@@ -25,11 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from edits.compare import METHODS, compare_batch, markdown_table, summarise
-from edits.directions import load_directions
-from edits.pipeline import load_diffusion, load_hspace_diffusion
-from edits.wspace import directions_folder, load_gan
-from toyworld.settings import DIRECTIONS
 from toyworld.world import HELDOUT, sample_scene
+
+from .common import comparison_models
 
 ROWS = 240  # per group (held-out, seen), a full run; --quick: 8
 
@@ -89,11 +87,7 @@ def measure(diffusion, h_model, h_dirs: dict, gan, w_dirs: dict, n: int, batch_s
 
 
 def run(quick: bool = False, model_path: str | None = None) -> dict:
-    diffusion = load_diffusion(model_path, device="cpu")
-    h_model = load_hspace_diffusion(None, diffusion, device="cpu")
-    h_dirs = load_directions(DIRECTIONS, space="h") if h_model.is_embedded else {}
-    gan = load_gan()
-    w_dirs = load_directions(directions_folder(gan.folder), space="w")
+    diffusion, h_model, h_dirs, gan, w_dirs = comparison_models(model_path)
     out = measure(diffusion, h_model, h_dirs, gan, w_dirs, 8 if quick else ROWS, progress=_Printer())
     return {**out, "steps": diffusion.default_steps, "guidance_scale": diffusion.default_guidance,
             "gan": gan.name}

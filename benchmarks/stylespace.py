@@ -21,7 +21,6 @@ to record them, and wspace.json is quoted by the README.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from edits.gan import directions_folder, load_gan
@@ -35,7 +34,7 @@ def judged_style_swaps(gan, sdirs: dict, w: torch.Tensor, attribute: str, streng
     """StyleSpace class swaps of `attribute` from the codes w (B, w_dim) to every class other than the one the
     judge reads on each code's own picture, scored as benchmarks/wspace.py's `judged_swaps` scores the W swaps:
     edits/scores.py with the random-channel control (as many channels, as many of their stds) and do-nothing."""
-    from edits.scores import do_nothing, score_edits, scores_with_controls
+    from benchmarks.wspace import swap_scores
     from edits.stylespace import random_channels_like, render_shifted, style_delta
 
     if reader is None:
@@ -56,10 +55,7 @@ def judged_style_swaps(gan, sdirs: dict, w: torch.Tensor, attribute: str, streng
         before += [before_all[i] for i in idx]
         tgts += [target] * len(idx)
         valid += [r.valid for r in edited]
-    out = scores_with_controls(score_edits(before, after, attribute, tgts), score_edits(before, ctl, attribute, tgts),
-                               do_nothing(before, attribute, tgts))
-    out["edited_valid_fraction"] = round(float(np.mean(valid)), 4) if valid else None
-    return out
+    return swap_scores(before, after, ctl, attribute, tgts, valid)
 
 
 def run(quick: bool = False, model_path: str | None = None) -> dict:

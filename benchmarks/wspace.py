@@ -108,8 +108,14 @@ def judged_swaps(gan, dirs, w, attribute: str, strength: float, spread, start=No
         ctl += controls
         tgts += [target] * len(idx)
         valid += [r.valid for r in edited]
-    out = scores_with_controls(score_edits(before, after, attribute, tgts), score_edits(before, ctl, attribute, tgts),
-                               do_nothing(before, attribute, tgts))
+    return swap_scores(before, after, ctl, attribute, tgts, valid)
+
+
+def swap_scores(before: list, after: list, control: list, attribute: str, targets: list[str], valid: list[bool]) -> dict:
+    """The judged swaps' scores (edits.scores) with their control's and the do-nothing edit's, and the share of
+    edited pictures that are valid scenes."""
+    out = scores_with_controls(score_edits(before, after, attribute, targets),
+                               score_edits(before, control, attribute, targets), do_nothing(before, attribute, targets))
     out["edited_valid_fraction"] = round(float(np.mean(valid)), 4) if valid else None
     return out
 
