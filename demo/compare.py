@@ -222,15 +222,14 @@ def _wire(ui: SimpleNamespace, seed: gr.Number, own: Own, knobs: list, run_one, 
     the visitor's own directions `own` follow as hidden states) and its first view. /compare's outputs:
     (before, after, badge) per method, then W's redrawing."""
     inputs = [seed, ui.size, ui.colour, ui.shape, ui.background, ui.base_prompt, ui.attribute, ui.target]
+    one = [*inputs, *knobs, own.h, own.w]  # /compare's arguments
     outputs = [*[x for m in METHODS for x in ui.cols[m]], ui.redrawn]
-    gr.on([ui.button.click, ui.base_prompt.submit], run_one, [*inputs, *knobs, own.h, own.w], outputs,
-          api_name="compare", concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
+    queue = dict(concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
+    gr.on([ui.button.click, ui.base_prompt.submit], run_one, one, outputs, api_name="compare", **queue)
     ui.run_many.click(run_n, [*inputs, ui.n_seeds, *knobs, own.h, own.w], ui.table, api_name="compare_many",
                       concurrency_id=LONG, concurrency_limit=CONCURRENCY[LONG], show_progress="full")
     ui.attribute.input(refresh_targets, ui.attribute, ui.target, api_name=False, queue=False)
     for b in ui.unseen:  # a held-out pair: set the controls, then compare as the button above does
         b.click(heldout_case, b, [ui.attribute, ui.target, ui.colour, ui.shape, ui.base_prompt, ui.base_scene],
-                api_name=False,
-                queue=False).then(run_one, [*inputs, *knobs, own.h, own.w], outputs, api_name=False,
-                                  concurrency_id=MODEL, concurrency_limit=CONCURRENCY[MODEL], show_progress="minimal")
-    return {"refresh": (run_one, [*inputs, *knobs, own.h, own.w], outputs)}
+                api_name=False, queue=False).then(run_one, one, outputs, api_name=False, **queue)
+    return {"refresh": (run_one, one, outputs)}

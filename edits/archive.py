@@ -247,7 +247,7 @@ SHEET_COLUMNS = 64
 
 class Sheet:
     """A catalogue's pictures (N, H, W, 3) uint8, read from its PNG sheet the first time one is asked for: opening
-    the app does not pay for decoding them (about 0.8 s for 2000 pictures here)."""
+    the app does not pay for decoding them (about half a second for 2000 pictures here)."""
 
     def __init__(self, path: Path, n: int):
         self.path, self.n, self._pictures, self._lock = path, n, None, threading.Lock()
