@@ -155,6 +155,12 @@ def check_knobs(num_inference_steps, guidance_scale, negative_prompt="") -> dict
     )
 
 
+# The embedded model's default: the fewest DDIM steps whose prompt adherence stays within the 95 % interval of
+# every reading at 25 steps (`python -m benchmarks steps`, its "chosen_ddim"; tests/test_steps.py holds them
+# equal). DPM-Solver++ holds at fewer steps, but the h-space moves are written for DDIM's step.
+EMBEDDED_STEPS = 12
+
+
 @dataclass
 class DiffusionModel:
     """A loaded pipeline, its name, and a lock so that one sampling runs at a time."""
@@ -274,7 +280,9 @@ def load_diffusion(source: str | Path | None = None, device: str | None = None,
     pipe = pipe.to(dev)
     pipe.set_progress_bar_config(disable=True)
     model = DiffusionModel(pipe=pipe, name=source)
-    if "turbo" in source.lower():
+    if model.is_embedded:
+        model.default_steps = EMBEDDED_STEPS
+    elif "turbo" in source.lower():
         model.default_steps, model.default_guidance = 4, 0.0
     return model
 

@@ -30,3 +30,20 @@ def test_the_default_steps_keep_the_prompt():
     for factor in ("colour", "shape", "background"):
         hits = sum(getattr(r, factor) == getattr(s, factor) for r, s in zip(readings, scenes))
         assert hits >= 7, (factor, hits)
+
+
+def test_the_embedded_default_is_the_steps_benchmarks_choice():
+    """The embedded model's default steps are the DDIM setting the steps benchmark chose, not a typed-in guess."""
+    import json
+
+    from edits.pipeline import EMBEDDED_STEPS
+    from toyworld.settings import ASSETS
+
+    measured = json.loads((ASSETS / "measured" / "steps.json").read_text())
+    assert measured["chosen_ddim"] == f"ddim_{EMBEDDED_STEPS}"
+    assert measured["settings"][measured["chosen_ddim"]]["holds"]
+
+
+@needs_embedded
+def test_the_embedded_model_loads_with_its_chosen_steps():
+    assert load_diffusion(EMBEDDED, device="cpu").default_steps == 12
