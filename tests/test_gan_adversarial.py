@@ -58,7 +58,8 @@ def tiny_cfg(**kw) -> sg.GANTrainConfig:
 def run(path, steps, cfg=None, **kw):
     kw.setdefault("data", PicturesOnly())
     kw.setdefault("quality", None)
-    return sg.train(path, cfg or tiny_cfg(), max_steps=steps, log=lambda m: None, log_every=1, **kw)
+    kw.setdefault("log", lambda m: None)
+    return sg.train(path, cfg or tiny_cfg(), max_steps=steps, log_every=1, **kw)
 
 
 def ckpt_tensors(folder):
@@ -189,3 +190,29 @@ def test_non_finite_losses_reload_the_last_checkpoint_without_bf16(tmp_path, mon
     assert meta["cfg"]["bf16"] is False and meta["step"] == 4
     steps = [json.loads(ln)["step"] for ln in (tmp_path / "run" / sg.LOG).read_text().splitlines()]
     assert steps == [1, 2, 2, 3, 4]  # step 3's bad line is dropped; the reload is logged at step 2
+
+
+def test_augmentation_is_identity_at_zero_differentiable_twice_and_moves_pictures():
+    x = torch.randn(4, 3, 16, 16, requires_grad=True)
+    ops = sg.parse_augment("xflip,translation,cutout")
+    assert torch.equal(sg.augment_pictures(x, 0.0, ops, torch.Generator().manual_seed(0)), x)
+    y = sg.augment_pictures(x, 1.0, ops, torch.Generator().manual_seed(1))
+    assert not torch.equal(y, x) and y.shape == x.shape
+    grad, = torch.autograd.grad(y.square().sum(), x, create_graph=True)  # R1 differentiates through it twice
+    grad.sum().backward()
+    assert x.grad is not None
+    with pytest.raises(ValueError):
+        sg.parse_augment("xflip,rotate")
+
+
+def test_a_resumed_run_takes_augmentation_and_a_fresh_bigger_discriminator(tmp_path):
+    run(tmp_path / "a", 2, cfg=tiny_cfg(ada_target=-1.0))  # p can only go up
+    bigger = {**tiny_cfg().discriminator, "channels": {4: 8, 8: 8, 16: 16}}
+    run(tmp_path / "a", 6, augment="xflip,translation,cutout", discriminator=bigger)
+    tensors, meta = ckpt_tensors(tmp_path / "a")
+    assert meta["step"] == 6 and meta["cfg"]["augment"] == "xflip,translation,cutout"
+    assert meta["aug_p"] == pytest.approx(4 * 4 / 100_000)  # 4 steps of 4 pictures, 0 -> 1 in 100 kimg
+    assert tensors["D.from_rgb.weight"].shape[0] == 16
+    said = []
+    run(tmp_path / "a", 7, augment="xflip,translation,cutout", discriminator=bigger, log=said.append)
+    assert not any("fresh D" in m for m in said), said  # the same size again: D and its optimiser kept

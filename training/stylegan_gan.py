@@ -97,6 +97,13 @@ class GANTrainConfig:
     w_avg_beta: float = 0.995
     bf16: bool = False  # autocast the main D and G passes (not the regularisers) to bfloat16
     seed: int = 0
+    # Differentiable augmentation of every picture D sees (real, fake, in R1 and in G's loss), each op applied to
+    # a picture with probability aug_p, adapted as StyleGAN2-ADA does: up when D is sure of the real pictures
+    # (the mean sign of its real logits over ada_target), down otherwise, at most 0 -> 1 in ada_kimg thousand
+    # pictures. "" = none. Ops (augment_pictures): xflip, translation (1/8 of the side, edges repeated), cutout.
+    augment: str = ""
+    ada_target: float = 0.6
+    ada_kimg: float = 100.0
     n_train: int = N_TRAIN
     train_seed: int = TRAIN_SEED
     generator: dict = field(default_factory=lambda: json.loads(StyleGANConfig().to_json()))
@@ -124,6 +131,7 @@ class GANState:
     step: int = 0
     wall: float = 0.0  # seconds trained before this process started
     pl_mean: float = 0.0
+    aug_p: float = 0.0  # the augmentation probability now (cfg.augment)
 
 
 def lazy_adam(params, cfg: GANTrainConfig, every: int) -> torch.optim.Adam:
@@ -177,7 +185,8 @@ def save_checkpoint(state: GANState, path: Path, extra: dict | None = None) -> P
     tg, mg = _optim_tensors("opt_g", state.opt_g)
     td, md = _optim_tensors("opt_d", state.opt_d)
     tensors.update({k: v.cpu() for k, v in {**tg, **td}.items()})
-    meta = {"step": state.step, "wall": state.wall, "pl_mean": state.pl_mean, "cfg": asdict(state.cfg),
+    meta = {"step": state.step, "wall": state.wall, "pl_mean": state.pl_mean, "aug_p": state.aug_p,
+            "cfg": asdict(state.cfg),
             "opt_g": mg, "opt_d": md, **(extra or {})}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -205,7 +214,59 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> GANState:
     _load_optim(state.opt_g, "opt_g", tensors, meta["opt_g"], device)
     _load_optim(state.opt_d, "opt_d", tensors, meta["opt_d"], device)
     state.step, state.wall, state.pl_mean = int(meta["step"]), float(meta["wall"]), float(meta["pl_mean"])
+    state.aug_p = float(meta.get("aug_p", 0.0))
     return state
+
+
+def with_new_discriminator(state: GANState, d_cfg: dict, device: torch.device | str = "cpu") -> GANState:
+    """The same G and G_ema (and their optimiser) with a fresh D of config d_cfg and its fresh optimiser: a run
+    that goes on from a checkpoint with a discriminator of another size."""
+    cfg = GANTrainConfig(**{**asdict(state.cfg), "discriminator": dict(d_cfg)})
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed + 1 + state.step)
+        D = Discriminator(cfg.d_cfg()).to(device)
+    return GANState(cfg, state.G, state.G_ema, D, state.opt_g, lazy_adam(D.parameters(), cfg, cfg.r1_every),
+                    state.step, state.wall, state.pl_mean, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------- augmentation
+AUGMENTS = ("xflip", "translation", "cutout")
+
+
+def parse_augment(spec: str) -> tuple[str, ...]:
+    ops = tuple(o for o in (spec or "").replace(" ", "").split(",") if o)
+    unknown = [o for o in ops if o not in AUGMENTS]
+    if unknown:
+        raise ValueError(f"unknown augmentation {unknown}; known: {', '.join(AUGMENTS)}")
+    return ops
+
+
+def augment_pictures(x: torch.Tensor, p: float, ops: tuple[str, ...], gen: torch.Generator) -> torch.Tensor:
+    """Pictures (B, C, R, R) through `ops`, each op applied to each picture with probability p (random numbers
+    from gen, drawn whatever p is, so a run's draws do not depend on p). Differentiable with respect to x;
+    identity at p = 0."""
+    b, _, r, _ = x.shape
+    for op in ops:
+        on = (torch.rand(b, generator=gen) < p).to(x.device)
+        if op == "xflip":
+            x = torch.where(on.view(b, 1, 1, 1), x.flip(3), x)
+        elif op == "translation":  # whole-pixel shifts up to r/8, the picture's border repeated
+            m = r // 8
+            shift = torch.randint(-m, m + 1, (b, 2), generator=gen).to(x.device) * on.view(b, 1)  # (B, 2)
+            ii = torch.arange(r, device=x.device)
+            rows, cols = ii.view(1, r) + m - shift[:, :1], ii.view(1, r) + m - shift[:, 1:]  # (B, R) into the pad
+            xp = F.pad(x, (m, m, m, m), mode="replicate")
+            x = xp[torch.arange(b, device=x.device).view(b, 1, 1), :, rows.view(b, r, 1), cols.view(b, 1, r)]
+            x = x.permute(0, 3, 1, 2)  # indexing put the channels last
+        elif op == "cutout":  # a square of half the side set to 0, anywhere in the picture
+            half = r // 2
+            at = torch.randint(0, r - half + 1, (b, 2), generator=gen).to(x.device)
+            ii = torch.arange(r, device=x.device)
+            rows = (ii.view(1, r) >= at[:, :1]) & (ii.view(1, r) < at[:, :1] + half)  # (B, R)
+            cols = (ii.view(1, r) >= at[:, 1:]) & (ii.view(1, r) < at[:, 1:] + half)
+            hole = rows.view(b, 1, r, 1) & cols.view(b, 1, 1, r) & on.view(b, 1, 1, 1)
+            x = x * (~hole).to(x.dtype)
+    return x
 
 
 # ---------------------------------------------------------------------------------------------- one step
@@ -260,6 +321,10 @@ def train_step(s: GANState, real: torch.Tensor, gen: torch.Generator, red: Reduc
         return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=cfg.bf16)
 
     out = {}
+    ops = parse_augment(cfg.augment)
+
+    def aug(x):  # what D sees
+        return augment_pictures(x, s.aug_p, ops, gen) if ops else x
 
     # ---- D: logistic loss on real and generated pictures
     G.requires_grad_(False)
@@ -269,7 +334,7 @@ def train_step(s: GANState, real: torch.Tensor, gen: torch.Generator, red: Reduc
     noise = random_noise(G, b, gen, device)
     with ac():
         fake = G.synthesis(ws, noise=noise)  # (B, C, R, R)
-        logit_fake, logit_real = D(fake.detach()).float(), D(real).float()  # (B, 1)
+        logit_fake, logit_real = D(aug(fake.detach())).float(), D(aug(real)).float()  # (B, 1)
     loss_d = F.softplus(logit_fake).mean() + F.softplus(-logit_real).mean()
     s.opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
@@ -279,7 +344,7 @@ def train_step(s: GANState, real: torch.Tensor, gen: torch.Generator, red: Reduc
 
     if k % cfg.r1_every == 0:  # lazy R1: gradient penalty on real pictures, in fp32
         x = real.detach().requires_grad_(True)
-        grad, = torch.autograd.grad(D(x).sum(), x, create_graph=True)  # (B, C, R, R)
+        grad, = torch.autograd.grad(D(aug(x)).sum(), x, create_graph=True)  # (B, C, R, R)
         r1 = grad.square().sum(dim=(1, 2, 3)).mean()
         s.opt_d.zero_grad(set_to_none=True)
         (r1 * (cfg.r1_gamma / 2) * cfg.r1_every).backward()
@@ -293,7 +358,7 @@ def train_step(s: GANState, real: torch.Tensor, gen: torch.Generator, red: Reduc
     w, ws = sample_ws(G, b, gen, cfg.mixing_prob, device)
     noise = random_noise(G, b, gen, device)
     with ac():
-        loss_g = F.softplus(-D(G.synthesis(ws, noise=noise)).float()).mean()
+        loss_g = F.softplus(-D(aug(G.synthesis(ws, noise=noise))).float()).mean()
     s.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     red.grads(G.parameters())
@@ -317,6 +382,12 @@ def train_step(s: GANState, real: torch.Tensor, gen: torch.Generator, red: Reduc
         s.opt_g.step()
         out.update(pl=pl.item(), pl_mean=s.pl_mean)
     G.requires_grad_(False)
+
+    # ---- the augmentation probability, adapted to how sure D is of the real pictures
+    if ops:
+        rt = float(red.mean(logit_real.detach().sign().mean()))
+        s.aug_p = min(1.0, max(0.0, s.aug_p + math.copysign(b * red.n / (cfg.ada_kimg * 1000), rt - cfg.ada_target)))
+        out.update(rt=rt, aug_p=s.aug_p)
 
     # ---- G_ema: lerp towards G with a half-life in pictures
     s.step += 1
@@ -429,11 +500,13 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
           max_steps: int | None = None, data=None, resume_from: Path | None = None, init_from: Path | None = None,
           ckpt_every_s: float = 600.0, log_every: int = 10, quality_every: int = 250,
           quality: Callable[[torch.Tensor], dict] | None = default_quality, accelerator=None,
-          handle_signals: bool = True, log=print) -> dict:
+          handle_signals: bool = True, log=print, augment: str | None = None,
+          discriminator: dict | None = None) -> dict:
     """Train until `deadline` (epoch s), `max_steps` (total) or SIGTERM / SIGINT; resumes from
     run_dir/checkpoint.safetensors, else from `resume_from`'s checkpoint (a snapshot folder), else fresh from
     `cfg` (G and G_ema warm-started from the generator folder `init_from` when given). `data` needs only
-    `len(data)` and `data.batch(idx) -> (B, 3, H, W)` in [-1, 1]."""
+    `len(data)` and `data.batch(idx) -> (B, 3, H, W)` in [-1, 1]. A resumed run takes `augment` (ops) and
+    `discriminator` (a D config: a fresh D of that size, G and G_ema kept) when given; a fresh one takes cfg's."""
     if accelerator is None:
         from accelerate import Accelerator
 
@@ -452,6 +525,13 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
         if main:
             _trim_log(log_path, s.step)
         log(f"gan: resumed from {src} at step {s.step} ({s.wall / 60:.1f} min trained)")
+        if augment is not None and augment != s.cfg.augment:
+            parse_augment(augment)
+            log(f"gan: augmentation {s.cfg.augment or 'none'} -> {augment or 'none'} (p = {s.aug_p:.3f})")
+            s.cfg.augment = augment
+        if discriminator is not None and DiscriminatorConfig(**discriminator) != s.cfg.d_cfg():
+            s = with_new_discriminator(s, discriminator, device)
+            log(f"gan: a fresh D {discriminator}, {sum(p.numel() for p in s.D.parameters()) / 1e6:.3f} M parameters")
     elif src is not None:
         raise FileNotFoundError(f"no checkpoint in {resume_from}")
     else:
@@ -617,6 +697,10 @@ def main(argv=None) -> None:
     p.add_argument("--r1-gamma", type=float, default=GANTrainConfig.r1_gamma,
                    help="R1 weight of a fresh run (a resumed run keeps its own)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--augment", help="train: D's augmentations, e.g. 'xflip,translation,cutout' (adaptive p); "
+                                     "'' for none; a resumed run keeps its own unless given")
+    p.add_argument("--d-channels", help="train: D's channels per resolution, e.g. '64:32,32:64,16:128,8:128,4:128'; "
+                                        "a resumed run given other channels goes on with a fresh D of that size")
     p.add_argument("--ckpt-minutes", type=float, default=10.0)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--quality-every", type=int, default=250)
@@ -631,12 +715,18 @@ def main(argv=None) -> None:
         print(time.strftime("%H:%M:%S"), msg, flush=True)
 
     if a.command == "train":
-        cfg = GANTrainConfig(batch=a.batch, bf16=a.bf16, seed=a.seed, r1_gamma=a.r1_gamma)
+        cfg = GANTrainConfig(batch=a.batch, bf16=a.bf16, seed=a.seed, r1_gamma=a.r1_gamma, augment=a.augment or "")
         if a.init_from is not None:
             cfg.generator = json.loads(load_generator(a.init_from)[0].cfg.to_json())
+        d_cfg = None
+        if a.d_channels:
+            chans = {int(k): int(v) for k, v in (kv.split(":") for kv in a.d_channels.split(","))}
+            d_cfg = {**cfg.discriminator, "channels": chans}
+            cfg.discriminator = d_cfg
         res = train(a.run_dir, cfg, deadline_from(a.until, a.minutes), a.max_steps, resume_from=a.resume_from,
                     init_from=a.init_from, ckpt_every_s=60 * a.ckpt_minutes, log_every=a.log_every,
-                    quality_every=a.quality_every, quality=resolve_quality(a.quality), log=log)
+                    quality_every=a.quality_every, quality=resolve_quality(a.quality), log=log,
+                    augment=a.augment, discriminator=d_cfg)
     elif a.command == "snapshot":
         res = snapshot(a.run_dir, a.out or GAN_CHECKPOINT)
     else:
