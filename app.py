@@ -33,8 +33,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="folder of a StyleGAN generator for the W-space tab (default: the embedded toy one; "
                         "official NVlabs .pkl files: convert them first with `python -m edits.convert stylegan`)")
     p.add_argument("--steps", type=int, default=os.environ.get("DIFFUSION_STEPS"),
-                   help="default denoising steps of the diffusion models, in every tab and fit (default: 25; 4 for a "
-                        "*turbo* model); fewer keep a large model responsive on a CPU")
+                   help="default denoising steps of the diffusion models, in every tab and fit (default: 12 for the "
+                        "embedded model, the steps benchmark's choice; 25 for others; 4 for a *turbo* model); fewer "
+                        "keep a large model responsive on a CPU")
     p.add_argument("--device", default=os.environ.get("DEVICE"), help="cuda, cpu, ... (default: automatic)")
     p.add_argument("--server-name", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))

@@ -197,6 +197,7 @@ def run(quick: bool = False, model_path: str | None = None, strength: float | No
     acc = np.array([d.meta["accuracy"] for d in colour_dirs.values()])  # (colours, steps)
     res.update(mean_boundary_accuracy=float(acc.mean()), best_step_accuracy=float(acc.mean(0).max()),
                best_step=int(acc.mean(0).argmax()), mode=mode, move=DEFAULT_EDIT["move"], strength=strength, n=n,
+               steps=model.default_steps,
                interval=[DEFAULT_EDIT["start"], DEFAULT_EDIT["end"]],
                edits=next(iter(colour_dirs.values())).meta.get("edits", "unet.mid_block output"),
                model=Path(model.name).name)

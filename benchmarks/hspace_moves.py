@@ -126,7 +126,7 @@ def run_move(model, dirs, move: str, n: int, strength: float | None, plan) -> di
 
     strength = default_strength(move) if strength is None else strength
     res = {"move": move, "strength": strength, "n_seeds": n, "interval": [DEFAULT_EDIT["start"], DEFAULT_EDIT["end"]],
-           "mode": DEFAULT_EDIT["mode"], "default_move": DEFAULT_EDIT["move"]}
+           "mode": DEFAULT_EDIT["mode"], "default_move": DEFAULT_EDIT["move"], "steps": model.default_steps}
     # colour, and the conflict case on the same seeds and targets
     scenes, seeds = plan(n)
     base = [prompt_for(size=s.size, shape=s.shape, background=s.background) for s in scenes]

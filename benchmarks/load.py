@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from edits.metrics import same_picture
+from edits.pipeline import EMBEDDED_STEPS as STEPS  # what a visitor of the embedded model draws with
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = ["a large circle on a white background", "a small red star on a black background",
@@ -158,7 +159,7 @@ def concurrent_clients(url: str, n: int = 16, check_pixels: bool = True) -> dict
 
     def use(i):
         c = clients[i]
-        out = {"generate": [_timed(c.predict, PROMPTS[i % 4], "", 1000 + i, 25, 5.0, api_name="/generate")]}
+        out = {"generate": [_timed(c.predict, PROMPTS[i % 4], "", 1000 + i, STEPS, 5.0, api_name="/generate")]}
         out["edit_w"] = [_timed(c.predict, 2000 + i, 0.7, "colour", "blue", 0.5 + k / 2, api_name="/edit_w")
                          for k in range(3)]
         return out
@@ -178,7 +179,7 @@ def concurrent_clients(url: str, n: int = 16, check_pixels: bool = True) -> dict
     for i, g in enumerate(got):
         ok, _, path = g["generate"][0]
         if ok:
-            a, b = _pixels(path), _pixels(alone.predict(PROMPTS[i % 4], "", 1000 + i, 25, 5.0, api_name="/generate"))
+            a, b = _pixels(path), _pixels(alone.predict(PROMPTS[i % 4], "", 1000 + i, STEPS, 5.0, api_name="/generate"))
             same, exact = same + same_picture(a, b), exact + np.array_equal(a, b)
     for i, g in enumerate(got):
         ok, _, paths = g["edit_w"][2]
@@ -196,7 +197,7 @@ def flood(url: str) -> dict:
     from gradio_client.utils import Status
 
     flooder, other = client(url), client(url)
-    jobs = [flooder.submit(PROMPTS[i % 4], "", i, 25, 5.0, api_name="/generate") for i in range(32)]
+    jobs = [flooder.submit(PROMPTS[i % 4], "", i, STEPS, 5.0, api_name="/generate") for i in range(32)]
     jobs += [flooder.submit("a {size} {shape} on a {background} background", "colour", "classifier", 32, None,
                             api_name="/fit_h") for _ in range(4)]
     deadline = time.monotonic() + 120
@@ -204,7 +205,7 @@ def flood(url: str) -> dict:
         if time.monotonic() > deadline:
             break
         time.sleep(0.02)
-    ok, seconds, _ = _timed(other.predict, PROMPTS[0], "", 77, 25, 5.0, api_name="/generate")
+    ok, seconds, _ = _timed(other.predict, PROMPTS[0], "", 77, STEPS, 5.0, api_name="/generate")
     done = turned = 0
     for j in jobs:
         try:
@@ -250,7 +251,7 @@ def bad_inputs(server: Server) -> dict:
     csv = server.work / "evil.csv"
     csv.write_text("\n".join(f"{i},{'../' * 8 + 'etc/pwned' if i % 2 else 'x'}" for i in range(16)))
     for call in (lambda: c.predict("a {shape} " * 16_000, "colour", "classifier", 16, None, api_name="/fit_h"),
-                 lambda: c.predict("a circle", "\x00" * 20_000, 3, 25, 5.0, api_name="/generate")):
+                 lambda: c.predict("a circle", "\x00" * 20_000, 3, STEPS, 5.0, api_name="/generate")):
         ok, _, _ = _timed(call)
         answers.append("complete" if ok else "error")
     answers.append(_raw(url, "/generate", ["a \ud800 circle", "", 3, 25, 5.0]))  # a lone surrogate, as JSON
@@ -266,7 +267,7 @@ def bad_inputs(server: Server) -> dict:
 def mixed_use(url: str, seconds: float, rng: random.Random, fit_samples: int = 16) -> tuple[int, int]:
     c = client(url)
     actions = [
-        (4, lambda s: c.predict(rng.choice(PROMPTS), "", s, 25, 5.0, api_name="/generate")),
+        (4, lambda s: c.predict(rng.choice(PROMPTS), "", s, STEPS, 5.0, api_name="/generate")),
         (6, lambda s: c.predict(s, 0.7, "colour", rng.choice(["blue", "red", "green"]), 1.0, api_name="/edit_w")),
         (2, lambda s: c.predict(PROMPTS[0], s, "colour", "blue", 1.0, api_name="/edit_h")),
         (1, lambda s: c.predict(s, "large", "red", "circle", "white", "", "colour", "blue", api_name="/compare")),
@@ -339,7 +340,7 @@ def run(quick: bool = False, model_path: str | None = None, minutes: float | Non
             server.wait()
             t_start = time.time()
             c = client(server.url)  # warm-up: one call of each kind, so that lazy set-up is not counted
-            c.predict(PROMPTS[0], "", 1, 25, 5.0, api_name="/generate")
+            c.predict(PROMPTS[0], "", 1, STEPS, 5.0, api_name="/generate")
             c.predict(1, 0.7, "colour", "blue", 1.0, api_name="/edit_w")
             c.predict(PROMPTS[0], 1, "colour", "blue", 1.0, api_name="/edit_h")
             c.predict("StyleGAN: between two seeds", "", 1, 2, 4, "colour", "blue", 1.5, 8, api_name="/walk")

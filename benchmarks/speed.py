@@ -47,9 +47,8 @@ def run(quick: bool = False, model_path: str | None = None) -> dict:
     model = load_diffusion(model_path, device="cpu")
     repeats = 3 if quick else 9
     prompt = "a large red circle on a white background"
-    gen = median_time(lambda: model.generate(prompt, seed=1, num_inference_steps=25,
-                                             guidance_scale=model.default_guidance), repeats)
-    res = {"generate_s": round(gen, 4), "steps": 25, "guidance_scale": model.default_guidance,
+    gen = median_time(lambda: model.generate(prompt, seed=1, guidance_scale=model.default_guidance), repeats)
+    res = {"generate_s": round(gen, 4), "steps": model.default_steps, "guidance_scale": model.default_guidance,
            "resolution": model.resolution}
     res.update(_hspace_speed(load_hspace_diffusion(None, model, device="cpu"), repeats))
     res.update(_wspace_speed(repeats))
@@ -77,7 +76,7 @@ def _hspace_speed(model, repeats: int) -> dict:
     """Edited vs. unedited sampling through the same loop, timed in one run: the median over rounds of
     each round's ratio (plain, the swap in both modes and the guided edit run back to back in every round).
     edit_h_overhead(_asymmetric) time the swap move, as before the guided move existed;
-    edit_h_guided_overhead the default, guided edit."""
+    edit_h_overhead_default the default edit (edit_h_default_move)."""
     from dataclasses import replace
 
     from edits.directions import load_directions, others_of, siblings_of
@@ -95,7 +94,7 @@ def _hspace_speed(model, repeats: int) -> dict:
     runs = {"plain": lambda: sample(model, prompt, 1),
             **{m: lambda m=m: sample(model, prompt, 1, edit=replace(edit, mode=m, move="swap"))
                for m in ("symmetric", "asymmetric")},
-            "guided": lambda: sample(model, prompt, 1, edit=replace(edit))}
+            "default": lambda: sample(model, prompt, 1, edit=replace(edit))}
     for fn in runs.values():
         fn()  # warm-up
     times = {k: [] for k in runs}
@@ -112,4 +111,5 @@ def _hspace_speed(model, repeats: int) -> dict:
     fit_s = time.perf_counter() - t
     return {"sample_s": round(plain, 4), "edit_h_overhead": round(float(ratio["symmetric"]), 3),
             "edit_h_overhead_asymmetric": round(float(ratio["asymmetric"]), 3),
-            "edit_h_guided_overhead": round(float(ratio["guided"]), 3), "fit_h_s": round(fit_s, 1)}
+            "edit_h_overhead_default": round(float(ratio["default"]), 3), "edit_h_default_move": edit.move,
+            "fit_h_s": round(fit_s, 1)}

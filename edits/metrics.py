@@ -14,7 +14,6 @@ have alike directions" — the latent space mirrors perception.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import spearmanr
 from skimage.color import rgb2lab
 from skimage.metrics import structural_similarity
 
@@ -80,6 +79,7 @@ def lab_distance_matrix(colours: dict[str, tuple[int, int, int]]) -> tuple[list[
 
 def spearman_upper(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation of the off-diagonal upper-triangle entries of two square matrices."""
+    from scipy.stats import spearmanr  # here, not at import: scipy.stats alone takes about a second to import
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] < 3:
         raise InputError("The atlas needs two square matrices of the same size, at least 3 x 3.")

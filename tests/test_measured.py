@@ -104,3 +104,12 @@ def test_only_full_default_runs_are_recorded(tmp_path, capsys):
     emit({"a": 1, "benchmark": "x"}, tmp_path / "m" / "x.json")
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(line) == {"a": 1, "benchmark": "x"} and (tmp_path / "m" / "x.json").read_text().strip() == line
+
+
+def test_findings_quote_benchmark_lines_verbatim():
+    """Every JSON line pasted into a FINDINGS document is, key for key, the file it names in assets/measured."""
+    for findings in ROOT.glob("assets/**/FINDINGS.md"):
+        text = findings.read_text()
+        for m in re.finditer(r"`\.\./measured/([\w.-]+\.json)`[^`]*?```\n(\{.*?\})\n```", text, re.S):
+            name, line = m.group(1), m.group(2)
+            assert json.loads(line) == json.loads((MEASURED / name).read_text()), f"{findings}: {name}"

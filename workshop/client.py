@@ -31,7 +31,7 @@ def _save(result, out: Path, stem: str) -> list[str]:
     return texts
 
 
-def run(client, out: Path, seed: int = 7, target: str = "blue", steps: int = 25) -> dict[str, str]:
+def run(client, out: Path, seed: int = 7, target: str = "blue", steps: int = 12) -> dict[str, str]:
     """Call generate, edit_h, edit_w and compare on one seed; returns {endpoint: 'ok' or the error}."""
     out.mkdir(parents=True, exist_ok=True)
     prompt = f"a {BASE['size']} {BASE['colour']} {BASE['shape']} on a {BASE['background']} background"
@@ -39,7 +39,7 @@ def run(client, out: Path, seed: int = 7, target: str = "blue", steps: int = 25)
         "generate": ((prompt, "", seed, steps, 5.0), "imagination"),
         # the same steps, guidance and negative prompt as /generate (the endpoints' last arguments)
         "edit_h": ((f"a {BASE['size']} {BASE['shape']} on a {BASE['background']} background", seed, "colour",
-                    target, 1.0, 0.2, 0.8, "asymmetric", "guided", steps, 5.0, ""), "hspace"),
+                    target, 1.0, 0.2, 0.8, "asymmetric", "recurrent", steps, 5.0, ""), "hspace"),
         "edit_w": ((seed, 1.0, "colour", target, 1.0), "wspace"),
         "compare": ((seed, *BASE.values(), "", "colour", target, steps, 5.0, ""), "compare"),
     }
@@ -59,7 +59,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="client_out", help="folder for the images")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--target", default="blue", help="the colour to edit towards")
-    p.add_argument("--steps", type=int, default=25, help="denoising steps for /generate, /edit_h and /compare")
+    p.add_argument("--steps", type=int, default=12, help="denoising steps for /generate, /edit_h and /compare "
+                                                          "(12: the embedded model's default)")
     p.add_argument("--token", default=None, help="a Hugging Face token, for a private Space")
     a = p.parse_args(argv)
     from gradio_client import Client
