@@ -363,11 +363,14 @@ def build_gan_catalogue(gan, n: int, first_seed: int = 0, truncation_psi: float 
 
 
 def build_diffusion_catalogue(model, n: int, first_seed: int = 0, prompt: str = "", guidance_scale: float = 1.0,
-                              h_steps=(0, 6, 12, 18, 24), progress=None) -> Catalogue:
+                              h_steps=None, progress=None) -> Catalogue:
     """Seeds first_seed.. under one prompt (the empty prompt: nothing said, the seed decides everything; with
-    it, guidance changes nothing, so 1 draws the same pictures as the app's default at half the cost)."""
+    it, guidance changes nothing, so 1 draws the same pictures as the app's default at half the cost). h is
+    kept at `h_steps` (step indices; default five, evenly spread over the model's default steps)."""
     from sklearn.decomposition import PCA
 
+    if h_steps is None:
+        h_steps = tuple(sorted({int(round(i)) for i in np.linspace(0, model.default_steps - 1, 5)}))
     seeds = np.arange(first_seed, first_seed + n, dtype=np.int64)
     t0 = time.perf_counter()
     images, hs = draw_diffusion(model, prompt, seeds, guidance_scale, h_steps=h_steps, progress=progress)

@@ -185,3 +185,12 @@ def test_archive_tab_answers_search_map_and_census(tiny_full_app):
     image, text = client.predict("Training scenes", api_name="/census")
     shown = image.get("value") if isinstance(image, dict) else image  # (hidden: an update with no value)
     assert ("held-out pairs" in text) == (shown is not None), (image, text)
+
+
+def test_a_diffusion_catalogue_keeps_h_at_steps_its_model_takes(tiny_model):
+    """The h maps are taken at steps the model's default sampling has (any number of steps), not at fixed ones."""
+    from edits.archive import build_diffusion_catalogue
+
+    cat = build_diffusion_catalogue(tiny_model, 3)
+    assert cat.h_maps and all(0 <= s < tiny_model.default_steps for s in cat.h_maps)
+    assert max(cat.h_maps) == tiny_model.default_steps - 1

@@ -66,7 +66,8 @@ procedurally rendered toy-world scenes, so exactly the same code loads it and a 
   adding a direction to h changes almost nothing here; the h-space tab applies its directions through the
   UNet instead, along the gradient of their readouts (`../directions/FINDINGS.md`).
 - Scheduler: DDPM `scaled_linear` betas (0.00085–0.012, 1000 steps) for training; DDIM with
-  `trailing` spacing for sampling (25 steps by default, guidance 5).
+  `trailing` spacing for sampling (12 steps by default, the fewest that keep the prompt as well as 25 by
+  `python -m benchmarks steps`; guidance 5).
 
 ## Data
 40 000 scenes rendered once (seed 3): object colour (8), shape (4), size (3), position (continuous),
