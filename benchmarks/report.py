@@ -216,10 +216,36 @@ dimensions as s: s is affine in w, so it only wins by its axes when it beats tha
     return out
 
 
+# ------------------------------------------------------------------ README: serving a room
+def serving_block(folder: Path = MEASURED) -> str:
+    sp, ld, st = _maybe("speed", folder), _maybe("load", folder), _maybe("steps", folder)
+    out = []
+    if st:
+        ref, ch = st["settings"][st["reference"]], st["settings"].get(st["chosen_ddim"], {})
+        out.append(f"**Denoising steps** (`steps.json`, {st['n']} prompts read by the judge): the embedded model draws "
+                   f"with {st['chosen_ddim'].split('_')[1]} DDIM steps, the fewest whose adherence stays within the 95 % "
+                   f"interval of {st['reference'].split('_')[1]} steps (colour {f2(ch.get('colour'))} against "
+                   f"{f2(ref['colour'])}, shape {f2(ch.get('shape'))} against {f2(ref['shape'])}, held-out pairs "
+                   f"{f2(ch.get('heldout'))} against {f2(ref['heldout'])}).")
+    if sp:
+        out.append(f"**One visitor** (`speed.json`): a picture in {sp['generate_s']:.2f} s ({sp['steps']} steps, median), "
+                   f"the default h-space edit {sp.get('edit_h_overhead_default', '—')}x that, a W edit "
+                   f"{sp.get('edit_w_ms', '—')} ms; `python app.py` answers its first page {sp['startup_s']:.1f} s after "
+                   f"it starts.")
+    if ld:
+        out.append(f"**A room** (`load.json`, `python app.py` on loopback): with {ld['clients']} visitors at once each "
+                   f"/generate waits p95 {ld['generate_p95_s']} s (32 visitors: {ld.get('generate_p95_s_32', '—')} s); "
+                   f"{f2(ld['ok_fraction'])} of calls answered; while one session floods the queue another's picture "
+                   f"takes {ld['other_session_generate_s_during_flood']} s; served pictures equal to the same call made "
+                   f"alone: {f2(ld['pixel_agreement'])}.")
+    return "\n\n".join(out) or "Not measured yet: `python -m benchmarks speed`, `python -m benchmarks load`."
+
+
 BLOCKS = {  # name: (document, renderer)
     "status": ("README.md", status),
     "archive": ("README.md", archive_block),
     "structure": ("README.md", structure_block),
+    "serving": ("README.md", serving_block),
     "label-free": ("assets/toy-stylegan-label-free/README.md", label_free_card),
 }
 

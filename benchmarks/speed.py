@@ -76,7 +76,7 @@ def _hspace_speed(model, repeats: int) -> dict:
     """Edited vs. unedited sampling through the same loop, timed in one run: the median over rounds of
     each round's ratio (plain, the swap in both modes and the guided edit run back to back in every round).
     edit_h_overhead(_asymmetric) time the swap move, as before the guided move existed;
-    edit_h_overhead_default the default edit (edit_h_default_move)."""
+    edit_h_guided_overhead the guided move; edit_h_overhead_default the default edit (edit_h_default_move)."""
     from dataclasses import replace
 
     from edits.directions import load_directions, others_of, siblings_of
@@ -94,6 +94,7 @@ def _hspace_speed(model, repeats: int) -> dict:
     runs = {"plain": lambda: sample(model, prompt, 1),
             **{m: lambda m=m: sample(model, prompt, 1, edit=replace(edit, mode=m, move="swap"))
                for m in ("symmetric", "asymmetric")},
+            "guided": lambda: sample(model, prompt, 1, edit=replace(edit, move="guided")),
             "default": lambda: sample(model, prompt, 1, edit=replace(edit))}
     for fn in runs.values():
         fn()  # warm-up
@@ -111,5 +112,6 @@ def _hspace_speed(model, repeats: int) -> dict:
     fit_s = time.perf_counter() - t
     return {"sample_s": round(plain, 4), "edit_h_overhead": round(float(ratio["symmetric"]), 3),
             "edit_h_overhead_asymmetric": round(float(ratio["asymmetric"]), 3),
+            "edit_h_guided_overhead": round(float(ratio["guided"]), 3),
             "edit_h_overhead_default": round(float(ratio["default"]), 3), "edit_h_default_move": edit.move,
             "fit_h_s": round(fit_s, 1)}
