@@ -229,7 +229,7 @@ def serving_block(folder: Path = MEASURED) -> str:
                    f"{f2(ch.get('heldout'))} against {f2(ref['heldout'])}).")
     if sp:
         out.append(f"**One visitor** (`speed.json`): a picture in {sp['generate_s']:.2f} s ({sp['steps']} steps, median), "
-                   f"the default h-space edit {sp.get('edit_h_overhead_default', '—')}x that, a W edit "
+                   f"the default h-space edit {f2(sp.get('edit_h_overhead_default'))}× that, a W edit "
                    f"{sp.get('edit_w_ms', '—')} ms; `python app.py` answers its first page {sp['startup_s']:.1f} s after "
                    f"it starts.")
     if ld:
