@@ -234,9 +234,9 @@ def serving_block(folder: Path = MEASURED) -> str:
                    f"it starts.")
     if ld:
         out.append(f"**A room** (`load.json`, `python app.py` on loopback): with {ld['clients']} visitors at once each "
-                   f"/generate waits p95 {ld['generate_p95_s']} s (32 visitors: {ld.get('generate_p95_s_32', '—')} s); "
+                   f"/generate waits p95 {f2(ld['generate_p95_s'], 1)} s (32 visitors: {f2(ld.get('generate_p95_s_32'), 1)} s); "
                    f"{f2(ld['ok_fraction'])} of calls answered; while one session floods the queue another's picture "
-                   f"takes {ld['other_session_generate_s_during_flood']} s; served pictures equal to the same call made "
+                   f"takes {f2(ld['other_session_generate_s_during_flood'], 1)} s; served pictures equal to the same call made "
                    f"alone: {f2(ld['pixel_agreement'])}.")
     return "\n\n".join(out) or "Not measured yet: `python -m benchmarks speed`, `python -m benchmarks load`."
 
