@@ -254,7 +254,7 @@ def bad_inputs(server: Server) -> dict:
                  lambda: c.predict("a circle", "\x00" * 20_000, 3, STEPS, 5.0, api_name="/generate")):
         ok, _, _ = _timed(call)
         answers.append("complete" if ok else "error")
-    answers.append(_raw(url, "/generate", ["a \ud800 circle", "", 3, 25, 5.0]))  # a lone surrogate, as JSON
+    answers.append(_raw(url, "/generate", ["a \ud800 circle", "", 3, STEPS, 5.0]))  # a lone surrogate, as JSON
     # labels made of ../ segments: accepted, and the files stay in the session folder (files_outside_app_folders)
     _timed(c.predict, "a {colour} circle", "../" * 10 + "x", "my CSV", 16, handle_file(str(csv)), api_name="/fit_h")
     log = server.log_text()

@@ -43,6 +43,8 @@ class HEdit:
       attribute's other classes) plus `guide.keep_weight` times log p(original class | h) under the
       readouts of `keep` (other attributes' directions): the pullback of the h-space direction, so that
       the whole UNet, skips included, redraws. Needs directions fitted with readouts;
+    - "recurrent" (DEFAULT_EDIT's move): the guided move with each guided step taken `recurrence` times,
+      x_(t-1) noised back to t in between (recurrence.py);
     - "land": h lands `strength` spreads on the target's side of that step's boundary, wherever it
       started (`edits.directions.signed_shift`, as in W-space); for a direction on the full mid-block
       output (not pooled, no skip tensors), else "add" is used;
