@@ -56,10 +56,14 @@ def main(argv=None) -> None:
 
 def record_path(a: argparse.Namespace) -> Path | None:
     """Where a run's line is kept: only full runs whose settings are all the defaults (the model aside)."""
+    if getattr(a, "move", None):  # one move's judged measurement: hspace.move-NAME[.DIRECTIONS].json, its curve
+        if a.no_record or a.quick or a.model or any(v is not None for v in (a.guidance, a.strength, a.mode)):
+            return None
+        kind = "curve" if a.sweep else "move"
+        folder = f".{Path(a.directions.rstrip('/')).name}" if a.directions else ""
+        return MEASURED / f"{a.name}.{kind}-{a.move}{folder}.json"
     if a.no_record or a.quick or a.sweep or any(v is not None for v in (a.guidance, a.strength, a.mode, a.directions)):
         return None
-    if getattr(a, "move", None):  # one move's judged measurement: hspace.move-NAME.json
-        return None if a.model else MEASURED / f"{a.name}.move-{a.move}.json"
     return MEASURED / (f"{a.name}.json" if a.model is None else f"{a.name}.{Path(a.model.rstrip('/')).name}.json")
 
 

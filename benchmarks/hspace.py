@@ -175,9 +175,13 @@ def run(quick: bool = False, model_path: str | None = None, strength: float | No
     model = load_hspace_diffusion(None, main)  # the model behind generate
     dirs = load_directions(directions or DIRECTIONS, space="h")
     if move is not None:  # one move, judged, beside its control (benchmarks/hspace_moves.py)
-        from .hspace_moves import run_move
+        from .hspace_moves import run_curve, run_move
 
-        res = run_move(model, dirs, move, 16 if quick else 200, strength, _plan)
+        n_seeds = 16 if quick else 200
+        res = run_curve(model, dirs, move, n_seeds, _plan) if sweep else \
+            run_move(model, dirs, move, n_seeds, strength, _plan)
+        if directions:
+            res["directions"] = Path(directions).name
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in res.items()}
     colour_dirs = {k: d for k, d in dirs.items() if d.meta.get("attribute") == "colour"}
     missing = [c for c in COLOUR_LIST if f"colour: {c}" not in colour_dirs]

@@ -13,9 +13,14 @@ same size (guided and recurrent: random readouts of the target attribute, one Ga
 scaled to that class's readout norm at each step, zero biases, the preserve terms unchanged; causal: a
 random direction per step drawn from h's own spread with the same norm), and the do-nothing edit (0).
 edit_time_ratio: one edit against one plain `generate()`, median of interleaved rounds, one thread.
+
+With --sweep (`run_curve`): the colour edits only, at each strength of CURVE, each beside its control, on the
+same seeds: the move's clean_edit_rate, reached, kept, the share of valid scenes after the edit and the centroid
+shift against strength (written to assets/measured/hspace.curve-NAME.json).
 """
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from dataclasses import replace
@@ -33,6 +38,7 @@ from toyworld.world import COLOURS, SHAPES, prompt_for
 from .common import batched, to_uint8
 
 CONTROLLED = ("guided", "recurrent", "causal")
+CURVE = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # strengths of a move's judged curve
 
 
 def default_strength(move: str) -> float:
@@ -128,11 +134,7 @@ def run_move(model, dirs, move: str, n: int, strength: float | None, plan) -> di
     res = {"move": move, "strength": strength, "n_seeds": n, "interval": [DEFAULT_EDIT["start"], DEFAULT_EDIT["end"]],
            "mode": DEFAULT_EDIT["mode"], "default_move": DEFAULT_EDIT["move"], "steps": model.default_steps}
     # colour, and the conflict case on the same seeds and targets
-    scenes, seeds = plan(n)
-    base = [prompt_for(size=s.size, shape=s.shape, background=s.background) for s in scenes]
-    orig = _originals(model, base, seeds)
-    own = ColourLabeler()(to_uint8(orig))
-    targets = _other_targets(own, list(COLOURS))
+    scenes, base, seeds, orig, own, targets = colour_case(model, n, plan)
     colour = judged_case(model, dirs, "colour", base, seeds, targets, orig, move, strength)
     named = [prompt_for(s.size, c, s.shape, s.background) for s, c in zip(scenes, own)]
     conflict = judged_case(model, dirs, "colour", named, seeds, targets, _originals(model, named, seeds), move,
@@ -152,3 +154,28 @@ def run_move(model, dirs, move: str, n: int, strength: float | None, plan) -> di
                conflict_clean_edit_rate=conflict["clean_edit_rate"], conflict_reached=conflict["reached"],
                edit_s=e_s, generate_s=g_s, edit_time_ratio=ratio, colour=colour, shape=shape, conflict=conflict)
     return res
+
+
+def colour_case(model, n: int, plan):
+    """The colour edits' scenes, prompts, seeds, originals, the originals' colours and the targets."""
+    from .hspace import _originals, _other_targets
+
+    scenes, seeds = plan(n)
+    base = [prompt_for(size=s.size, shape=s.shape, background=s.background) for s in scenes]
+    orig = _originals(model, base, seeds)
+    own = ColourLabeler()(to_uint8(orig))
+    return scenes, base, seeds, orig, own, _other_targets(own, list(COLOURS))
+
+
+def run_curve(model, dirs, move: str, n: int, plan, strengths=CURVE) -> dict:
+    """The colour edits of `run_move` at every strength, each judged beside its control."""
+    _, base, seeds, orig, _, targets = colour_case(model, n, plan)
+    rows = []
+    for s in strengths:
+        c = judged_case(model, dirs, "colour", base, seeds, targets, orig, move, s)
+        rows.append({"strength": s, **{k: c.get(k) for k in (
+            "clean_edit_rate", "clean_edit_ci", "reached", "kept", "kept_given_reached", "valid_after",
+            "centroid_shift_px", "control_clean_edit_rate", "control_reached", "control_kept", "n")}})
+        print(json.dumps(rows[-1]), flush=True)
+    return {"move": move, "n_seeds": n, "interval": [DEFAULT_EDIT["start"], DEFAULT_EDIT["end"]],
+            "mode": DEFAULT_EDIT["mode"], "steps": model.default_steps, "attribute": "colour", "rows": rows}

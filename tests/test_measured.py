@@ -101,6 +101,13 @@ def test_only_full_default_runs_are_recorded(tmp_path, capsys):
         MEASURED / "imagination.toy-diffusion-hourglass.json"
     for kw in (dict(quick=True), dict(no_record=True), dict(sweep=True), dict(strength=2.0), dict(directions="x")):
         assert record_path(_args(**kw)) is None, kw
+    # one h-space move, its strength curve, and the same move with another folder of directions (a lead)
+    hs = dict(name="hspace", move="recurrent")
+    assert record_path(_args(**hs)) == MEASURED / "hspace.move-recurrent.json"
+    assert record_path(_args(**hs, sweep=True)) == MEASURED / "hspace.curve-recurrent.json"
+    assert record_path(_args(**hs, directions="/x/refit/")) == MEASURED / "hspace.move-recurrent.refit.json"
+    for kw in (dict(quick=True), dict(no_record=True), dict(strength=2.0), dict(model="m")):
+        assert record_path(_args(**hs, **kw)) is None, kw
     emit({"a": 1, "benchmark": "x"}, tmp_path / "m" / "x.json")
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(line) == {"a": 1, "benchmark": "x"} and (tmp_path / "m" / "x.json").read_text().strip() == line
