@@ -14,9 +14,10 @@ scaled to that class's readout norm at each step, zero biases, the preserve term
 random direction per step drawn from h's own spread with the same norm), and the do-nothing edit (0).
 edit_time_ratio: one edit against one plain `generate()`, median of interleaved rounds, one thread.
 
-With --sweep (`run_curve`): the colour edits only, at each strength of CURVE, each beside its control, on the
-same seeds: the move's clean_edit_rate, reached, kept, the share of valid scenes after the edit and the centroid
-shift against strength (written to assets/measured/hspace.curve-NAME.json).
+With --sweep (`run_curve`): the colour edits only, at each row of CURVE (the recurrent move: how many times each
+guided step is taken, and the strength; the others: the strength), each beside its control, on the same seeds:
+the move's clean_edit_rate, reached, kept, the share of valid scenes after the edit, the centroid shift, and for the
+recurrent move how many guided steps a picture takes (written to assets/measured/hspace.curve-NAME.json).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 
 from edits.directions import others_of, siblings_of
-from edits.hspace import DEFAULT_EDIT, HEdit, sample
+from edits.hspace import DEFAULT_EDIT, Guide, HEdit, sample
 from edits.judge import read
 from edits.labelers import ColourLabeler, ToyClassifierLabeler
 from edits.scores import score_edits, summarise
@@ -38,7 +39,9 @@ from toyworld.world import COLOURS, SHAPES, prompt_for
 from .common import batched, to_uint8
 
 CONTROLLED = ("guided", "recurrent", "causal")
-CURVE = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # strengths of a move's judged curve
+# a move's judged curve: (recurrence, strength) rows; the recurrent move's runs over both, the others' over strength
+CURVE = {"recurrent": ((1, None), (2, None), (3, None), (4, None), (3, 0.25), (3, 1.0)),
+         "other": ((None, 0.25), (None, 0.5), (None, 1.0), (None, 2.0))}
 
 
 def default_strength(move: str) -> float:
@@ -60,8 +63,9 @@ def random_readouts(direction, siblings: list, gen: torch.Generator):
 
 
 def make_edit(dirs: dict, label: str, move: str, strength: float, control: bool = False,
-              gen: torch.Generator | None = None) -> HEdit:
-    """The edit towards `label` ('colour: blue') by `move`, or its control."""
+              gen: torch.Generator | None = None, guide: Guide | None = None) -> HEdit:
+    """The edit towards `label` ('colour: blue') by `move`, or its control (`guide`: the guided moves' settings,
+    default Guide())."""
     d = dirs[label]
     siblings, keep = siblings_of(dirs, d), others_of(dirs, d)
     if control and move == "causal":
@@ -70,16 +74,18 @@ def make_edit(dirs: dict, label: str, move: str, strength: float, control: bool 
         d = random_like(causal_for(d), gen)
     elif control:
         d, siblings = random_readouts(d, siblings, gen)
-    return HEdit(d, strength, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"], DEFAULT_EDIT["mode"], move, siblings, keep)
+    return HEdit(d, strength, DEFAULT_EDIT["start"], DEFAULT_EDIT["end"], DEFAULT_EDIT["mode"], move, siblings, keep,
+                 guide or Guide())
 
 
-def edited(model, prompts, seeds, targets, dirs, attribute, move, strength, control=False, batch=16) -> np.ndarray:
+def edited(model, prompts, seeds, targets, dirs, attribute, move, strength, control=False, batch=16,
+           guide: Guide | None = None) -> np.ndarray:
     out = [None] * len(seeds)
     gen = torch.Generator().manual_seed(0)
     for target in sorted(set(targets)):
         idx_t = [i for i, t in enumerate(targets) if t == target]
         for idx in batched(idx_t, batch):
-            e = make_edit(dirs, f"{attribute}: {target}", move, strength, control, gen)
+            e = make_edit(dirs, f"{attribute}: {target}", move, strength, control, gen, guide)
             imgs = sample(model, [prompts[i] for i in idx], [seeds[i] for i in idx], edit=e).images
             for j, i in enumerate(idx):
                 out[i] = imgs[j]
@@ -91,14 +97,16 @@ def judge_edits(before, after, attribute: str, targets: list[str]) -> dict:
     return summarise(score_edits(before, after, attribute, targets))
 
 
-def judged_case(model, dirs, attribute, prompts, seeds, targets, orig, move, strength, control=True) -> dict:
+def judged_case(model, dirs, attribute, prompts, seeds, targets, orig, move, strength, control=True,
+                guide: Guide | None = None) -> dict:
     before = read(to_uint8(orig))
-    after = read(to_uint8(edited(model, prompts, seeds, targets, dirs, attribute, move, strength)))
+    after = read(to_uint8(edited(model, prompts, seeds, targets, dirs, attribute, move, strength, guide=guide)))
     out = judge_edits(before, after, attribute, targets)
     out["valid_after"] = round(float(np.mean([a.valid for a, b in zip(after, before) if b.valid])), 4)
     out["do_nothing_clean_edit_rate"] = judge_edits(before, before, attribute, targets)["clean_edit_rate"]
     if control and move in CONTROLLED:
-        ctl = read(to_uint8(edited(model, prompts, seeds, targets, dirs, attribute, move, strength, control=True)))
+        ctl = read(to_uint8(edited(model, prompts, seeds, targets, dirs, attribute, move, strength, control=True,
+                                   guide=guide)))
         c = judge_edits(before, ctl, attribute, targets)
         out.update({f"control_{k}": c[k] for k in ("clean_edit_rate", "clean_edit_ci", "reached", "kept",
                                                    "centroid_shift_px")})
@@ -167,15 +175,27 @@ def colour_case(model, n: int, plan):
     return scenes, base, seeds, orig, own, _other_targets(own, list(COLOURS))
 
 
-def run_curve(model, dirs, move: str, n: int, plan, strengths=CURVE) -> dict:
-    """The colour edits of `run_move` at every strength, each judged beside its control."""
+def guided_steps(recurrence: int, steps: int) -> int:
+    """How many guided steps (each a UNet pass and a gradient through its first half) the default interval takes."""
+    e = HEdit(None, [1.0], DEFAULT_EDIT["start"], DEFAULT_EDIT["end"])
+    return recurrence * sum(e.active(i / steps) for i in range(steps))
+
+
+def run_curve(model, dirs, move: str, n: int, plan, rows=None) -> dict:
+    """The colour edits of `run_move` at every (recurrence, strength) of `rows` (None: the default's), each judged
+    beside its control, on the same seeds; `guided_steps` is what a picture costs beyond its plain steps."""
     _, base, seeds, orig, _, targets = colour_case(model, n, plan)
-    rows = []
-    for s in strengths:
-        c = judged_case(model, dirs, "colour", base, seeds, targets, orig, move, s)
-        rows.append({"strength": s, **{k: c.get(k) for k in (
+    out = []
+    for r, s in rows or CURVE["recurrent" if move == "recurrent" else "other"]:
+        r = Guide().recurrence if r is None else r
+        s = default_strength(move) if s is None else s
+        c = judged_case(model, dirs, "colour", base, seeds, targets, orig, move, s, guide=replace(Guide(), recurrence=r))
+        row = {"strength": s}
+        if move == "recurrent":
+            row.update(recurrence=r, guided_steps=guided_steps(r, model.default_steps))
+        out.append({**row, **{k: c.get(k) for k in (
             "clean_edit_rate", "clean_edit_ci", "reached", "kept", "kept_given_reached", "valid_after",
             "centroid_shift_px", "control_clean_edit_rate", "control_reached", "control_kept", "n")}})
-        print(json.dumps(rows[-1]), flush=True)
+        print(json.dumps(out[-1]), flush=True)
     return {"move": move, "n_seeds": n, "interval": [DEFAULT_EDIT["start"], DEFAULT_EDIT["end"]],
-            "mode": DEFAULT_EDIT["mode"], "steps": model.default_steps, "attribute": "colour", "rows": rows}
+            "mode": DEFAULT_EDIT["mode"], "steps": model.default_steps, "attribute": "colour", "rows": out}

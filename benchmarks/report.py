@@ -33,7 +33,7 @@ def ci(c) -> str:
 
 # ------------------------------------------------------------------ README: the status
 STATUS_ROWS = (("conditioning", "prompt rewritten (imagination)"),
-               ("hspace", "h-space direction, guided through the UNet (each step twice)"),
+               ("hspace", "h-space direction, guided through the UNet (each step three times)"),
                ("wspace", "W-space direction, from the picture's redrawing in W"),
                ("wspace_end_to_end", "the same W edits, scored from the starting picture"))
 

@@ -20,7 +20,7 @@ from .sharing import CONCURRENCY, LONG, MODEL
 
 ATTRIBUTES = ("colour", "shape", "size")
 LABELLERS = FIT_LABELLERS  # the tab's names -> edits.fit's
-STRENGTH_INFO = {"recurrent": "1 = the measured default nudge, 0 = the original; larger pushes harder",
+STRENGTH_INFO = {"recurrent": "0.5 = the measured default nudge, 0 = the original; larger pushes harder",
                  "guided": "1 = the measured nudge, taken once per step; 0 = the original",
                  "swap": "1 = swap to the target class (default), 0 = the original, negative = away",
                  "land": "standard deviations on the target's side of the boundary",
@@ -38,7 +38,7 @@ This is **potentiality**: nothing new is told to the model; we move within what 
 Adding the direction to h barely changes this model's picture: its skip connections carry the decision
 around the bottleneck. So the default edit nudges the forming image, at every step of its interval and with a
 fixed strength, towards where the readout of h says "blue" and where the other readouts (shape, size,
-background) say what they said at first, and takes each of those steps twice (noising back in between) so
+background) say what they said at first, and takes each of those steps three times (noising back in between) so
 that the nudge settles in; the whole network redraws the same seed. (*guided* takes each step once.) It does not check
 that the readout ends on "blue": the nudge has the same size whatever the readout says. Strength scales it; 0
 gives the original, which is the Imagination tab's picture for the same prompt, seed and settings (steps,
@@ -121,7 +121,7 @@ def _edit_layout(models: Models, model, attrs: list[str]) -> SimpleNamespace:
                     start = gr.Slider(0, 1, value=DEFAULT_EDIT["start"], step=0.05, label="Edit from (fraction of steps)")
                     end = gr.Slider(0, 1, value=DEFAULT_EDIT["end"], step=0.05, label="…until")
                 mode = gr.Radio(["asymmetric", "symmetric"], value=DEFAULT_EDIT["mode"], label="Mode")
-                move = gr.Radio([("guided, each step twice", "recurrent"), ("guided through the UNet", "guided"),
+                move = gr.Radio([("guided, each step three times", "recurrent"), ("guided through the UNet", "guided"),
                                  ("swap the class", "swap"),
                                  ("land on the target's side", "land"), ("add", "add")],
                                 value=DEFAULT_EDIT["move"], label="Strength means")

@@ -28,7 +28,7 @@
 # The model here is the Imagination model itself (`load_hspace_diffusion()` returns it). Adding a direction
 # to its h barely changes the picture (its skip connections carry the decision around the bottleneck), so the
 # default edit is *guided*: it moves the forming image along the gradient of the direction's readout of h,
-# and takes each step twice (noising back in between; `assets/directions/FINDINGS.md`).
+# and takes each step three times (noising back in between; `assets/directions/FINDINGS.md`).
 #
 # *Runs in about two minutes on a laptop CPU.*
 
