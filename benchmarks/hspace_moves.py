@@ -141,6 +141,8 @@ def run_move(model, dirs, move: str, n: int, strength: float | None, plan) -> di
     strength = default_strength(move) if strength is None else strength
     res = {"move": move, "strength": strength, "n_seeds": n, "interval": [DEFAULT_EDIT["start"], DEFAULT_EDIT["end"]],
            "mode": DEFAULT_EDIT["mode"], "default_move": DEFAULT_EDIT["move"], "steps": model.default_steps}
+    if move == "recurrent":
+        res.update(recurrence=Guide().recurrence, guided_steps=guided_steps(Guide().recurrence, model.default_steps))
     # colour, and the conflict case on the same seeds and targets
     scenes, base, seeds, orig, own, targets = colour_case(model, n, plan)
     colour = judged_case(model, dirs, "colour", base, seeds, targets, orig, move, strength)
