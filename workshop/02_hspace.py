@@ -100,8 +100,8 @@ print("probe accuracy per step:", np.round(acc, 2))
 # ## 3 · Fit a direction, apply it, measure it
 # `fit_h` fits, per step, a boundary between the classes (by default the normal joins the two class means:
 # `method="mean-difference"`) and a readout that tells which class h is in. An edit with the default
-# settings is a **class swap** on the first 60 % of the steps, in the *asymmetric* reverse process (Asyrp):
-# strength 1 trades the current class's offset for the target's.
+# settings (`default_edit`) nudges the forming image along the gradient of that readout, on the steps from 20 %
+# to 60 % of the schedule, each step three times (noising back in between); strength 0.5 is the measured default.
 
 # %%
 mine = fit_h(samples, warmth, "warmth", model.name, "colour -> warmth", h_shape(model))
@@ -114,12 +114,12 @@ for c, d in mine.items():
 # samples at 25 steps (try `seeds=list(range(100, 228))` at home).
 #
 # Now the edit. One batch: for two new seeds, the unedited image (strength 0) and the image pushed to
-# **cool** (strength 1). We measure the colour of each with the same labeller.
+# **cool** (strength 0.5, the default). We measure the colour of each with the same labeller.
 
 # %%
 prompt = "a large circle on a white background"
 test_seeds = [7, 7, 21, 21]
-edit = default_edit(mine["cool"], [0.0, 1.0, 0.0, 1.0], siblings_of(mine, mine["cool"]))
+edit = default_edit(mine["cool"], [0.0, 0.5, 0.0, 0.5], siblings_of(mine, mine["cool"]))
 out = sample(model, prompt, test_seeds, edit=edit, num_inference_steps=STEPS)
 imgs = to_uint8(out.images)
 read = colour_of(imgs)
@@ -129,13 +129,13 @@ for i in (0, 2):
 
 # %% [markdown]
 # ## 4 · The shipped direction
-# `assets/directions/` holds directions fitted on 1024 samples at 25 steps, one per colour. A direction
+# `assets/directions/` holds directions fitted on 2560 samples at 25 steps, one per colour. A direction
 # fitted at other steps is used at the nearest fitted step. Same seeds, target **blue**:
 
 # %%
 shipped = load_directions(DIRECTIONS, space="h")
 blue = shipped["colour: blue"]
-edit = default_edit(blue, [0.0, 1.0, 0.0, 1.0], siblings_of(shipped, blue))
+edit = default_edit(blue, [0.0, 0.5, 0.0, 0.5], siblings_of(shipped, blue))
 imgs = to_uint8(sample(model, prompt, test_seeds, edit=edit, num_inference_steps=STEPS).images)
 read = colour_of(imgs)
 grid(imgs, [f"seed {s}: {c}" for s, c in zip(test_seeds, read)])
