@@ -29,6 +29,7 @@ class Guide:
     mask: bool = True
     apply: str = "eps"
     recurrence: int = 3
+    place_weight: float = 1.0  # weight of the term holding the object's place (place.py), when "place" is kept
 
 
 @dataclass

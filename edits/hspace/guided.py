@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..directions import DirectionError
 from .layout import features
+from .place import PlaceTerm, is_place
 
 
 class _Stop(Exception):
@@ -70,7 +71,7 @@ def keep_readouts(edit) -> list[Readout]:
     for d in edit.keep:
         a = d.meta.get("attribute")
         if a != mine and d.readout_vectors is not None and d.shape == edit.direction.shape \
-                and d.pooled == edit.direction.pooled:
+                and d.pooled == edit.direction.pooled and d.meta.get("readout") != "regression":
             groups.setdefault(a, []).append(d)
     return [Readout.of(sorted(g, key=lambda d: str(d.meta.get("class")))) for g in groups.values() if len(g) > 1]
 
@@ -95,6 +96,8 @@ class GuidedMove:
         self.target = Readout.of([edit.direction, *edit.siblings])  # the target is class 0
         self.keep = keep_readouts(edit) if edit.guide.keep_weight else []
         self.kept: list[torch.Tensor] | None = None  # per keep readout: (B,) class indices
+        place = [d for d in edit.keep if is_place(d)] if edit.guide.place_weight else []
+        self.place = PlaceTerm(place) if len(place) == 2 else None
 
     def objective(self, h: torch.Tensor, t: int) -> torch.Tensor:
         """(B,): log p(target | h) + keep_weight * sum of log p(kept class | h)."""
@@ -105,6 +108,8 @@ class GuidedMove:
                 self.kept = [lp.detach().argmax(1) for lp in lps]
             rows = torch.arange(h.shape[0])
             obj = obj + self.edit.guide.keep_weight * sum(lp[rows, k] for lp, k in zip(lps, self.kept))
+        if self.place is not None:
+            obj = obj + self.edit.guide.place_weight * self.place(h, t)
         return obj
 
     def gradient(self, unet, x_in: torch.Tensor, t, cond: torch.Tensor) -> torch.Tensor:
