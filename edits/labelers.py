@@ -65,6 +65,15 @@ def colour_name(rgb) -> str:
     return "pink" if s < 0.62 else "purple"
 
 
+def object_pixels(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mask (H, W), distance (H, W)) of one picture (H, W, 3): the background is the border's median colour; the
+    object is what differs from it by more than 40 levels and half its 99th-percentile distance."""
+    img = np.asarray(img, dtype=np.float64)
+    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+    dist = np.linalg.norm(img - np.median(border, axis=0), axis=-1)
+    return dist > max(40.0, np.percentile(dist, 99) * 0.5), dist
+
+
 @dataclass
 class ColourLabeler:
     """The object's colour from pixels: the background is the border's median colour; the
@@ -76,11 +85,7 @@ class ColourLabeler:
 
     def object_rgb(self, img: np.ndarray) -> np.ndarray:
         img = img.astype(np.float64)
-        border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
-        bg = np.median(border, axis=0)
-        dist = np.linalg.norm(img - bg, axis=-1)  # (H, W)
-        thresh = max(40.0, np.percentile(dist, 99) * 0.5)
-        mask = dist > thresh
+        mask, dist = object_pixels(img)
         if mask.sum() < 4:
             mask = dist >= np.percentile(dist, 98)
         return np.median(img[mask], axis=0)

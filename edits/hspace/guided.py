@@ -71,7 +71,7 @@ def keep_readouts(edit) -> list[Readout]:
     for d in edit.keep:
         a = d.meta.get("attribute")
         if a != mine and d.readout_vectors is not None and d.shape == edit.direction.shape \
-                and d.pooled == edit.direction.pooled and d.meta.get("readout") != "regression":
+                and d.pooled == edit.direction.pooled and not is_place(d):
             groups.setdefault(a, []).append(d)
     return [Readout.of(sorted(g, key=lambda d: str(d.meta.get("class")))) for g in groups.values() if len(g) > 1]
 

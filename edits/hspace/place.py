@@ -31,10 +31,10 @@ ATTRIBUTE = "place"
 def centroid_of(images: np.ndarray, min_pixels: int = 4) -> np.ndarray:
     """(N, 2) centroid (x, y) in pixels of the object in each uint8 picture (N, H, W, 3); NaN where none is found."""
     out = np.full((len(images), 2), np.nan)
-    for i, im in enumerate(np.asarray(images, dtype=np.float64)):
-        border = np.concatenate([im[0], im[-1], im[:, 0], im[:, -1]])
-        dist = np.linalg.norm(im - np.median(border, axis=0), axis=-1)  # (H, W)
-        mask = dist > max(40.0, 0.5 * np.percentile(dist, 99))
+    from ..labelers import object_pixels  # the colour labeller's reading of where the object is
+
+    for i, im in enumerate(np.asarray(images)):
+        mask, _ = object_pixels(im)
         if mask.sum() >= min_pixels:
             ys, xs = np.nonzero(mask)
             out[i] = xs.mean(), ys.mean()

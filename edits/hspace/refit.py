@@ -28,6 +28,7 @@ import torch
 
 from ..directions import Direction, fit_readout, load_directions, others_of, readable_stem, siblings_of
 from ..fit import Samples, fill_template, fit_h
+from ..pipeline import to_uint8
 from .edit import DEFAULT_EDIT, HEdit
 from .layout import h_shape, pools
 from .sampler import sample
@@ -41,8 +42,8 @@ ATTRIBUTES = ("colour", "shape", "size", "background")
 class Trajectories:
     """h at every step of many trajectories; an edited step taken several times (recurrence) gives several rows."""
 
-    h: list[list[np.ndarray]]  # per step: arrays (n_i, D)
-    owner: list[list[np.ndarray]]  # per step: which trajectory each row belongs to, (n_i,)
+    h: list[np.ndarray]  # per step: (n_i, D)
+    owner: list[np.ndarray]  # per step: which trajectory each row belongs to, (n_i,)
     images: np.ndarray  # (N, H, W, 3) uint8
     seeds: list[int]
     prompts: list[str]
@@ -52,10 +53,6 @@ class Trajectories:
     @property
     def n(self) -> int:
         return len(self.seeds)
-
-
-def _to_uint8(images: np.ndarray) -> np.ndarray:
-    return (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
 
 
 def calls_per_step(edit: HEdit | None, steps: int) -> list[int]:
@@ -89,7 +86,7 @@ def draw(model, prompts: list[str], seeds: list[int], edit: HEdit | None = None,
                 hs[i].append(out.h[k].float().numpy())
                 owners[i].append(idx)
                 k += 1
-        images.append(_to_uint8(out.images))
+        images.append(to_uint8(out.images))
         timesteps = out.timesteps
     return ([np.concatenate(x) for x in hs], [np.concatenate(o) for o in owners], np.concatenate(images), timesteps)
 
