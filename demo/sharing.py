@@ -1,8 +1,8 @@
 """Sharing one CPU fairly between visitors: queues, and a per-session limit on jobs waiting.
 
-Four queues (Gradio concurrency ids): "batched" for /generate (up to MAX_BATCH_SIZE at once, drawn together
-in shared batches by edits.batching), "model" for the other diffusion images a visitor waits for (h-space
-edits, comparisons: one at a time), "gan" for the W-space sliders (milliseconds each, several at once, never behind a diffusion
+Four queues (Gradio concurrency ids): "batched" for /generate (up to two batches of MAX_BATCH_SIZE at once, one
+being drawn while the next gathers; drawn together in shared batches by edits.batching), "model" for the other
+diffusion images a visitor waits for (h-space edits, comparisons: one at a time), "gan" for the W-space sliders (milliseconds each, several at once, never behind a diffusion
 image), "long" for fits, many-seed comparisons and walks (one at a time, so that they never hold the
 "model" queue; they share the models' fair locks batch by batch). Gradio limits the whole queue
 (QUEUE_MAX_SIZE) but not one visitor's share of it; `limit_per_session` turns a visitor's request away,
@@ -24,8 +24,10 @@ from toyworld.settings import (CACHE_SWEEP_S, MALLOC_ARENAS, MAX_SESSION_JOBS, M
 from .common import sweep_session_files
 
 MODEL, GAN, LONG = "model", "gan", "long"
-BATCHED = "batched"  # /generate: up to MAX_BATCH_SIZE requests at once, drawn in shared batches (edits.batching)
-CONCURRENCY = {MODEL: 1, GAN: W_CONCURRENCY, LONG: 1, BATCHED: MAX_BATCH_SIZE}
+BATCHED = "batched"  # /generate: drawn in shared batches (edits.batching)
+# the batched queue lets in two batches: while one is drawn the next gathers (with one batch's worth, a burst is
+# drawn as 1, 7, 1, 7, ...: the slot of a finished picture frees while the next batch is already being drawn)
+CONCURRENCY = {MODEL: 1, GAN: W_CONCURRENCY, LONG: 1, BATCHED: 2 * MAX_BATCH_SIZE}
 IMAGES = (MODEL, BATCHED)  # the diffusion images a visitor waits for: one allowance (MAX_SESSION_JOBS)
 
 log = logging.getLogger("demo")

@@ -13,16 +13,20 @@ defines it (a few values may round 1 level apart).
 """
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 from PIL import Image
 
-from toyworld.settings import MAX_BATCH_SIZE
+from toyworld.settings import BATCH_GATHER_MS, MAX_BATCH_SIZE
 
 from .pipeline import to_uint8, worker_threads
+
+log = logging.getLogger("batching")
 
 
 @dataclass
@@ -36,8 +40,8 @@ class _Request:
 
 
 class Batcher:
-    def __init__(self, model, max_batch_size: int = MAX_BATCH_SIZE):
-        self.model, self.max_batch_size = model, max_batch_size
+    def __init__(self, model, max_batch_size: int = MAX_BATCH_SIZE, gather_s: float = BATCH_GATHER_MS / 1000):
+        self.model, self.max_batch_size, self.gather_s = model, max_batch_size, max(0.0, gather_s)
         self._waiting: deque[_Request] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -55,13 +59,17 @@ class Batcher:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._draw_forever, name="batcher", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            self._cond.notify_all()
         return request.future.result()
 
     def _take(self) -> list[_Request]:
-        """The oldest request and every other waiting one with its steps and guidance, up to a batch."""
+        """The oldest request and every other waiting one with its steps and guidance, up to a batch. After the
+        first request the thread waits up to `gather_s` for a full batch: requests sent together (a room pressing
+        "Generate") reach the server a few milliseconds apart, and would otherwise be drawn as 1 + the rest."""
         with self._cond:
             self._cond.wait_for(lambda: self._waiting)
+            if len(self._waiting) < self.max_batch_size and self.gather_s > 0:
+                self._cond.wait_for(lambda: len(self._waiting) >= self.max_batch_size, timeout=self.gather_s)
             first = self._waiting.popleft()
             batch, rest = [first], deque()
             while self._waiting:
@@ -75,11 +83,12 @@ class Batcher:
         while True:
             batch = self._take()
             try:
-                a = batch[0].args
+                a, t0 = batch[0].args, time.perf_counter()
                 images = self.model.generate_batch(
                     [r.args["prompt"] for r in batch], [r.args["seed"] for r in batch],
                     num_inference_steps=a["num_inference_steps"], guidance_scale=a["guidance_scale"],
                     negative_prompts=[r.args["negative_prompt"] for r in batch])
+                log.debug("drew a batch of %d in %.2f s", len(batch), time.perf_counter() - t0)
                 for r, image in zip(batch, images):
                     r.future.set_result(Image.fromarray(to_uint8(image)))
             except BaseException as e:  # every caller of the batch hears of it; the thread goes on

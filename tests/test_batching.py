@@ -62,3 +62,27 @@ def test_a_bad_request_is_refused_alone_and_settings_are_never_mixed(tiny_model,
     assert max(sizes) <= 2 and sum(sizes) == len(requests)
     for r, g in zip(requests, got):
         assert same_picture(g, np.asarray(tiny_model.generate(*r)))
+
+
+def test_requests_sent_a_few_milliseconds_apart_are_gathered_into_one_batch(tiny_model, monkeypatch):
+    """A room pressing "Generate" together: the drawing thread waits (gather_s) after the first request for the
+    others, instead of drawing the first alone and the rest after it. A lone request is drawn alone."""
+    sizes, real = [], tiny_model.generate_batch
+
+    def generate_batch(prompts, seeds, **kw):
+        sizes.append(len(prompts))
+        return real(prompts, seeds, **kw)
+
+    monkeypatch.setattr(tiny_model, "generate_batch", generate_batch)
+    batcher = Batcher(tiny_model, max_batch_size=4, gather_s=5.0)  # a full batch ends the wait at once
+    with ThreadPoolExecutor(4) as pool:
+        futures = []
+        for i in range(4):
+            futures.append(pool.submit(batcher.generate, "a circle", "", 10 + i, 2, 5.0))
+            threading.Event().wait(0.02)
+        for f in futures:
+            f.result(60)
+    assert sizes == [4]
+    lone = Batcher(tiny_model, max_batch_size=4, gather_s=0.05)
+    lone.generate("a star", "", 3, 2, 5.0)  # not a full batch: drawn once the short wait is over
+    assert sizes == [4, 1]

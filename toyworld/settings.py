@@ -21,6 +21,7 @@ Environment variables (also listed by `python app.py --help`):
     MALLOC_ARENAS        glibc heap arenas of the server (default 2; 0: glibc's default of 8 per core)
     WORKER_TORCH_THREADS torch threads for each of the server's requests (default 1; 0: torch's default)
     MAX_BATCH_SIZE       most /generate requests (of any visitors) drawn together in one batch (default 8)
+    BATCH_GATHER_MS      how long a batch waits for more requests after its first one (default 40)
     SPACE_ID             set by Hugging Face Spaces: the UI links the documents of the Space's repository
 """
 from __future__ import annotations
@@ -89,6 +90,9 @@ WORKER_TORCH_THREADS = _env_int("WORKER_TORCH_THREADS", 1)  # edits.pipeline.wor
 PICTURE_TOLERANCE = 1
 W_CONCURRENCY = 4  # W-space edits run this many at once (milliseconds each)
 MAX_BATCH_SIZE = _env_int("MAX_BATCH_SIZE", 8)  # /generate requests of different visitors drawn in one batch
+# how long the drawing thread waits, after the first request of a batch, for others sent at the same moment
+# (a room pressing "Generate" together reaches the server over some milliseconds); a lone visitor pays it once
+BATCH_GATHER_MS = _env_int("BATCH_GATHER_MS", 40)
 LONG_JOB_BATCH = 4  # images per locked batch of a long job: a /generate waits for one batch at most
 
 # ---------------------------------------------------------------- disk
