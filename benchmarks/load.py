@@ -2,7 +2,8 @@
 
 Phases (one run; on a shared CPU read the ratios and percentiles, not single numbers):
 1. 16 clients at once, then 32 (keys ending in _32), each one /generate and three /edit_w: ok_fraction, p50/p95
-   latencies; for the 16, whether every image is the same picture as the one the same call gives alone (`pixel_agreement`, by
+   latencies, the phase's wall time and the CPU seconds of the server and of the clients (this process: on a
+   2-core machine they draw on the server's cores); for the 16, whether every image is the same picture as the one the same call gives alone (`pixel_agreement`, by
    edits.metrics.same_picture; `pixel_exact_fraction`: the same bytes), so no cross-talk;
 2. one session floods the queue (32 /generate and 4 fits), another sends one /generate: its latency;
 3. bad input (NaN, Infinity and text in numeric inputs, a 160 KB template, broken characters, a CSV
@@ -154,8 +155,20 @@ def largest_jobs(url: str, pid: int) -> dict:
 
 
 # ------------------------------------------------------------------ phase 1
-def concurrent_clients(url: str, n: int = 16, check_pixels: bool = True) -> dict:
+def _cpu_s(pid: int | None = None) -> float:
+    import psutil
+
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
+
+
+def concurrent_clients(url: str, n: int = 16, check_pixels: bool = True, pid: int | None = None) -> dict:
+    """n visitors at once. With the server's `pid`, also the CPU seconds the server and this process (the n
+    clients: gradio_client's threads, SSE and downloads) spent on the phase: on a 2-core machine the clients
+    share the server's cores, which a room's browsers, each on its own machine, do not."""
     clients = [client(url) for _ in range(n)]
+    cpu0 = (_cpu_s(pid), _cpu_s()) if pid else None
+    t0 = time.perf_counter()
 
     def use(i):
         c = clients[i]
@@ -172,6 +185,9 @@ def concurrent_clients(url: str, n: int = 16, check_pixels: bool = True) -> dict
     timings = {"clients": n, "ok_fraction": round(sum(ok for ok, _, _ in calls) / len(calls), 4),
                "generate_p50_s": _pct(gen, 50), "generate_p95_s": _pct(gen, 95),
                "edit_w_p50_s": _pct(ew, 50), "edit_w_p95_s": _pct(ew, 95)}
+    if cpu0:
+        timings.update(phase_wall_s=round(time.perf_counter() - t0, 2), server_cpu_s=round(_cpu_s(pid) - cpu0[0], 1),
+                       clients_cpu_s=round(_cpu_s() - cpu0[1], 1))
     if not check_pixels:
         return timings
     # the same calls again, one at a time: the same picture (edits.metrics.same_picture) and the same bytes
@@ -354,9 +370,9 @@ def run(quick: bool = False, model_path: str | None = None, minutes: float | Non
             if not quick:
                 result.update(largest_jobs(server.url, server.proc.pid))
                 print(f"largest jobs alone: {result}", flush=True)
-            result.update(concurrent_clients(server.url))
+            result.update(concurrent_clients(server.url, pid=server.proc.pid))
             print(f"16 clients: {result}", flush=True)
-            more = concurrent_clients(server.url, 32, check_pixels=False)
+            more = concurrent_clients(server.url, 32, check_pixels=False, pid=server.proc.pid)
             result.update({f"{k}_32": v for k, v in more.items() if k != "clients"})
             print(f"32 clients: {more}", flush=True)
             result.update(flood(server.url))
