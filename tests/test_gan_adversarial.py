@@ -216,3 +216,15 @@ def test_a_resumed_run_takes_augmentation_and_a_fresh_bigger_discriminator(tmp_p
     said = []
     run(tmp_path / "a", 7, augment="xflip,translation,cutout", discriminator=bigger, log=said.append)
     assert not any("fresh D" in m for m in said), said  # the same size again: D and its optimiser kept
+
+
+def test_a_resumed_run_takes_a_new_r1_weight_and_logs_what_it_changed(tmp_path):
+    run(tmp_path / "a", 2)
+    run(tmp_path / "a", 3, r1_gamma=7.5)
+    _, meta = ckpt_tensors(tmp_path / "a")
+    assert meta["step"] == 3 and meta["cfg"]["r1_gamma"] == 7.5
+    events = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    assert {"step": 2, "event": "R1 gamma 0.0256 -> 7.5"} in events
+    run(tmp_path / "a", 4, r1_gamma=7.5)  # the same weight again: nothing changes, nothing logged
+    events = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    assert sum("event" in e for e in events) == 1

@@ -501,12 +501,13 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
           ckpt_every_s: float = 600.0, log_every: int = 10, quality_every: int = 250,
           quality: Callable[[torch.Tensor], dict] | None = default_quality, accelerator=None,
           handle_signals: bool = True, log=print, augment: str | None = None,
-          discriminator: dict | None = None) -> dict:
+          discriminator: dict | None = None, r1_gamma: float | None = None) -> dict:
     """Train until `deadline` (epoch s), `max_steps` (total) or SIGTERM / SIGINT; resumes from
     run_dir/checkpoint.safetensors, else from `resume_from`'s checkpoint (a snapshot folder), else fresh from
     `cfg` (G and G_ema warm-started from the generator folder `init_from` when given). `data` needs only
-    `len(data)` and `data.batch(idx) -> (B, 3, H, W)` in [-1, 1]. A resumed run takes `augment` (ops) and
-    `discriminator` (a D config: a fresh D of that size, G and G_ema kept) when given; a fresh one takes cfg's."""
+    `len(data)` and `data.batch(idx) -> (B, 3, H, W)` in [-1, 1]. A resumed run takes `augment` (ops),
+    `discriminator` (a D config: a fresh D of that size, G and G_ema kept) and `r1_gamma` when given; a fresh one
+    takes cfg's."""
     if accelerator is None:
         from accelerate import Accelerator
 
@@ -518,6 +519,7 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
     src = ck if ck.exists() else (Path(resume_from) / CKPT if resume_from else None)
+    changes: list[str] = []  # what a resumed run changes (logged, and written to the log as events)
     if src is not None and src.exists():
         s = load_checkpoint(src, device)
         if src != ck and main and (Path(resume_from) / LOG).exists():
@@ -527,11 +529,14 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
         log(f"gan: resumed from {src} at step {s.step} ({s.wall / 60:.1f} min trained)")
         if augment is not None and augment != s.cfg.augment:
             parse_augment(augment)
-            log(f"gan: augmentation {s.cfg.augment or 'none'} -> {augment or 'none'} (p = {s.aug_p:.3f})")
+            changes.append(f"augmentation {s.cfg.augment or 'none'} -> {augment or 'none'} (p = {s.aug_p:.3f})")
             s.cfg.augment = augment
+        if r1_gamma is not None and r1_gamma != s.cfg.r1_gamma:
+            changes.append(f"R1 gamma {s.cfg.r1_gamma:g} -> {r1_gamma:g}")
+            s.cfg.r1_gamma = float(r1_gamma)
         if discriminator is not None and DiscriminatorConfig(**discriminator) != s.cfg.d_cfg():
             s = with_new_discriminator(s, discriminator, device)
-            log(f"gan: a fresh D {discriminator}, {sum(p.numel() for p in s.D.parameters()) / 1e6:.3f} M parameters")
+            changes.append(f"a fresh D {discriminator}, {sum(p.numel() for p in s.D.parameters()) / 1e6:.3f} M parameters")
     elif src is not None:
         raise FileNotFoundError(f"no checkpoint in {resume_from}")
     else:
@@ -575,6 +580,9 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
             save_checkpoint(snap, ck, {"saved_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                                        "reason": reason, "threads": torch.get_num_threads()})
 
+    for change in changes:
+        log(f"gan: {change}")
+        write({"step": s.step, "event": change})
     if quality is not None and s.step == 0 and main:
         real = _resize(data.batch(np.arange(min(256, len(data)))), res)
         write({"step": 0, "wall_s": 0.0, "quality_real": quality(real), "quality": quality(ema_samples(s.G_ema))})
@@ -694,8 +702,9 @@ def main(argv=None) -> None:
                                                  "(its config becomes the generator's)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--bf16", action="store_true", help="autocast the main passes to bfloat16")
-    p.add_argument("--r1-gamma", type=float, default=GANTrainConfig.r1_gamma,
-                   help="R1 weight of a fresh run (a resumed run keeps its own)")
+    p.add_argument("--r1-gamma", type=float, default=None,
+                   help=f"R1 weight (a fresh run: default {GANTrainConfig.r1_gamma}; a resumed run keeps its own "
+                        "unless this is given)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--augment", help="train: D's augmentations, e.g. 'xflip,translation,cutout' (adaptive p); "
                                      "'' for none; a resumed run keeps its own unless given")
@@ -715,7 +724,8 @@ def main(argv=None) -> None:
         print(time.strftime("%H:%M:%S"), msg, flush=True)
 
     if a.command == "train":
-        cfg = GANTrainConfig(batch=a.batch, bf16=a.bf16, seed=a.seed, r1_gamma=a.r1_gamma, augment=a.augment or "")
+        cfg = GANTrainConfig(batch=a.batch, bf16=a.bf16, seed=a.seed, augment=a.augment or "",
+                             r1_gamma=GANTrainConfig.r1_gamma if a.r1_gamma is None else a.r1_gamma)
         if a.init_from is not None:
             cfg.generator = json.loads(load_generator(a.init_from)[0].cfg.to_json())
         d_cfg = None
@@ -726,7 +736,7 @@ def main(argv=None) -> None:
         res = train(a.run_dir, cfg, deadline_from(a.until, a.minutes), a.max_steps, resume_from=a.resume_from,
                     init_from=a.init_from, ckpt_every_s=60 * a.ckpt_minutes, log_every=a.log_every,
                     quality_every=a.quality_every, quality=resolve_quality(a.quality), log=log,
-                    augment=a.augment, discriminator=d_cfg)
+                    augment=a.augment, discriminator=d_cfg, r1_gamma=a.r1_gamma)
     elif a.command == "snapshot":
         res = snapshot(a.run_dir, a.out or GAN_CHECKPOINT)
     else:
