@@ -58,7 +58,7 @@ NO_ENCODER_STEPS = 150  # a generator without an encoder starts from w_avg and n
 MAX_INVERT_STEPS = 500
 
 
-def _pixel_loss(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def pixel_loss(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """L1 + L2 per pixel plus L1 on the pixel differences (the outlines), per image summed over the batch."""
     d = y - x
     edges = sum((torch.diff(d, dim=k)).abs().mean((1, 2, 3)) for k in (2, 3))
@@ -89,7 +89,7 @@ def invert(gan: GANModel, images: np.ndarray, steps: int | None = None, lr: floa
     opt = torch.optim.Adam([w], lr)
     for _ in range(steps):
         y = gan.generator.synthesis(gan.generator.broadcast(w))
-        loss = _pixel_loss(y, x)
+        loss = pixel_loss(y, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
