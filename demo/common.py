@@ -46,6 +46,8 @@ CSS = f"""
 .atlas img {{ width: 100% !important; max-width: 560px; height: auto !important; max-height: none !important; }}
 .atlas .image-container {{ height: auto !important; }}
 .note {{ min-height: 1.5em; }}
+/* an accordion's rows come out a few px wider than its box, which then shows a horizontal scrollbar */
+.gr-accordion {{ overflow-x: hidden !important; }}
 .note p {{ margin: 0; }}
 #header h1 {{ margin-bottom: 0; }}
 #header p {{ margin-top: .25em; }}

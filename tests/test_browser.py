@@ -149,6 +149,14 @@ return [...panel.querySelectorAll('.big-image img, .atlas img')].filter(i => i.o
   .map(i => { const r = i.getBoundingClientRect(); return [r.width, r.height, i.naturalWidth]; });
 """
 
+JS_STRAY_SCROLLBARS = """
+const panel = document.getElementById(arguments[0]);
+return [...panel.querySelectorAll('*')].filter(e => e.offsetParent !== null && e.clientWidth > 0
+    && e.scrollWidth > e.clientWidth + 1 && /auto|scroll/.test(getComputedStyle(e).overflowX)
+    && !e.closest('table, pre, .table-wrap, .gallery, .examples, .strip'))
+  .map(e => `${e.tagName}.${String(e.className).slice(0, 60)} ${e.scrollWidth}>${e.clientWidth}`);
+"""
+
 
 class Page:
     def __init__(self, driver, size: str, url: str):
@@ -205,6 +213,8 @@ def _check_outputs(p: Page, key: str, what: str):
     for w, h, natural in sizes:
         assert min(w, h) >= MIN_SIDE, f"{key}: an image is drawn at {w:.0f}x{h:.0f} CSS px ({what}, {p.size})"
     assert not p.errors_shown(), f"{key}: the page shows an error ({what}, {p.size}): {p.errors_shown()}"
+    stray = p.js(JS_STRAY_SCROLLBARS, f"tab-{key}")  # a box a few px too narrow for what it holds
+    assert not stray, f"{key}: horizontal scrollbars ({what}, {p.size}): {stray}"
     panel_text = p.d.find_element("id", f"tab-{key}").text
     assert "Error" not in panel_text, f"{key}: an output says Error ({what}, {p.size})"
     errors = p.console_errors()
