@@ -153,6 +153,7 @@ def main(argv=None) -> None:
     p.add_argument("--out", type=Path, help="folder to write the encoder into (default: --gan itself)")
     p.add_argument("--steps", type=int, default=EncoderTrainConfig.steps)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--resume", action="store_true", help="start from the encoder already in the --out (or --gan) folder")
     p.add_argument("--evaluate", action="store_true", help="only measure the folder's encoder")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -163,13 +164,24 @@ def main(argv=None) -> None:
 
     G, _ = load_generator(a.gan)
     cfg = EncoderTrainConfig(steps=a.steps)
-    E, record = train_encoder(G.float(), ImagesOnly(cfg.n_pictures), cfg)
     out = a.out or a.gan
+    E, before = None, []
+    if a.resume:
+        from safetensors.torch import load_file
+
+        E = Encoder(G.cfg)
+        E.load_state_dict({k: v.float() for k, v in load_file(str(Path(out) / ENCODER_FILE)).items()})
+        before = json.loads((Path(out) / "encoder_training.json").read_text()).get("runs", [])
+        before = before or [json.loads((Path(out) / "encoder_training.json").read_text())]
+        cfg.seed = sum(r["config"]["steps"] for r in before)  # other batches than the runs before drew
+    E, record = train_encoder(G.float(), ImagesOnly(cfg.n_pictures), cfg, E=E)
     if out != a.gan:
         import shutil
 
         shutil.copytree(a.gan, out, dirs_exist_ok=True)
-    print(save_encoder(E, out, {**record, "generator": str(a.gan), "labels_used_in_training": False}))
+    runs = [*before, {**record, "generator": str(a.gan)}]  # a resumed encoder keeps the record of every run
+    print(save_encoder(E, out, {"runs": runs, "steps": sum(r["config"]["steps"] for r in runs),
+                                "wall_s": round(sum(r["wall_s"] for r in runs), 1), "labels_used_in_training": False}))
 
 
 if __name__ == "__main__":
