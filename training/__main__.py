@@ -9,6 +9,7 @@
     python -m training stylegan     # StyleGAN, labels used in training -> assets/toy-stylegan-labelled
     python -m training.stylegan_label_free train|export   # the StyleGAN learnt from pictures alone
     python -m training.stylegan_gan train|snapshot|export # StyleGAN2 trained as a GAN on pictures alone
+    python -m training.stylegan_encoder --gan FOLDER        # an encoder for a trained generator, pictures alone
     python -m training all          # all of them, in order
 
 Each run checkpoints to runs/ every few hundred steps and resumes from there when restarted.
