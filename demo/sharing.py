@@ -2,13 +2,14 @@
 
 Four queues (Gradio concurrency ids): "batched" for /generate (up to two batches of MAX_BATCH_SIZE at once, one
 being drawn while the next gathers; drawn together in shared batches by edits.batching), "model" for the other
-diffusion images a visitor waits for (h-space edits, comparisons: one at a time), "gan" for the W-space sliders (milliseconds each, several at once, never behind a diffusion
-image), "long" for fits, many-seed comparisons and walks (one at a time, so that they never hold the
-"model" queue; they share the models' fair locks batch by batch). Gradio limits the whole queue
-(QUEUE_MAX_SIZE) but not one visitor's share of it; `limit_per_session` turns a visitor's request away,
-in one sentence, before it takes a place in the queue, when they already have MAX_SESSION_JOBS diffusion
-images ("batched" and "model" together), MAX_SESSION_LONG_JOBS long jobs or W_CONCURRENCY W edits waiting or running. Another visitor's
-/generate then waits for at most MAX_SESSION_JOBS images per visitor ahead of it, and one batch of a long job.
+diffusion images a visitor waits for (h-space edits, comparisons: one at a time), "gan" for the W-space sliders
+(milliseconds each, several at once, never behind a diffusion image), "long" for fits, many-seed comparisons and
+walks (one at a time, so that they never hold the "model" queue; they share the models' fair locks batch by batch).
+Gradio limits the whole queue (QUEUE_MAX_SIZE) but not one visitor's share of it; `limit_per_session` turns a
+visitor's request away, in one sentence, before it takes a place in the queue, when they already have
+MAX_SESSION_JOBS diffusion images ("batched" and "model" together), MAX_SESSION_LONG_JOBS long jobs or
+W_CONCURRENCY W edits waiting or running. Another visitor's /generate then waits for at most MAX_SESSION_JOBS
+images per visitor ahead of it, and one batch of a long job.
 """
 from __future__ import annotations
 

@@ -171,8 +171,8 @@ def main(argv=None) -> None:
 
         E = Encoder(G.cfg)
         E.load_state_dict({k: v.float() for k, v in load_file(str(Path(out) / ENCODER_FILE)).items()})
-        before = json.loads((Path(out) / "encoder_training.json").read_text()).get("runs", [])
-        before = before or [json.loads((Path(out) / "encoder_training.json").read_text())]
+        earlier = json.loads((Path(out) / "encoder_training.json").read_text())
+        before = earlier.get("runs", [earlier])  # (a record of one run, or of every run so far)
         cfg.seed = sum(r["config"]["steps"] for r in before)  # other batches than the runs before drew
     E, record = train_encoder(G.float(), ImagesOnly(cfg.n_pictures), cfg, E=E)
     if out != a.gan:
