@@ -1,9 +1,12 @@
-"""Many visitors at once: `python app.py` in a subprocess on loopback, reached through gradio_client.
+"""Many visitors at once: `python app.py` in a subprocess on loopback, reached through gradio_client, and in
+the room phase through browser-like clients (BrowserLikeClient: Gradio's /call API over plain HTTP).
 
 Phases (one run; on a shared CPU read the ratios and percentiles, not single numbers):
-1. 16 clients at once, then 32 (keys ending in _32), each one /generate and three /edit_w: ok_fraction, p50/p95
-   latencies, the phase's wall time and the CPU seconds of the server and of the clients (this process: on a
-   2-core machine they draw on the server's cores); for the 16, whether every image is the same picture as the one the same call gives alone (`pixel_agreement`, by
+1. the room: 16 clients at once, then 32 (keys ending in _32), each one /generate and three /edit_w:
+   ok_fraction, p50/p95 latencies, the phase's wall time and the CPU seconds of the server and of the clients
+   (this process: on a 2-core machine they draw on the server's cores; a browser-like client costs a few ms
+   a call where a gradio_client costs about 0.1 s, so since 2026-12-04 the room is measured with them,
+   `room_client`); for the 16, whether every image is the same picture as the one the same call gives alone (`pixel_agreement`, by
    edits.metrics.same_picture; `pixel_exact_fraction`: the same bytes), so no cross-talk;
 2. one session floods the queue (32 /generate and 4 fits), another sends one /generate: its latency;
 3. bad input (NaN, Infinity and text in numeric inputs, a 160 KB template, broken characters, a CSV
@@ -119,6 +122,65 @@ def client(url: str):
     return Client(url, verbose=False, httpx_kwargs={"timeout": 60})
 
 
+class BrowserLikeClient:
+    """A visitor as a browser is one: a session of its own, each call one POST that joins the queue and one
+    event stream read to its end, then each picture fetched by its URL (Gradio's documented /call API). It
+    costs a few milliseconds of CPU a call, against about 0.1 s for a gradio_client (its own threads and file
+    copies), so that on a 2-core machine the benchmark's clients leave the cores to the server, as a room's
+    browsers, each on its own machine, do. `predict` takes what gradio_client's takes (the API's parameters in
+    order, the missing trailing ones at their defaults) and returns a picture's local path, or a tuple of them."""
+
+    def __init__(self, url: str, api: dict, folder: Path):
+        import httpx
+        import uuid
+
+        self.url, self.api, self.folder = url, api, folder
+        self.session = uuid.uuid4().hex[:11]
+        self.http = httpx.Client(timeout=120)
+
+    @staticmethod
+    def api_info(url: str) -> dict:
+        import httpx
+
+        return httpx.get(f"{url}gradio_api/info", timeout=60).json()["named_endpoints"]
+
+    def _args(self, api_name: str, args: tuple) -> list:
+        params = self.api[api_name]["parameters"]
+        if len(args) > len(params):
+            raise ValueError(f"{api_name} takes {len(params)} parameters, not {len(args)}")
+        missing = params[len(args):]
+        if any(not q.get("parameter_has_default") for q in missing):
+            raise ValueError(f"{api_name}: a parameter without a default is missing")
+        return [*args, *(q.get("parameter_default") for q in missing)]
+
+    def _fetch(self, value):
+        if isinstance(value, dict) and value.get("url"):
+            r = self.http.get(value["url"])
+            r.raise_for_status()
+            path = self.folder / f"{self.session}-{time.monotonic_ns()}{Path(value.get('path') or 'x.png').suffix}"
+            path.write_bytes(r.content)
+            return str(path)
+        return value
+
+    def predict(self, *args, api_name: str):
+        name = api_name.strip("/")
+        r = self.http.post(f"{self.url}gradio_api/call/{name}",
+                           json={"data": self._args(api_name, args), "session_hash": self.session})
+        r.raise_for_status()
+        event, data = None, None
+        with self.http.stream("GET", f"{self.url}gradio_api/call/{name}/{r.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    data = json.loads(line[5:])
+                    break
+        if event != "complete":
+            raise RuntimeError(f"{api_name}: {event}: {data}")
+        out = [self._fetch(v) for v in data]
+        return out[0] if len(out) == 1 else tuple(out)
+
+
 def _timed(fn, *args, **kwargs):
     t0 = time.perf_counter()
     try:
@@ -162,11 +224,17 @@ def _cpu_s(pid: int | None = None) -> float:
     return t.user + t.system
 
 
-def concurrent_clients(url: str, n: int = 16, check_pixels: bool = True, pid: int | None = None) -> dict:
+def concurrent_clients(url: str, n: int = 16, check_pixels: bool = True, pid: int | None = None,
+                       folder: Path | None = None, kind: str = "browser") -> dict:
     """n visitors at once. With the server's `pid`, also the CPU seconds the server and this process (the n
     clients: gradio_client's threads, SSE and downloads) spent on the phase: on a 2-core machine the clients
     share the server's cores, which a room's browsers, each on its own machine, do not."""
-    clients = [client(url) for _ in range(n)]
+    if kind == "browser":
+        api, folder = BrowserLikeClient.api_info(url), folder or Path(tempfile.mkdtemp(prefix="room-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        clients = [BrowserLikeClient(url, api, folder) for _ in range(n)]
+    else:  # "gradio_client", as in the runs before 2026-12-04
+        clients = [client(url) for _ in range(n)]
     cpu0 = (_cpu_s(pid), _cpu_s()) if pid else None
     t0 = time.perf_counter()
 
@@ -182,7 +250,7 @@ def concurrent_clients(url: str, n: int = 16, check_pixels: bool = True, pid: in
     calls = [r for g in got for rs in g.values() for r in rs]
     gen = [t for g in got for ok, t, _ in g["generate"] if ok]
     ew = [t for g in got for ok, t, _ in g["edit_w"] if ok]
-    timings = {"clients": n, "ok_fraction": round(sum(ok for ok, _, _ in calls) / len(calls), 4),
+    timings = {"clients": n, "room_client": kind, "ok_fraction": round(sum(ok for ok, _, _ in calls) / len(calls), 4),
                "generate_p50_s": _pct(gen, 50), "generate_p95_s": _pct(gen, 95),
                "edit_w_p50_s": _pct(ew, 50), "edit_w_p95_s": _pct(ew, 95)}
     if cpu0:
@@ -294,7 +362,9 @@ def mixed_use(url: str, seconds: float, rng: random.Random, fit_samples: int = 1
         (1, lambda s: c.predict("W space (StyleGAN)", 0, api_name="/atlas")),
         (1, lambda s: c.predict(s, "large", "red", "circle", "white", "", "colour", "blue", 2,
                                 api_name="/compare_many")),
-        (1, lambda s: c.predict("a {size} {shape} on a {background} background", "colour", "classifier",
+        # the visitor's own fit is of size: a fit replaces the shipped classes of its attribute for that session
+        # (edits.directions.merged), and the calls above ask for colour: blue
+        (1, lambda s: c.predict("a {colour} {shape} on a {background} background", "size", "classifier",
                                 fit_samples, None, api_name="/fit_h")),
     ]
     weights = [w for w, _ in actions]
@@ -370,10 +440,11 @@ def run(quick: bool = False, model_path: str | None = None, minutes: float | Non
             if not quick:
                 result.update(largest_jobs(server.url, server.proc.pid))
                 print(f"largest jobs alone: {result}", flush=True)
-            result.update(concurrent_clients(server.url, pid=server.proc.pid))
+            room = Path(work) / "room"
+            result.update(concurrent_clients(server.url, pid=server.proc.pid, folder=room))
             print(f"16 clients: {result}", flush=True)
-            more = concurrent_clients(server.url, 32, check_pixels=False, pid=server.proc.pid)
-            result.update({f"{k}_32": v for k, v in more.items() if k != "clients"})
+            more = concurrent_clients(server.url, 32, check_pixels=False, pid=server.proc.pid, folder=room)
+            result.update({f"{k}_32": v for k, v in more.items() if k not in ("clients", "room_client")})
             print(f"32 clients: {more}", flush=True)
             result.update(flood(server.url))
             print(f"flood: {result}", flush=True)

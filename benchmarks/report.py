@@ -238,6 +238,10 @@ def serving_block(folder: Path = MEASURED) -> str:
                    f"{f2(ld['ok_fraction'])} of calls answered; while one session floods the queue another's picture "
                    f"takes {f2(ld['other_session_generate_s_during_flood'], 1)} s; served pictures equal to the same call made "
                    f"alone: {f2(ld['pixel_agreement'])}.")
+        if ld.get("room_client") == "browser" and ld.get("clients_cpu_s_32") is not None:
+            out[-1] += (f" The visitors are browser-like clients in the benchmark's own process, on the server's two "
+                        f"cores: with 32 they took {ld['clients_cpu_s_32']} s of CPU, the server "
+                        f"{ld['server_cpu_s_32']} s, in {ld['phase_wall_s_32']} s.")
     return "\n\n".join(out) or "Not measured yet: `python -m benchmarks speed`, `python -m benchmarks load`."
 
 

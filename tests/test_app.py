@@ -57,3 +57,21 @@ def test_edit_h_on_the_embedded_model(app_client):
                                       api_name="/edit_h")
     a, b = (np.asarray(Image.open(p).convert("RGB")) for p in (orig, edited))
     assert a.shape == b.shape == (64, 64, 3) and not same_picture(a, b)
+
+
+def test_the_load_benchmarks_browser_like_client_gets_what_gradio_client_gets(app_client, tmp_path):
+    """benchmarks.load's room phase reaches the server through Gradio's /call API, as a browser does; its
+    pictures must be the ones gradio_client gets for the same calls, its errors errors."""
+    from benchmarks.load import BrowserLikeClient
+
+    url = app_client.src if app_client.src.endswith("/") else app_client.src + "/"
+    light = BrowserLikeClient(url, BrowserLikeClient.api_info(url), tmp_path)
+    path = light.predict("a large red circle on a white background", "", 3, 8, 5.0, api_name="/generate")
+    assert same_picture(np.asarray(Image.open(path).convert("RGB")), _generate(app_client))
+    pair = light.predict(5, 0.7, "colour", "blue", 1.0, api_name="/edit_w")  # trailing parameters at defaults
+    ref = app_client.predict(5, 0.7, "colour", "blue", 1.0, api_name="/edit_w")
+    assert len(pair) == 2
+    for a, b in zip(pair, ref):
+        assert same_picture(np.asarray(Image.open(a).convert("RGB")), np.asarray(Image.open(b).convert("RGB")))
+    with pytest.raises(RuntimeError, match="error"):
+        light.predict("a circle", "", -1, 8, 5.0, api_name="/generate")
