@@ -228,3 +228,14 @@ def test_a_resumed_run_takes_a_new_r1_weight_and_logs_what_it_changed(tmp_path):
     run(tmp_path / "a", 4, r1_gamma=7.5)  # the same weight again: nothing changes, nothing logged
     events = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
     assert sum("event" in e for e in events) == 1
+
+
+def test_a_resumed_run_takes_a_bigger_batch_and_logs_it(tmp_path):
+    run(tmp_path / "a", 2)
+    run(tmp_path / "a", 3, batch=8)
+    _, meta = ckpt_tensors(tmp_path / "a")
+    assert meta["step"] == 3 and meta["cfg"]["batch"] == 8
+    events = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    assert {"step": 2, "event": "batch 4 -> 8"} in events
+    assert meta["nimg"] == 2 * 4 + 8  # the pictures seen, not step x the batch of now
+    assert [e["kimg"] for e in events if "kimg" in e] == [0.004, 0.008, 0.016]

@@ -132,6 +132,7 @@ class GANState:
     wall: float = 0.0  # seconds trained before this process started
     pl_mean: float = 0.0
     aug_p: float = 0.0  # the augmentation probability now (cfg.augment)
+    nimg: int = 0  # pictures seen by D so far (step x batch while the batch stays; a resumed run may change it)
 
 
 def lazy_adam(params, cfg: GANTrainConfig, every: int) -> torch.optim.Adam:
@@ -186,6 +187,7 @@ def save_checkpoint(state: GANState, path: Path, extra: dict | None = None) -> P
     td, md = _optim_tensors("opt_d", state.opt_d)
     tensors.update({k: v.cpu() for k, v in {**tg, **td}.items()})
     meta = {"step": state.step, "wall": state.wall, "pl_mean": state.pl_mean, "aug_p": state.aug_p,
+            "nimg": state.nimg,
             "cfg": asdict(state.cfg),
             "opt_g": mg, "opt_d": md, **(extra or {})}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -215,6 +217,8 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> GANState:
     _load_optim(state.opt_d, "opt_d", tensors, meta["opt_d"], device)
     state.step, state.wall, state.pl_mean = int(meta["step"]), float(meta["wall"]), float(meta["pl_mean"])
     state.aug_p = float(meta.get("aug_p", 0.0))
+    # checkpoints written before "nimg" was kept: their batch never changed
+    state.nimg = int(meta.get("nimg", state.step * state.cfg.batch))
     return state
 
 
@@ -226,7 +230,7 @@ def with_new_discriminator(state: GANState, d_cfg: dict, device: torch.device | 
         torch.manual_seed(cfg.seed + 1 + state.step)
         D = Discriminator(cfg.d_cfg()).to(device)
     return GANState(cfg, state.G, state.G_ema, D, state.opt_g, lazy_adam(D.parameters(), cfg, cfg.r1_every),
-                    state.step, state.wall, state.pl_mean, 0.0)
+                    state.step, state.wall, state.pl_mean, 0.0, state.nimg)
 
 
 # ---------------------------------------------------------------------------------------------- augmentation
@@ -391,7 +395,8 @@ def train_step(s: GANState, real: torch.Tensor, gen: torch.Generator, red: Reduc
 
     # ---- G_ema: lerp towards G with a half-life in pictures
     s.step += 1
-    nimg = s.step * b * red.n
+    s.nimg += b * red.n
+    nimg = s.nimg
     ema_nimg = cfg.ema_kimg * 1000
     if cfg.ema_rampup is not None:
         ema_nimg = min(ema_nimg, nimg * cfg.ema_rampup)
@@ -501,13 +506,13 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
           ckpt_every_s: float = 600.0, log_every: int = 10, quality_every: int = 250,
           quality: Callable[[torch.Tensor], dict] | None = default_quality, accelerator=None,
           handle_signals: bool = True, log=print, augment: str | None = None,
-          discriminator: dict | None = None, r1_gamma: float | None = None) -> dict:
+          discriminator: dict | None = None, r1_gamma: float | None = None, batch: int | None = None) -> dict:
     """Train until `deadline` (epoch s), `max_steps` (total) or SIGTERM / SIGINT; resumes from
     run_dir/checkpoint.safetensors, else from `resume_from`'s checkpoint (a snapshot folder), else fresh from
     `cfg` (G and G_ema warm-started from the generator folder `init_from` when given). `data` needs only
     `len(data)` and `data.batch(idx) -> (B, 3, H, W)` in [-1, 1]. A resumed run takes `augment` (ops),
-    `discriminator` (a D config: a fresh D of that size, G and G_ema kept) and `r1_gamma` when given; a fresh one
-    takes cfg's."""
+    `discriminator` (a D config: a fresh D of that size, G and G_ema kept), `r1_gamma` and `batch` (pictures per
+    step: a machine with an accelerator takes more; the learning rates stay) when given; a fresh one takes cfg's."""
     if accelerator is None:
         from accelerate import Accelerator
 
@@ -534,6 +539,9 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
         if r1_gamma is not None and r1_gamma != s.cfg.r1_gamma:
             changes.append(f"R1 gamma {s.cfg.r1_gamma:g} -> {r1_gamma:g}")
             s.cfg.r1_gamma = float(r1_gamma)
+        if batch is not None and batch != s.cfg.batch:
+            changes.append(f"batch {s.cfg.batch} -> {batch}")
+            s.cfg.batch = int(batch)
         if discriminator is not None and DiscriminatorConfig(**discriminator) != s.cfg.d_cfg():
             s = with_new_discriminator(s, discriminator, device)
             changes.append(f"a fresh D {discriminator}, {sum(p.numel() for p in s.D.parameters()) / 1e6:.3f} M parameters")
@@ -619,7 +627,7 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
                 acc_scalars.setdefault(k, []).append(v)
             if s.step % log_every == 0 or s.step % quality_every == 0:
                 now = time.time()
-                rec = {"step": s.step, "kimg": round(s.step * cfg.batch / 1000, 3), "wall_s": round(wall(), 1),
+                rec = {"step": s.step, "kimg": round(s.nimg / 1000, 3), "wall_s": round(wall(), 1),
                        "s_per_step": round((now - t_log) / max(1, s.step - step_log), 3),
                        **{k: round(float(np.mean(v)), 5) for k, v in acc_scalars.items()}}
                 if quality is not None and s.step % quality_every == 0 and main:
@@ -670,7 +678,7 @@ def export(run_dir: Path, out: Path = EXPORT_DIR, n_w_avg: int = 10_000) -> dict
                         "non-saturating logistic loss, residual D with minibatch stddev, lazy R1, style mixing, "
                         "path-length regularisation, mapping lr x0.01, G_ema exported",
               "labels_used_in_training": False, "train_pictures": s.cfg.n_train, "steps": s.step,
-              "kimg": round(s.step * s.cfg.batch / 1000, 1), "wall_s": round(s.wall, 1),
+              "kimg": round(s.nimg / 1000, 1), "wall_s": round(s.wall, 1),
               "config": asdict(s.cfg), "g_params_M": round(sum(p.numel() for p in G.parameters()) / 1e6, 3),
               "d_params_M": round(sum(p.numel() for p in s.D.parameters()) / 1e6, 3)}
     log_path = Path(run_dir) / LOG
@@ -700,7 +708,8 @@ def main(argv=None) -> None:
                                                    "folder has no checkpoint")
     p.add_argument("--init-from", type=Path, help="train, fresh run: warm-start G from this generator folder "
                                                  "(its config becomes the generator's)")
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--batch", type=int, default=None, help="pictures per step (a fresh run: 32); a resumed run "
+                   "takes it when given")
     p.add_argument("--bf16", action="store_true", help="autocast the main passes to bfloat16")
     p.add_argument("--r1-gamma", type=float, default=None,
                    help=f"R1 weight (a fresh run: default {GANTrainConfig.r1_gamma}; a resumed run keeps its own "
@@ -724,7 +733,7 @@ def main(argv=None) -> None:
         print(time.strftime("%H:%M:%S"), msg, flush=True)
 
     if a.command == "train":
-        cfg = GANTrainConfig(batch=a.batch, bf16=a.bf16, seed=a.seed, augment=a.augment or "",
+        cfg = GANTrainConfig(batch=a.batch or GANTrainConfig.batch, bf16=a.bf16, seed=a.seed, augment=a.augment or "",
                              r1_gamma=GANTrainConfig.r1_gamma if a.r1_gamma is None else a.r1_gamma)
         if a.init_from is not None:
             cfg.generator = json.loads(load_generator(a.init_from)[0].cfg.to_json())
@@ -736,7 +745,7 @@ def main(argv=None) -> None:
         res = train(a.run_dir, cfg, deadline_from(a.until, a.minutes), a.max_steps, resume_from=a.resume_from,
                     init_from=a.init_from, ckpt_every_s=60 * a.ckpt_minutes, log_every=a.log_every,
                     quality_every=a.quality_every, quality=resolve_quality(a.quality), log=log,
-                    augment=a.augment, discriminator=d_cfg, r1_gamma=a.r1_gamma)
+                    augment=a.augment, discriminator=d_cfg, r1_gamma=a.r1_gamma, batch=a.batch)
     elif a.command == "snapshot":
         res = snapshot(a.run_dir, a.out or GAN_CHECKPOINT)
     else:
