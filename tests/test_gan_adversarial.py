@@ -218,24 +218,20 @@ def test_a_resumed_run_takes_augmentation_and_a_fresh_bigger_discriminator(tmp_p
     assert not any("fresh D" in m for m in said), said  # the same size again: D and its optimiser kept
 
 
-def test_a_resumed_run_takes_a_new_r1_weight_and_logs_what_it_changed(tmp_path):
-    run(tmp_path / "a", 2)
-    run(tmp_path / "a", 3, r1_gamma=7.5)
-    _, meta = ckpt_tensors(tmp_path / "a")
-    assert meta["step"] == 3 and meta["cfg"]["r1_gamma"] == 7.5
-    events = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
-    assert {"step": 2, "event": "R1 gamma 0.0256 -> 7.5"} in events
-    run(tmp_path / "a", 4, r1_gamma=7.5)  # the same weight again: nothing changes, nothing logged
-    events = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
-    assert sum("event" in e for e in events) == 1
+def _events(folder) -> list[dict]:
+    return [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines()]
 
 
-def test_a_resumed_run_takes_a_bigger_batch_and_logs_it(tmp_path):
+@pytest.mark.parametrize("change, key, value, event, nimg", [
+    ("r1_gamma", "r1_gamma", 7.5, "R1 gamma 0.0256 -> 7.5", 3 * 4),
+    ("batch", "batch", 8, "batch 4 -> 8", 2 * 4 + 8),  # the pictures seen, not step x the batch of now
+])
+def test_a_resumed_run_takes_a_new_setting_and_logs_what_it_changed(tmp_path, change, key, value, event, nimg):
     run(tmp_path / "a", 2)
-    run(tmp_path / "a", 3, batch=8)
+    run(tmp_path / "a", 3, **{change: value})
     _, meta = ckpt_tensors(tmp_path / "a")
-    assert meta["step"] == 3 and meta["cfg"]["batch"] == 8
-    events = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
-    assert {"step": 2, "event": "batch 4 -> 8"} in events
-    assert meta["nimg"] == 2 * 4 + 8  # the pictures seen, not step x the batch of now
-    assert [e["kimg"] for e in events if "kimg" in e] == [0.004, 0.008, 0.016]
+    assert meta["step"] == 3 and meta["cfg"][key] == value and meta["nimg"] == nimg
+    assert {"step": 2, "event": event} in _events(tmp_path / "a")
+    assert [e["kimg"] for e in _events(tmp_path / "a") if "kimg" in e] == [0.004, 0.008, nimg / 1000]
+    run(tmp_path / "a", 4, **{change: value})  # the same setting again: nothing changes, nothing logged
+    assert sum("event" in e for e in _events(tmp_path / "a")) == 1
