@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers.training_utils import EMAModel
 
 from toyworld.settings import ASSETS, RUNS  # noqa: F401  (re-exported for the training modules)
 
@@ -43,12 +42,14 @@ def weights(*modules: torch.nn.Module) -> list[torch.nn.Parameter]:
     return [p for m in modules for p in m.parameters()]
 
 
-def ema_of(copies: list[torch.nn.Module], decay: float, updates_done: int = 0, constant: bool = False) -> EMAModel:
+def ema_of(copies: list[torch.nn.Module], decay: float, updates_done: int = 0, constant: bool = False):
     """diffusers' `EMAModel` over the weights of `copies` (the EMA copies of the trained modules, as built or
     loaded from a checkpoint), resumed after `updates_done` updates. Update n (from 1) averages with decay
     min(decay, n / (9 + n)), except that the first update of a fresh run copies the weights; or with `decay`
     itself at every update when `constant`. `ema.step(weights(*trained))` after each optimiser step;
     `ema.copy_to(weights(*copies))` writes the averages back into the copies before they are saved."""
+    from diffusers.training_utils import EMAModel  # here: the adversarial GAN's imports need no diffusers
+
     ema = EMAModel(weights(*copies), decay=decay, min_decay=decay if constant else 0.0,
                    update_after_step=-1 if constant else 0, foreach=True)
     ema.optimization_step = updates_done
