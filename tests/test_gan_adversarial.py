@@ -235,3 +235,21 @@ def test_a_resumed_run_takes_a_new_setting_and_logs_what_it_changed(tmp_path, ch
     assert [e["kimg"] for e in _events(tmp_path / "a") if "kimg" in e] == [0.004, 0.008, nimg / 1000]
     run(tmp_path / "a", 4, **{change: value})  # the same setting again: nothing changes, nothing logged
     assert sum("event" in e for e in _events(tmp_path / "a")) == 1
+
+
+def test_a_fresh_run_warm_started_from_a_generator_folder_starts_from_its_weights_and_says_so(tmp_path):
+    from nets.stylegan import Generator, load_generator, save_generator
+
+    cfg = tiny_cfg()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(123)  # other weights than the fresh run's own
+        source = Generator(cfg.g_cfg())
+    save_generator(source, tmp_path / "g")
+    state = sg.build(cfg)
+    sg.warm_start(state, tmp_path / "g")
+    saved = load_generator(tmp_path / "g")[0].state_dict()  # as stored (fp16)
+    assert all(torch.equal(v, saved[k]) for k, v in state.G_ema.state_dict().items())
+    fresh = sg.build(cfg).G.state_dict()
+    assert any(not torch.equal(v, fresh[k]) for k, v in state.G.state_dict().items())  # not the fresh weights
+    run(tmp_path / "a", 1, init_from=tmp_path / "g")
+    assert {"step": 0, "event": f"G and G_ema warm-started from {tmp_path / 'g'}"} in _events(tmp_path / "a")

@@ -554,7 +554,7 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
         s = build(cfg, device)
         if init_from is not None:
             warm_start(s, Path(init_from))
-            log(f"gan: G and G_ema warm-started from {init_from}")
+            changes.append(f"G and G_ema warm-started from {init_from}")
         log(f"gan: fresh run, G {sum(p.numel() for p in s.G.parameters()) / 1e6:.3f} M, "
             f"D {sum(p.numel() for p in s.D.parameters()) / 1e6:.3f} M parameters")
     cfg = s.cfg
