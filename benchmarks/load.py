@@ -226,15 +226,18 @@ def _cpu_s(pid: int | None = None) -> float:
 
 def concurrent_clients(url: str, n: int = 16, check_pixels: bool = True, pid: int | None = None,
                        folder: Path | None = None, kind: str = "browser") -> dict:
-    """n visitors at once. With the server's `pid`, also the CPU seconds the server and this process (the n
-    clients: gradio_client's threads, SSE and downloads) spent on the phase: on a 2-core machine the clients
-    share the server's cores, which a room's browsers, each on its own machine, do not."""
+    """n visitors at once, each a BrowserLikeClient (`kind="browser"`, pictures written to `folder`) or a
+    gradio_client (`kind="gradio_client"`). With the server's `pid`, also the CPU seconds the server and this
+    process (the n clients) spent on the phase: on a 2-core machine the clients share the server's cores, which a
+    room's browsers, each on its own machine, do not."""
     if kind == "browser":
         api, folder = BrowserLikeClient.api_info(url), folder or Path(tempfile.mkdtemp(prefix="room-"))
         folder.mkdir(parents=True, exist_ok=True)
         clients = [BrowserLikeClient(url, api, folder) for _ in range(n)]
-    else:  # "gradio_client", as in the runs before 2026-12-04
+    elif kind == "gradio_client":  # as in the runs before 2026-12-04
         clients = [client(url) for _ in range(n)]
+    else:
+        raise ValueError(f"kind is 'browser' or 'gradio_client', not {kind!r}")
     cpu0 = (_cpu_s(pid), _cpu_s()) if pid else None
     t0 = time.perf_counter()
 
