@@ -157,7 +157,7 @@ def warm_start(state: GANState, folder: Path) -> None:
     """Copy a generator folder's weights (e.g. the label-free autoencoder's) into G and G_ema; D stays fresh."""
     g, _ = load_generator(folder)
     if g.cfg.to_json() != state.G.cfg.to_json():
-        raise ValueError(f"{folder} holds a generator with another config; train with --generator-from {folder}")
+        raise ValueError(f"{folder} holds a generator with another config; train with --init-from {folder}")
     for net in (state.G, state.G_ema):
         net.load_state_dict(g.state_dict())
 
@@ -230,7 +230,7 @@ def with_new_discriminator(state: GANState, d_cfg: dict, device: torch.device | 
         torch.manual_seed(cfg.seed + 1 + state.step)
         D = Discriminator(cfg.d_cfg()).to(device)
     return GANState(cfg, state.G, state.G_ema, D, state.opt_g, lazy_adam(D.parameters(), cfg, cfg.r1_every),
-                    state.step, state.wall, state.pl_mean, 0.0, state.nimg)
+                    step=state.step, wall=state.wall, pl_mean=state.pl_mean, aug_p=0.0, nimg=state.nimg)
 
 
 # ---------------------------------------------------------------------------------------------- augmentation
@@ -396,10 +396,9 @@ def train_step(s: GANState, real: torch.Tensor, gen: torch.Generator, red: Reduc
     # ---- G_ema: lerp towards G with a half-life in pictures
     s.step += 1
     s.nimg += b * red.n
-    nimg = s.nimg
     ema_nimg = cfg.ema_kimg * 1000
     if cfg.ema_rampup is not None:
-        ema_nimg = min(ema_nimg, nimg * cfg.ema_rampup)
+        ema_nimg = min(ema_nimg, s.nimg * cfg.ema_rampup)
     beta = 0.5 ** (b * red.n / max(ema_nimg, 1e-8))
     with torch.no_grad():
         for p_ema, p in zip(s.G_ema.parameters(), G.parameters()):
@@ -548,16 +547,15 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
     elif src is not None:
         raise FileNotFoundError(f"no checkpoint in {resume_from}")
     else:
-        cfg = cfg or GANTrainConfig()
-        if cfg.batch % acc.num_processes:
-            raise ValueError(f"batch {cfg.batch} does not split over {acc.num_processes} processes")
-        s = build(cfg, device)
+        s = build(cfg or GANTrainConfig(), device)
         if init_from is not None:
             warm_start(s, Path(init_from))
             changes.append(f"G and G_ema warm-started from {init_from}")
         log(f"gan: fresh run, G {sum(p.numel() for p in s.G.parameters()) / 1e6:.3f} M, "
             f"D {sum(p.numel() for p in s.D.parameters()) / 1e6:.3f} M parameters")
     cfg = s.cfg
+    if cfg.batch % acc.num_processes:  # a fresh run's batch or the one a resumed run was given
+        raise ValueError(f"batch {cfg.batch} does not split over {acc.num_processes} processes")
     data = data if data is not None else ImagesOnly(cfg.n_train, cfg.train_seed)
     b = cfg.batch // acc.num_processes
     res = cfg.g_cfg().resolution
