@@ -6,6 +6,9 @@
 - unsaid_colour_min/max_ratio: prompts that leave the colour unsaid; each colour's frequency over
   the uniform 1/8 (the archive is not collapsed when every ratio is within 0.5-2); unsaid_colour_least: the
   rarest; unsaid_colour_pixels_min/max_ratio: the same pictures, the colour read from pixels.
+- meets_floors: every adherence at or above FLOORS; fewer_steps (full run of the embedded model): the same
+  prompts and seeds at each fewer DDIM setting that the steps benchmark's judge lets through, and whether it
+  meets the floors. The embedded default is the fewest DDIM steps that does (tests/test_steps.py).
 """
 from __future__ import annotations
 
@@ -32,15 +35,18 @@ def _labels(model, labeler, prompts, seeds, steps, guidance, batch=16):
     return out
 
 
-def run(quick: bool = False, model_path: str | None = None, guidance: float | None = None,
-        steps: int | None = None) -> dict:
-    model = load_diffusion(model_path, device="cpu")
-    labeler = ToyClassifierLabeler()
-    guidance = model.default_guidance if guidance is None else guidance
-    steps = model.default_steps if steps is None else steps
-    n = 40 if quick else 200
-    rng = np.random.default_rng(2024)
+# The adherence a default must keep (the serving issue: "adherence unchanged" when steps are cut).
+FLOORS = {"colour_adherence": 0.98, "shape_adherence": 0.97, "size_adherence": 0.85, "heldout_adherence": 0.85}
 
+
+def meets_floors(reading: dict) -> bool:
+    return all(reading[k] >= v for k, v in FLOORS.items())
+
+
+def _prompted(model, labeler, n: int, steps: int, guidance: float) -> tuple[dict, np.random.Generator]:
+    """Adherence to canonical prompts (n scenes) and to held-out pairs (n // 4, at least 12); the same scenes and
+    seeds for any steps, so readings at two step counts are paired. Returns the rng for what follows."""
+    rng = np.random.default_rng(2024)
     scenes = [sample_scene(rng) for _ in range(n)]
     seeds = [int(s) for s in rng.integers(0, 2**31, n)]
     lab = _labels(model, labeler, [prompt_for(s.size, s.colour, s.shape, s.background) for s in scenes],
@@ -56,6 +62,33 @@ def run(quick: bool = False, model_path: str | None = None, guidance: float | No
                  hseeds, steps, guidance)
     res["heldout_adherence"] = float(np.mean([c == s.colour and sh == s.shape
                                               for c, sh, s in zip(hl["colour"], hl["shape"], held)]))
+    res["n_heldout"] = n_held
+    return res, rng
+
+
+def fewer_holding_steps(steps: int, folder=None) -> list[int]:
+    """The DDIM step counts below `steps` that hold in the steps benchmark's sweep (its judge's 95 % intervals)."""
+    import json
+
+    from toyworld.settings import ASSETS
+
+    path = (folder or ASSETS / "measured") / "steps.json"
+    if not path.exists():
+        return []
+    rows = json.loads(path.read_text())["settings"]
+    return sorted(int(k.split("_")[1]) for k, r in rows.items()
+                  if k.startswith("ddim_") and r["holds"] and int(k.split("_")[1]) < steps)
+
+
+def run(quick: bool = False, model_path: str | None = None, guidance: float | None = None,
+        steps: int | None = None) -> dict:
+    model = load_diffusion(model_path, device="cpu")
+    labeler = ToyClassifierLabeler()
+    guidance = model.default_guidance if guidance is None else guidance
+    steps = model.default_steps if steps is None else steps
+    n = 40 if quick else 200
+    res, rng = _prompted(model, labeler, n, steps, guidance)
+    n_held = res.pop("n_heldout")
 
     uscenes = [sample_scene(rng) for _ in range(n)]
     useeds = [int(s) for s in rng.integers(0, 2**31, n)]
@@ -72,5 +105,15 @@ def run(quick: bool = False, model_path: str | None = None, guidance: float | No
     print("| colour | frequency / uniform (colour unsaid) |\n|---|---|")
     for c, r in zip(COLOURS, ratios):
         print(f"| {c} | {r:.2f} |")
+    res["meets_floors"] = meets_floors(res)
+    # Why the default has no fewer steps: the same prompts and seeds at each fewer DDIM setting that the judge's
+    # sweep (steps.json) lets through, read by the same classifier (a full run of the embedded model only).
+    if not quick and model_path is None and steps == model.default_steps:
+        fewer = []
+        for k in fewer_holding_steps(steps):
+            r, _ = _prompted(model, labeler, n, k, guidance)
+            r.pop("n_heldout")
+            fewer.append({"steps": k, **{f: round(r[f], 4) for f in FLOORS}, "meets_floors": meets_floors(r)})
+        res["fewer_steps"] = fewer
     res.update(n=n, n_heldout=n_held, steps=steps, guidance_scale=guidance)
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in res.items()}

@@ -220,13 +220,24 @@ dimensions as s: s is affine in w, so it only wins by its axes when it beats tha
 def serving_block(folder: Path = MEASURED) -> str:
     sp, ld, st = _maybe("speed", folder), _maybe("load", folder), _maybe("steps", folder)
     out = []
-    if st:
-        ref, ch = st["settings"][st["reference"]], st["settings"].get(st["chosen_ddim"], {})
-        out.append(f"**Denoising steps** (`steps.json`, {st['n']} prompts read by the judge): the embedded model draws "
-                   f"with {st['chosen_ddim'].split('_')[1]} DDIM steps, the fewest whose adherence stays within the 95 % "
-                   f"interval of {st['reference'].split('_')[1]} steps (colour {f2(ch.get('colour'))} against "
-                   f"{f2(ref['colour'])}, shape {f2(ch.get('shape'))} against {f2(ref['shape'])}, held-out pairs "
-                   f"{f2(ch.get('heldout'))} against {f2(ref['heldout'])}).")
+    im = _maybe("imagination", folder)
+    if st and im:
+        from benchmarks.imagination import FLOORS
+
+        ref, ch = st["settings"][st["reference"]], st["settings"].get(f"ddim_{im['steps']}", {})
+        fewer = "; ".join(f"at {r['steps']} steps it read colour {f2(r['colour_adherence'])}, shape "
+                          f"{f2(r['shape_adherence'])}, size {f2(r['size_adherence'])}, held-out pairs "
+                          f"{f2(r['heldout_adherence'])}" for r in im.get("fewer_steps", []))
+        out.append(f"**Denoising steps**: the embedded model draws with {im['steps']} DDIM steps, the fewest that keep "
+                   f"the prompt both ways it is measured. The judge (`steps.json`, {st['n']} prompts) reads every "
+                   f"adherence within the 95 % interval of {st['reference'].split('_')[1]} steps (colour "
+                   f"{f2(ch.get('colour'))} against {f2(ref['colour'])}, shape {f2(ch.get('shape'))} against "
+                   f"{f2(ref['shape'])}, held-out pairs {f2(ch.get('heldout'))} against {f2(ref['heldout'])}); it "
+                   f"lets {st['chosen_ddim'].split('_')[1]} through as well. The classifier (`imagination.json`, "
+                   f"{im['n']} prompts) reads colour {f2(im['colour_adherence'])}, shape {f2(im['shape_adherence'])}, "
+                   f"size {f2(im['size_adherence'])}, held-out pairs {f2(im['heldout_adherence'])}, at or above the "
+                   f"floors {', '.join(f2(v) for v in FLOORS.values())}"
+                   + (f"; on the same prompts and seeds {fewer}." if fewer else "."))
     if sp:
         out.append(f"**One visitor** (`speed.json`): a picture in {sp['generate_s']:.2f} s ({sp['steps']} steps, median), "
                    f"the default h-space edit {f2(sp.get('edit_h_overhead_default'))}× that, a W edit "

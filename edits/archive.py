@@ -672,11 +672,14 @@ def open_gan_archive(gan, directions: dict, build_missing: int = SMALL_GAN_CATAL
 
 def open_diffusion_archive(model) -> DiffusionArchive | None:
     """The diffusion model's archive from its shipped catalogue, or None (a catalogue costs a sampling per
-    seed: none is built at start)."""
+    seed: none is built at start). A catalogue drawn with other steps than the model's default is not used: its
+    pictures would not be the ones the model draws for the same seeds."""
     if model is None:
         return None
     cat = _matching(Path(str(model.name)).name, diffusion_fingerprint(model))
-    return None if cat is None else DiffusionArchive(model, cat)
+    if cat is None or cat.meta.get("num_inference_steps") != model.default_steps:
+        return None  # drawn from other weights, or with other steps than the model draws with now
+    return DiffusionArchive(model, cat)
 
 
 def main(argv=None) -> None:

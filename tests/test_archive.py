@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -194,3 +195,21 @@ def test_a_diffusion_catalogue_keeps_h_at_steps_its_model_takes(tiny_model):
     cat = build_diffusion_catalogue(tiny_model, 3)
     assert cat.h_maps and all(0 <= s < tiny_model.default_steps for s in cat.h_maps)
     assert max(cat.h_maps) == tiny_model.default_steps - 1
+
+
+def test_a_diffusion_catalogue_drawn_with_other_steps_is_not_opened(tiny_model, tmp_path, monkeypatch):
+    """A shipped catalogue holds pictures drawn with its steps; a model that draws with other steps now would show
+    other pictures for the same seeds, so the catalogue is left closed (the app then offers no diffusion archive)."""
+    import dataclasses
+
+    import edits.archive as archive
+
+    cat = archive.build_diffusion_catalogue(tiny_model, 2)
+    cat.meta["fingerprint"] = "fp"
+    name = Path(str(tiny_model.name)).name
+    cat.save(tmp_path / name)
+    monkeypatch.setattr(archive, "ARCHIVES", tmp_path)
+    monkeypatch.setattr(archive, "diffusion_fingerprint", lambda model: "fp")
+    assert archive.open_diffusion_archive(tiny_model) is not None
+    other = dataclasses.replace(tiny_model, default_steps=tiny_model.default_steps + 1)
+    assert archive.open_diffusion_archive(other) is None

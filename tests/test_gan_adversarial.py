@@ -253,3 +253,18 @@ def test_a_fresh_run_warm_started_from_a_generator_folder_starts_from_its_weight
     assert any(not torch.equal(v, fresh[k]) for k, v in state.G.state_dict().items())  # not the fresh weights
     run(tmp_path / "a", 1, init_from=tmp_path / "g")
     assert {"step": 0, "event": f"G and G_ema warm-started from {tmp_path / 'g'}"} in _events(tmp_path / "a")
+
+
+def test_the_command_line_sets_the_discriminators_shape():
+    """--d-channels and --mbstd-group reach a fresh run's D config; a group the batch cannot split into is refused
+    before any picture is rendered."""
+    from training.stylegan_gan import DiscriminatorConfig, config_from_args, parser
+
+    cfg, d = config_from_args(parser().parse_args(["train", "--mbstd-group", "8"]))
+    assert d["mbstd_group"] == 8 and cfg.d_cfg().mbstd_group == 8
+    assert d["channels"] == DiscriminatorConfig().channels
+    cfg, d = config_from_args(parser().parse_args(["train", "--d-channels", "64:32,32:64,16:128,8:128,4:128"]))
+    assert d["channels"] == {64: 32, 32: 64, 16: 128, 8: 128, 4: 128} and d["mbstd_group"] == DiscriminatorConfig.mbstd_group
+    assert config_from_args(parser().parse_args(["train"]))[1] is None
+    with pytest.raises(ValueError, match="minibatch-stddev group 5"):
+        config_from_args(parser().parse_args(["train", "--mbstd-group", "5"]))

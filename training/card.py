@@ -47,6 +47,10 @@ def write_card(folder: Path, measured: list[dict]) -> str:
     note = t.get("note", "")
     findings = f"\n\n{findings_text(t, measured)}" if t.get("findings") else ""
     rows = _rows(measured)
+    im = next((m for m in measured if m.get("benchmark") == "imagination"), {})
+    steps_line = (f"{im['steps']} steps by default, the fewest that keep the prompt as well as 25 steps by the judge "
+                  "(`python -m benchmarks steps`) and at the classifier's adherence floors (`python -m benchmarks "
+                  "imagination`)") if im.get("steps") else "the steps `edits.pipeline.EMBEDDED_STEPS` sets"
     text = f"""# toy-diffusion: a small latent text-to-image diffusion model of the toy world
 
 A standard diffusers `StableDiffusionPipeline` folder (VAE, CLIP text encoder + tokenizer,
@@ -66,8 +70,7 @@ procedurally rendered toy-world scenes, so exactly the same code loads it and a 
   adding a direction to h changes almost nothing here; the h-space tab applies its directions through the
   UNet instead, along the gradient of their readouts (`../directions/FINDINGS.md`).
 - Scheduler: DDPM `scaled_linear` betas (0.00085–0.012, 1000 steps) for training; DDIM with
-  `trailing` spacing for sampling (12 steps by default, the fewest that keep the prompt as well as 25 by
-  `python -m benchmarks steps`; guidance 5).
+  `trailing` spacing for sampling ({steps_line}; guidance 5).
 
 ## Data
 40 000 scenes rendered once (seed 3): object colour (8), shape (4), size (3), position (continuous),

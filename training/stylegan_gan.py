@@ -694,7 +694,27 @@ def export(run_dir: Path, out: Path = EXPORT_DIR, n_w_avg: int = 10_000) -> dict
     return {"out": str(out), "steps": s.step}
 
 
-def main(argv=None) -> None:
+def config_from_args(a: argparse.Namespace) -> tuple[GANTrainConfig, dict | None]:
+    """A fresh run's config from the command line, and the D config given there (None: the default D)."""
+    cfg = GANTrainConfig(batch=a.batch or GANTrainConfig.batch, bf16=a.bf16, seed=a.seed, augment=a.augment or "",
+                         r1_gamma=GANTrainConfig.r1_gamma if a.r1_gamma is None else a.r1_gamma)
+    if a.init_from is not None:
+        cfg.generator = json.loads(load_generator(a.init_from)[0].cfg.to_json())
+    d_cfg = None
+    if a.d_channels or a.mbstd_group:
+        d_cfg = dict(cfg.discriminator)
+        if a.d_channels:
+            d_cfg["channels"] = {int(k): int(v) for k, v in (kv.split(":") for kv in a.d_channels.split(","))}
+        if a.mbstd_group:
+            d_cfg["mbstd_group"] = a.mbstd_group
+        DiscriminatorConfig(**d_cfg)  # checked now, not after the data is rendered
+        if cfg.batch % d_cfg["mbstd_group"]:
+            raise ValueError(f"batch {cfg.batch} is not a multiple of the minibatch-stddev group {d_cfg['mbstd_group']}")
+        cfg.discriminator = d_cfg
+    return cfg, d_cfg
+
+
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m training.stylegan_gan", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", choices=["train", "snapshot", "export"])
@@ -717,6 +737,10 @@ def main(argv=None) -> None:
                                      "'' for none; a resumed run keeps its own unless given")
     p.add_argument("--d-channels", help="train: D's channels per resolution, e.g. '64:32,32:64,16:128,8:128,4:128'; "
                                         "a resumed run given other channels goes on with a fresh D of that size")
+    p.add_argument("--mbstd-group", type=int, help="train: samples per group of D's minibatch-stddev feature "
+                                                   f"(default {DiscriminatorConfig.mbstd_group}; larger groups see "
+                                                   "more of the batch's variety); a resumed run given another "
+                                                   "goes on with a fresh D")
     p.add_argument("--ckpt-minutes", type=float, default=10.0)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--quality-every", type=int, default=250)
@@ -724,22 +748,18 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 on the shared CPU)")
     p.add_argument("--out", type=Path, help=f"snapshot (default {GAN_CHECKPOINT.relative_to(GAN_CHECKPOINT.parents[2])}) / "
                                             f"export (default {EXPORT_DIR}): the folder to write")
-    a = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> None:
+    a = parser().parse_args(argv)
     torch.set_num_threads(a.threads)
 
     def log(msg):
         print(time.strftime("%H:%M:%S"), msg, flush=True)
 
     if a.command == "train":
-        cfg = GANTrainConfig(batch=a.batch or GANTrainConfig.batch, bf16=a.bf16, seed=a.seed, augment=a.augment or "",
-                             r1_gamma=GANTrainConfig.r1_gamma if a.r1_gamma is None else a.r1_gamma)
-        if a.init_from is not None:
-            cfg.generator = json.loads(load_generator(a.init_from)[0].cfg.to_json())
-        d_cfg = None
-        if a.d_channels:
-            chans = {int(k): int(v) for k, v in (kv.split(":") for kv in a.d_channels.split(","))}
-            d_cfg = {**cfg.discriminator, "channels": chans}
-            cfg.discriminator = d_cfg
+        cfg, d_cfg = config_from_args(a)
         res = train(a.run_dir, cfg, deadline_from(a.until, a.minutes), a.max_steps, resume_from=a.resume_from,
                     init_from=a.init_from, ckpt_every_s=60 * a.ckpt_minutes, log_every=a.log_every,
                     quality_every=a.quality_every, quality=resolve_quality(a.quality), log=log,

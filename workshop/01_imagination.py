@@ -24,8 +24,9 @@
 # 3. what the guidance scale does;
 # 4. two exercises (solutions hidden at the end).
 #
-# *About two minutes of CPU.* `STEPS` below trades quality for time: the model's default is 12 DDIM steps
-# (the fewest that keep the prompt as well as 25 did: `python -m benchmarks steps`); 8 look nearly the same here.
+# *About two minutes of CPU.* `STEPS` below trades quality for time: the model's default (printed below) is the
+# fewest DDIM steps that keep the prompt as well as 25 did (`python -m benchmarks steps` and `imagination`);
+# 8 look nearly the same here.
 
 # %%
 import time

@@ -50,7 +50,7 @@ h_model = load_hspace_diffusion(main=diffusion)  # the Imagination model itself,
 gan = load_gan()
 h_dirs, w_dirs = load_directions(DIRECTIONS, space="h"), load_directions(directions_folder(), space="w")
 for m in (diffusion, h_model):
-    m.default_steps = 10  # fewer denoising steps than the default 12: faster, nearly the same pictures here
+    m.default_steps = 10  # fewer denoising steps than the default: faster, nearly the same pictures here
 print(len(h_dirs), "h-space and", len(w_dirs), "W-space directions")
 
 # %% [markdown]

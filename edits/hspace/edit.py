@@ -102,7 +102,7 @@ def can_read(direction, siblings) -> bool:
 
 # ------------------------------------------------------------------ the default edit
 # What `python -m benchmarks hspace` measures and the tab starts at: the guided move with self-recurrence, the
-# cleanest of the moves judged on the same 200 seeds at the default 12 steps (assets/directions/FINDINGS.md §10),
+# cleanest of the moves judged on the same 200 seeds at 12 steps, the default then (assets/directions/FINDINGS.md §10),
 # each guided step taken three times (Guide.recurrence) at half the strength, on the steps from 0.2 to 0.6 of the
 # schedule: 15 guided steps a picture, as many as two-times-over-0.2-0.8 took, cleaner (FINDINGS §11).
 DEFAULT_EDIT = {"strength": 0.5, "start": 0.2, "end": 0.6, "mode": "asymmetric", "move": "recurrent"}
