@@ -435,7 +435,9 @@ def run(quick: bool = False, model_path: str | None = None, minutes: float | Non
             c.predict("StyleGAN: between two seeds", "", 1, 2, 4, "colour", "blue", 1.5, 8, api_name="/walk")
             c.predict(1, "large", "red", "circle", "white", "", "colour", "blue", api_name="/compare")
             c.predict(1, "large", "red", "circle", "white", "", "colour", "blue", 2, api_name="/compare_many")
-            c.predict("a {size} {shape} on a {background} background", "colour", "classifier", 16, None,
+            # a fit of size (3 classes): 16 pictures name every class on both sides of its boundary, which 16 do
+            # not always do for colour's 8 (then the fit is refused with a sentence)
+            c.predict("a {colour} {shape} on a {background} background", "size", "classifier", 16, None,
                       api_name="/fit_h")
             c.predict("W space (StyleGAN)", 0, api_name="/atlas")
             rss_start = server.rss()
