@@ -12,10 +12,13 @@
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from edits.labelers import ColourLabeler, ToyClassifierLabeler
 from edits.pipeline import load_diffusion
+from toyworld.settings import MEASURED
 from toyworld.world import COLOURS, FACTORS, HELDOUT, prompt_for, sample_scene
 
 from .common import batched, to_uint8
@@ -43,9 +46,10 @@ def meets_floors(reading: dict) -> bool:
     return all(reading[k] >= v for k, v in FLOORS.items())
 
 
-def _prompted(model, labeler, n: int, steps: int, guidance: float) -> tuple[dict, np.random.Generator]:
-    """Adherence to canonical prompts (n scenes) and to held-out pairs (n // 4, at least 12); the same scenes and
-    seeds for any steps, so readings at two step counts are paired. Returns the rng for what follows."""
+def _prompted(model, labeler, n: int, steps: int, guidance: float) -> tuple[dict, int, np.random.Generator]:
+    """Adherence to canonical prompts (n scenes) and to held-out pairs (n_held = n // 4, at least 12); the same
+    scenes and seeds for any steps, so readings at two step counts are paired. Returns the readings, n_held and
+    the rng for what follows."""
     rng = np.random.default_rng(2024)
     scenes = [sample_scene(rng) for _ in range(n)]
     seeds = [int(s) for s in rng.integers(0, 2**31, n)]
@@ -62,17 +66,12 @@ def _prompted(model, labeler, n: int, steps: int, guidance: float) -> tuple[dict
                  hseeds, steps, guidance)
     res["heldout_adherence"] = float(np.mean([c == s.colour and sh == s.shape
                                               for c, sh, s in zip(hl["colour"], hl["shape"], held)]))
-    res["n_heldout"] = n_held
-    return res, rng
+    return res, n_held, rng
 
 
-def fewer_holding_steps(steps: int, folder=None) -> list[int]:
+def fewer_holding_steps(steps: int) -> list[int]:
     """The DDIM step counts below `steps` that hold in the steps benchmark's sweep (its judge's 95 % intervals)."""
-    import json
-
-    from toyworld.settings import ASSETS
-
-    path = (folder or ASSETS / "measured") / "steps.json"
+    path = MEASURED / "steps.json"
     if not path.exists():
         return []
     rows = json.loads(path.read_text())["settings"]
@@ -87,8 +86,7 @@ def run(quick: bool = False, model_path: str | None = None, guidance: float | No
     guidance = model.default_guidance if guidance is None else guidance
     steps = model.default_steps if steps is None else steps
     n = 40 if quick else 200
-    res, rng = _prompted(model, labeler, n, steps, guidance)
-    n_held = res.pop("n_heldout")
+    res, n_held, rng = _prompted(model, labeler, n, steps, guidance)
 
     uscenes = [sample_scene(rng) for _ in range(n)]
     useeds = [int(s) for s in rng.integers(0, 2**31, n)]
@@ -111,8 +109,7 @@ def run(quick: bool = False, model_path: str | None = None, guidance: float | No
     if not quick and model_path is None and steps == model.default_steps:
         fewer = []
         for k in fewer_holding_steps(steps):
-            r, _ = _prompted(model, labeler, n, k, guidance)
-            r.pop("n_heldout")
+            r = _prompted(model, labeler, n, k, guidance)[0]
             fewer.append({"steps": k, **{f: round(r[f], 4) for f in FLOORS}, "meets_floors": meets_floors(r)})
         res["fewer_steps"] = fewer
     res.update(n=n, n_heldout=n_held, steps=steps, guidance_scale=guidance)

@@ -104,7 +104,8 @@ def can_read(direction, siblings) -> bool:
 # What `python -m benchmarks hspace` measures and the tab starts at: the guided move with self-recurrence, the
 # cleanest of the moves judged on the same 200 seeds at 12 steps, the default then (assets/directions/FINDINGS.md §10),
 # each guided step taken three times (Guide.recurrence) at half the strength, on the steps from 0.2 to 0.6 of the
-# schedule: 15 guided steps a picture, as many as two-times-over-0.2-0.8 took, cleaner (FINDINGS §11).
+# schedule: at 12 steps 15 guided steps a picture, as many as two-times-over-0.2-0.8 took, cleaner (FINDINGS §11);
+# at today's 15 steps, 18 (FINDINGS §14).
 DEFAULT_EDIT = {"strength": 0.5, "start": 0.2, "end": 0.6, "mode": "asymmetric", "move": "recurrent"}
 
 
