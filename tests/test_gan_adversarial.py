@@ -255,9 +255,9 @@ def test_a_fresh_run_warm_started_from_a_generator_folder_starts_from_its_weight
     assert {"step": 0, "event": f"G and G_ema warm-started from {tmp_path / 'g'}"} in _events(tmp_path / "a")
 
 
-def test_the_command_line_sets_the_discriminators_shape():
-    """--d-channels and --mbstd-group reach a fresh run's D config; a group the batch cannot split into is refused
-    before any picture is rendered."""
+def test_the_command_line_sets_the_discriminators_shape_and_gs_learning_rate():
+    """--d-channels and --mbstd-group reach a fresh run's D config (a group the batch cannot split into is refused
+    before any picture is rendered); --g-lr-scale scales G's optimiser only."""
     from training.stylegan_gan import DiscriminatorConfig, config_from_args, parser
 
     cfg, d = config_from_args(parser().parse_args(["train", "--mbstd-group", "8"]))
@@ -266,5 +266,9 @@ def test_the_command_line_sets_the_discriminators_shape():
     cfg, d = config_from_args(parser().parse_args(["train", "--d-channels", "64:32,32:64,16:128,8:128,4:128"]))
     assert d["channels"] == {64: 32, 32: 64, 16: 128, 8: 128, 4: 128} and d["mbstd_group"] == DiscriminatorConfig.mbstd_group
     assert config_from_args(parser().parse_args(["train"]))[1] is None
+    cfg, _ = config_from_args(parser().parse_args(["train", "--g-lr-scale", "0.25"]))
+    s = sg.build(tiny_cfg(g_lr_scale=cfg.g_lr_scale))
+    assert s.opt_g.param_groups[0]["lr"] == pytest.approx(s.cfg.lr * 0.25 * s.cfg.pl_every / (s.cfg.pl_every + 1))
+    assert s.opt_d.param_groups[0]["lr"] == pytest.approx(s.cfg.lr * s.cfg.r1_every / (s.cfg.r1_every + 1))
     with pytest.raises(ValueError, match="minibatch-stddev group 5"):
         config_from_args(parser().parse_args(["train", "--mbstd-group", "5"]))

@@ -84,6 +84,7 @@ EXPORT_DIR = RUNS / "toy-stylegan-gan"
 class GANTrainConfig:
     batch: int = 32  # pictures per step, over all processes
     lr: float = 0.0025
+    g_lr_scale: float = 1.0  # G's learning rate is lr times this (a warm-started G may take a smaller one)
     betas: tuple = (0.0, 0.99)
     r1_gamma: float = 0.0256  # 0.0002 * resolution^2 / batch (StyleGAN2-ADA's heuristic) for 64 x 64, batch 32
     r1_every: int = 16
@@ -135,10 +136,11 @@ class GANState:
     nimg: int = 0  # pictures seen by D so far (step x batch while the batch stays; a resumed run may change it)
 
 
-def lazy_adam(params, cfg: GANTrainConfig, every: int) -> torch.optim.Adam:
-    """Adam whose lr and betas are corrected for a regulariser applied every `every` steps (StyleGAN2 App. C)."""
+def lazy_adam(params, cfg: GANTrainConfig, every: int, scale: float = 1.0) -> torch.optim.Adam:
+    """Adam at lr x scale, its lr and betas corrected for a regulariser applied every `every` steps (StyleGAN2
+    App. C)."""
     c = every / (every + 1)
-    return torch.optim.Adam(params, lr=cfg.lr * c, betas=(cfg.betas[0] ** c, cfg.betas[1] ** c), eps=1e-8)
+    return torch.optim.Adam(params, lr=cfg.lr * scale * c, betas=(cfg.betas[0] ** c, cfg.betas[1] ** c), eps=1e-8)
 
 
 def build(cfg: GANTrainConfig, device: torch.device | str = "cpu") -> GANState:
@@ -149,7 +151,7 @@ def build(cfg: GANTrainConfig, device: torch.device | str = "cpu") -> GANState:
     G_ema = Generator(cfg.g_cfg())
     G_ema.load_state_dict(G.state_dict())
     G, G_ema, D = G.to(device), G_ema.to(device).eval().requires_grad_(False), D.to(device)
-    return GANState(cfg, G, G_ema, D, lazy_adam(G.parameters(), cfg, cfg.pl_every),
+    return GANState(cfg, G, G_ema, D, lazy_adam(G.parameters(), cfg, cfg.pl_every, cfg.g_lr_scale),
                     lazy_adam(D.parameters(), cfg, cfg.r1_every))
 
 
@@ -697,7 +699,8 @@ def export(run_dir: Path, out: Path = EXPORT_DIR, n_w_avg: int = 10_000) -> dict
 def config_from_args(a: argparse.Namespace) -> tuple[GANTrainConfig, dict | None]:
     """A fresh run's config from the command line, and the D config given there (None: the default D)."""
     cfg = GANTrainConfig(batch=a.batch or GANTrainConfig.batch, bf16=a.bf16, seed=a.seed, augment=a.augment or "",
-                         r1_gamma=GANTrainConfig.r1_gamma if a.r1_gamma is None else a.r1_gamma)
+                         r1_gamma=GANTrainConfig.r1_gamma if a.r1_gamma is None else a.r1_gamma,
+                         g_lr_scale=a.g_lr_scale)
     if a.init_from is not None:
         cfg.generator = json.loads(load_generator(a.init_from)[0].cfg.to_json())
     d_cfg = None
@@ -741,6 +744,8 @@ def parser() -> argparse.ArgumentParser:
                                                    f"(default {DiscriminatorConfig.mbstd_group}; larger groups see "
                                                    "more of the batch's variety); a resumed run given another "
                                                    "goes on with a fresh D")
+    p.add_argument("--g-lr-scale", type=float, default=1.0, help="train, fresh run: G's learning rate over D's "
+                                                                    "(e.g. 0.25 to fine-tune a warm-started G)")
     p.add_argument("--ckpt-minutes", type=float, default=10.0)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--quality-every", type=int, default=250)
