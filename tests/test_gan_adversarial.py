@@ -255,9 +255,16 @@ def test_a_fresh_run_warm_started_from_a_generator_folder_starts_from_its_weight
     assert {"step": 0, "event": f"G and G_ema warm-started from {tmp_path / 'g'}"} in _events(tmp_path / "a")
 
 
+def test_a_batch_the_minibatch_stddev_group_cannot_split_is_refused_before_any_picture(tmp_path):
+    cfg = tiny_cfg()
+    cfg.batch, cfg.discriminator = 6, {**cfg.discriminator, "mbstd_group": 5}
+    with pytest.raises(ValueError, match="minibatch-stddev group 5"):
+        run(tmp_path / "run", 1, cfg)  # the run's own check, not the first D pass's error (another message)
+    assert not (tmp_path / "run" / sg.CKPT).exists()
+
+
 def test_the_command_line_sets_the_discriminators_shape_and_gs_learning_rate():
-    """--d-channels and --mbstd-group reach a fresh run's D config (a group the batch cannot split into is refused
-    before any picture is rendered); --g-lr-scale scales G's optimiser only."""
+    """--d-channels and --mbstd-group reach a fresh run's D config; --g-lr-scale scales G's optimiser only."""
     from training.stylegan_gan import DiscriminatorConfig, config_from_args, parser
 
     cfg, d = config_from_args(parser().parse_args(["train", "--mbstd-group", "8"]))
@@ -270,5 +277,5 @@ def test_the_command_line_sets_the_discriminators_shape_and_gs_learning_rate():
     s = sg.build(tiny_cfg(g_lr_scale=cfg.g_lr_scale))
     assert s.opt_g.param_groups[0]["lr"] == pytest.approx(s.cfg.lr * 0.25 * s.cfg.pl_every / (s.cfg.pl_every + 1))
     assert s.opt_d.param_groups[0]["lr"] == pytest.approx(s.cfg.lr * s.cfg.r1_every / (s.cfg.r1_every + 1))
-    with pytest.raises(ValueError, match="minibatch-stddev group 5"):
-        config_from_args(parser().parse_args(["train", "--mbstd-group", "5"]))
+    cfg, _ = config_from_args(parser().parse_args(["train", "--mbstd-group", "5"]))
+    assert cfg.d_cfg().mbstd_group == 5

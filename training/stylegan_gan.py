@@ -558,8 +558,11 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
     cfg = s.cfg
     if cfg.batch % acc.num_processes:  # a fresh run's batch or the one a resumed run was given
         raise ValueError(f"batch {cfg.batch} does not split over {acc.num_processes} processes")
-    data = data if data is not None else ImagesOnly(cfg.n_train, cfg.train_seed)
     b = cfg.batch // acc.num_processes
+    group = min(cfg.d_cfg().mbstd_group, b)  # as nets.discriminator.minibatch_stddev takes it; refused before any render
+    if b % group:
+        raise ValueError(f"batch {b} (a process's) is not a multiple of the minibatch-stddev group {group}")
+    data = data if data is not None else ImagesOnly(cfg.n_train, cfg.train_seed)
     res = cfg.g_cfg().resolution
 
     stop = {"signal": None}
@@ -710,9 +713,6 @@ def config_from_args(a: argparse.Namespace) -> tuple[GANTrainConfig, dict | None
             d_cfg["channels"] = {int(k): int(v) for k, v in (kv.split(":") for kv in a.d_channels.split(","))}
         if a.mbstd_group:
             d_cfg["mbstd_group"] = a.mbstd_group
-        DiscriminatorConfig(**d_cfg)  # checked now, not after the data is rendered
-        if cfg.batch % d_cfg["mbstd_group"]:
-            raise ValueError(f"batch {cfg.batch} is not a multiple of the minibatch-stddev group {d_cfg['mbstd_group']}")
         cfg.discriminator = d_cfg
     return cfg, d_cfg
 
