@@ -279,3 +279,37 @@ def test_the_command_line_sets_the_discriminators_shape_and_gs_learning_rate():
     assert s.opt_d.param_groups[0]["lr"] == pytest.approx(s.cfg.lr * s.cfg.r1_every / (s.cfg.r1_every + 1))
     cfg, _ = config_from_args(parser().parse_args(["train", "--mbstd-group", "5"]))
     assert cfg.d_cfg().mbstd_group == 5
+
+
+def test_the_reconstruction_anchor_trains_an_encoder_resumes_bit_for_bit_and_exports_it(tmp_path):
+    """--recon-weight: E (picture -> w) is trained beside G on the real pictures only, its weights and optimiser
+    travel in the checkpoint (a split run ends where a straight one does), a warm start copies a folder's encoder,
+    and the export ships it where edits.gan.load_gan finds it."""
+    from safetensors.torch import save_file
+
+    from edits.gan import load_gan
+    from nets.encoder import Encoder
+    from nets.stylegan import Generator, save_generator
+
+    cfg = tiny_cfg(recon_weight=1.0)
+    assert sg.build(tiny_cfg()).E is None  # off by default: the plain GAN
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)
+        source, enc = Generator(cfg.g_cfg()), Encoder(cfg.g_cfg())
+    save_generator(source, tmp_path / "g", extra={"encoder": "encoder.safetensors"})
+    save_file({k: v.half() for k, v in enc.state_dict().items()}, str(tmp_path / "g" / "encoder.safetensors"))
+    run(tmp_path / "straight", 3, cfg, init_from=tmp_path / "g")
+    run(tmp_path / "split", 1, cfg, init_from=tmp_path / "g")
+    run(tmp_path / "split", 3, cfg)
+    (a, ma), (b, _) = ckpt_tensors(tmp_path / "straight"), ckpt_tensors(tmp_path / "split")
+    assert any(k.startswith("E.") for k in a) and any(k.startswith("opt_e.") for k in a) and "opt_e" in ma
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    stored = {k: v.float() for k, v in enc.half().state_dict().items()}
+    assert any(not torch.equal(a[f"E.{k}"], v) for k, v in stored.items())  # warm-started, then trained
+    assert {"step": 0, "event": f"G and G_ema and E warm-started from {tmp_path / 'g'}"} in _events(tmp_path / "split")
+    assert all("rec" in json.loads(ln) and np.isfinite(json.loads(ln)["rec"])
+               for ln in (tmp_path / "split" / sg.LOG).read_text().splitlines() if "event" not in ln)
+    sg.export(tmp_path / "split", tmp_path / "gen")
+    gan = load_gan(tmp_path / "gen")
+    assert gan.encoder is not None and gan.encoder(torch.zeros(1, 3, 16, 16)).shape == (1, 8)
+    assert torch.equal(gan.encoder.state_dict()["fc2.weight"], a["E.fc2.weight"].half().float())

@@ -28,6 +28,12 @@ The recipe is StyleGAN2's (Karras et al. 2020, config F, with StyleGAN2-ADA's lo
   pictures (0.05 x images seen), as StyleGAN2-ADA does. (diffusers' EMAModel averages parameters only with its
   own step-count warm-up; the lerp is three lines and keeps G_ema a whole Generator, buffers included.)
 
+Optional, off by default: a reconstruction anchor (`--recon-weight`). An encoder E (picture -> w) is trained beside
+G, and each G step adds the weighted reconstruction loss of the step's real pictures redrawn through
+G.synthesis(E(x)): every kind of picture in the data must stay one that G can draw, against the mode collapse
+(to circles) of the plain runs, as ALAE and VAE-GAN pair an encoder with a GAN. E sees the pictures D sees and
+nothing else; with --init-from it starts from that folder's encoder, and the export ships it for inversion.
+
 Cost on the shared 2-core CPU, one thread, batch 32, default networks (G 0.80 M, D 0.88 M parameters): 2.9-3.4 s
 per step in fp32 and 2.3-2.9 s with `--bf16` (autocast of the main passes; AMX / avx512_bf16), measured side by
 side; more when the machine is busy. `--init-from assets/toy-stylegan-label-free` warm-starts G from the
@@ -69,9 +75,11 @@ import torch
 import torch.nn.functional as F
 
 from nets.discriminator import Discriminator, DiscriminatorConfig
+from nets.encoder import Encoder
 from nets.stylegan import Generator, StyleGANConfig, load_generator, save_generator
 from toyworld.settings import GAN_CHECKPOINT, RUNS
 
+from .common import reconstruction_loss
 from .stylegan_label_free import N_TRAIN, TRAIN_SEED, ImagesOnly
 
 CKPT = "checkpoint.safetensors"
@@ -105,6 +113,12 @@ class GANTrainConfig:
     augment: str = ""
     ada_target: float = 0.6
     ada_kimg: float = 100.0
+    # Reconstruction anchor (0 = off, the plain GAN): an encoder E (picture -> w, nets/encoder.py) is trained
+    # beside G, and every G step also redraws the step's real pictures through G.synthesis(E(x)) with this weight
+    # on training.common.reconstruction_loss, so every kind of picture in the data stays one G can draw (against
+    # the mode collapse of the plain runs), as ALAE / VAE-GAN pair an encoder with a GAN. Pictures only: E sees
+    # the same real pictures D sees, and nothing else.
+    recon_weight: float = 0.0
     n_train: int = N_TRAIN
     train_seed: int = TRAIN_SEED
     generator: dict = field(default_factory=lambda: json.loads(StyleGANConfig().to_json()))
@@ -134,6 +148,8 @@ class GANState:
     pl_mean: float = 0.0
     aug_p: float = 0.0  # the augmentation probability now (cfg.augment)
     nimg: int = 0  # pictures seen by D so far (step x batch while the batch stays; a resumed run may change it)
+    E: Encoder | None = None  # the reconstruction anchor's encoder (cfg.recon_weight > 0), and its optimiser
+    opt_e: torch.optim.Adam | None = None
 
 
 def lazy_adam(params, cfg: GANTrainConfig, every: int, scale: float = 1.0) -> torch.optim.Adam:
@@ -148,20 +164,31 @@ def build(cfg: GANTrainConfig, device: torch.device | str = "cpu") -> GANState:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         G, D = Generator(cfg.g_cfg()), Discriminator(cfg.d_cfg())
+        E = Encoder(cfg.g_cfg()).to(device) if cfg.recon_weight > 0 else None  # (after G and D: their draws stay)
     G_ema = Generator(cfg.g_cfg())
     G_ema.load_state_dict(G.state_dict())
     G, G_ema, D = G.to(device), G_ema.to(device).eval().requires_grad_(False), D.to(device)
+    opt_e = None if E is None else torch.optim.Adam(E.parameters(), lr=cfg.lr, betas=cfg.betas, eps=1e-8)
     return GANState(cfg, G, G_ema, D, lazy_adam(G.parameters(), cfg, cfg.pl_every, cfg.g_lr_scale),
-                    lazy_adam(D.parameters(), cfg, cfg.r1_every))
+                    lazy_adam(D.parameters(), cfg, cfg.r1_every), E=E, opt_e=opt_e)
 
 
-def warm_start(state: GANState, folder: Path) -> None:
-    """Copy a generator folder's weights (e.g. the label-free autoencoder's) into G and G_ema; D stays fresh."""
-    g, _ = load_generator(folder)
+def warm_start(state: GANState, folder: Path) -> list[str]:
+    """Copy a generator folder's weights (e.g. the label-free autoencoder's) into G and G_ema, and its encoder
+    into E when the run has one and the folder ships one; D stays fresh. Returns what was copied."""
+    from safetensors.torch import load_file
+
+    g, extra = load_generator(folder)
     if g.cfg.to_json() != state.G.cfg.to_json():
         raise ValueError(f"{folder} holds a generator with another config; train with --init-from {folder}")
     for net in (state.G, state.G_ema):
         net.load_state_dict(g.state_dict())
+    copied = ["G", "G_ema"]
+    enc = Path(folder) / str(extra.get("encoder") or "encoder.safetensors")
+    if state.E is not None and enc.is_file():
+        state.E.load_state_dict({k: v.float() for k, v in load_file(str(enc)).items()})
+        copied.append("E")
+    return copied
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
@@ -178,20 +205,29 @@ def _load_optim(opt: torch.optim.Optimizer, prefix: str, tensors: dict, meta: di
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
+def _networks(state: GANState) -> list[tuple[str, torch.nn.Module]]:
+    return [("G", state.G), ("G_ema", state.G_ema), ("D", state.D)] + ([("E", state.E)] if state.E is not None else [])
+
+
+def _optimisers(state: GANState) -> list[tuple[str, torch.optim.Optimizer]]:
+    return [("opt_g", state.opt_g), ("opt_d", state.opt_d)] + ([("opt_e", state.opt_e)] if state.E is not None else [])
+
+
 def save_checkpoint(state: GANState, path: Path, extra: dict | None = None) -> Path:
     """Everything a resumed run needs, in one safetensors file (fp32 tensors, JSON metadata), written atomically."""
     from safetensors.torch import save_file
 
     tensors = {}
-    for name, net in (("G", state.G), ("G_ema", state.G_ema), ("D", state.D)):
+    for name, net in _networks(state):
         tensors.update({f"{name}.{k}": v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()})
-    tg, mg = _optim_tensors("opt_g", state.opt_g)
-    td, md = _optim_tensors("opt_d", state.opt_d)
-    tensors.update({k: v.cpu() for k, v in {**tg, **td}.items()})
+    optims = {}
+    for name, opt in _optimisers(state):
+        t, optims[name] = _optim_tensors(name, opt)
+        tensors.update({k: v.cpu() for k, v in t.items()})
     meta = {"step": state.step, "wall": state.wall, "pl_mean": state.pl_mean, "aug_p": state.aug_p,
             "nimg": state.nimg,
             "cfg": asdict(state.cfg),
-            "opt_g": mg, "opt_d": md, **(extra or {})}
+            **optims, **(extra or {})}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata={"format": "imagination-potentiality/stylegan-gan-ckpt@1",
@@ -213,10 +249,10 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> GANState:
     meta = read_meta(path)
     tensors = load_file(str(path))
     state = build(GANTrainConfig(**meta["cfg"]), device)
-    for name, net in (("G", state.G), ("G_ema", state.G_ema), ("D", state.D)):
+    for name, net in _networks(state):
         net.load_state_dict({k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")})
-    _load_optim(state.opt_g, "opt_g", tensors, meta["opt_g"], device)
-    _load_optim(state.opt_d, "opt_d", tensors, meta["opt_d"], device)
+    for name, opt in _optimisers(state):
+        _load_optim(opt, name, tensors, meta[name], device)
     state.step, state.wall, state.pl_mean = int(meta["step"]), float(meta["wall"]), float(meta["pl_mean"])
     state.aug_p = float(meta.get("aug_p", 0.0))
     # checkpoints written before "nimg" was kept: their batch never changed
@@ -232,7 +268,8 @@ def with_new_discriminator(state: GANState, d_cfg: dict, device: torch.device | 
         torch.manual_seed(cfg.seed + 1 + state.step)
         D = Discriminator(cfg.d_cfg()).to(device)
     return GANState(cfg, state.G, state.G_ema, D, state.opt_g, lazy_adam(D.parameters(), cfg, cfg.r1_every),
-                    step=state.step, wall=state.wall, pl_mean=state.pl_mean, aug_p=0.0, nimg=state.nimg)
+                    step=state.step, wall=state.wall, pl_mean=state.pl_mean, aug_p=0.0, nimg=state.nimg,
+                    E=state.E, opt_e=state.opt_e)
 
 
 # ---------------------------------------------------------------------------------------------- augmentation
@@ -365,10 +402,21 @@ def train_step(s: GANState, real: torch.Tensor, gen: torch.Generator, red: Reduc
     noise = random_noise(G, b, gen, device)
     with ac():
         loss_g = F.softplus(-D(aug(G.synthesis(ws, noise=noise))).float()).mean()
+    total = loss_g
+    if s.E is not None:  # the reconstruction anchor: the step's real pictures redrawn through G from E's codes
+        with ac():
+            rec = G.synthesis(G.broadcast(s.E(real)), noise=random_noise(G, b, gen, device))  # (B, C, R, R)
+        loss_rec = reconstruction_loss(rec.float(), real)
+        total = total + cfg.recon_weight * loss_rec
+        s.opt_e.zero_grad(set_to_none=True)
+        out["rec"] = loss_rec.item()
     s.opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
+    total.backward()
     red.grads(G.parameters())
     s.opt_g.step()
+    if s.E is not None:
+        red.grads(s.E.parameters())
+        s.opt_e.step()
     with torch.no_grad():
         G.w_avg.lerp_(red.mean(w.detach().mean(0)), 1 - cfg.w_avg_beta)
     out["loss_g"] = loss_g.item()
@@ -551,8 +599,8 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
     else:
         s = build(cfg or GANTrainConfig(), device)
         if init_from is not None:
-            warm_start(s, Path(init_from))
-            changes.append(f"G and G_ema warm-started from {init_from}")
+            copied = warm_start(s, Path(init_from))
+            changes.append(f"{' and '.join(copied)} warm-started from {init_from}")
         log(f"gan: fresh run, G {sum(p.numel() for p in s.G.parameters()) / 1e6:.3f} M, "
             f"D {sum(p.numel() for p in s.D.parameters()) / 1e6:.3f} M parameters")
     cfg = s.cfg
@@ -676,10 +724,21 @@ def export(run_dir: Path, out: Path = EXPORT_DIR, n_w_avg: int = 10_000) -> dict
     with torch.no_grad():
         G.w_avg.copy_(G.mean_latent(n_w_avg))
     out = Path(out)
-    save_generator(G, out, extra={"label_free": True, "adversarial": True})
+    extra = {"label_free": True, "adversarial": True}
+    if s.E is not None:  # the reconstruction anchor's encoder: edits.gan.load_gan's picture -> w
+        from safetensors.torch import save_file
+
+        extra["encoder"] = "encoder.safetensors"
+    save_generator(G, out, extra=extra)
+    if s.E is not None:
+        save_file({k: v.detach().half().contiguous() for k, v in s.E.state_dict().items()}, str(out / "encoder.safetensors"),
+                  metadata={"format": "imagination-potentiality/stylegan-encoder@1"})
     record = {"recipe": "StyleGAN2 trained adversarially on toy-world pictures alone (training/stylegan_gan.py): "
                         "non-saturating logistic loss, residual D with minibatch stddev, lazy R1, style mixing, "
-                        "path-length regularisation, mapping lr x0.01, G_ema exported",
+                        "path-length regularisation, mapping lr x0.01, G_ema exported"
+                        + (f"; with a reconstruction anchor (an encoder trained beside G redraws the real pictures "
+                           f"through G, weight {s.cfg.recon_weight:g}; shipped as encoder.safetensors)"
+                           if s.E is not None else ""),
               "labels_used_in_training": False, "train_pictures": s.cfg.n_train, "steps": s.step,
               "kimg": round(s.nimg / 1000, 1), "wall_s": round(s.wall, 1),
               "config": asdict(s.cfg), "g_params_M": round(sum(p.numel() for p in G.parameters()) / 1e6, 3),
@@ -703,7 +762,7 @@ def config_from_args(a: argparse.Namespace) -> tuple[GANTrainConfig, dict | None
     """A fresh run's config from the command line, and the D config given there (None: the default D)."""
     cfg = GANTrainConfig(batch=a.batch or GANTrainConfig.batch, bf16=a.bf16, seed=a.seed, augment=a.augment or "",
                          r1_gamma=GANTrainConfig.r1_gamma if a.r1_gamma is None else a.r1_gamma,
-                         g_lr_scale=a.g_lr_scale)
+                         g_lr_scale=a.g_lr_scale, recon_weight=a.recon_weight)
     if a.init_from is not None:
         cfg.generator = json.loads(load_generator(a.init_from)[0].cfg.to_json())
     d_cfg = None
@@ -746,6 +805,9 @@ def parser() -> argparse.ArgumentParser:
                                                    "goes on with a fresh D")
     p.add_argument("--g-lr-scale", type=float, default=1.0, help="train, fresh run: G's learning rate over D's "
                                                                     "(e.g. 0.25 to fine-tune a warm-started G)")
+    p.add_argument("--recon-weight", type=float, default=0.0,
+                   help="train, fresh run: the reconstruction anchor's weight (an encoder trained beside G redraws "
+                        "the real pictures through G; with --init-from, E starts from that folder's encoder); 0: off")
     p.add_argument("--ckpt-minutes", type=float, default=10.0)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--quality-every", type=int, default=250)
