@@ -313,3 +313,30 @@ def test_the_reconstruction_anchor_trains_an_encoder_resumes_bit_for_bit_and_exp
     gan = load_gan(tmp_path / "gen")
     assert gan.encoder is not None and gan.encoder(torch.zeros(1, 3, 16, 16)).shape == (1, 8)
     assert torch.equal(gan.encoder.state_dict()["fc2.weight"], a["E.fc2.weight"].half().float())
+
+
+def test_a_resumed_run_given_an_anchor_weight_gets_an_encoder_and_can_drop_it(tmp_path):
+    from safetensors.torch import save_file
+
+    from nets.encoder import Encoder
+    from nets.stylegan import Generator, save_generator
+
+    cfg = tiny_cfg()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)
+        enc = Encoder(cfg.g_cfg())
+    save_generator(Generator(cfg.g_cfg()), tmp_path / "g", extra={"encoder": "encoder.safetensors"})
+    save_file({k: v.half() for k, v in enc.state_dict().items()}, str(tmp_path / "g" / "encoder.safetensors"))
+    run(tmp_path / "a", 1, cfg)
+    assert not any(k.startswith("E.") for k in ckpt_tensors(tmp_path / "a")[0])
+    run(tmp_path / "a", 2, recon_weight=2.0, init_from=tmp_path / "g")
+    t, meta = ckpt_tensors(tmp_path / "a")
+    assert meta["cfg"]["recon_weight"] == 2.0 and any(k.startswith("opt_e.") for k in t)
+    events = [e["event"] for e in _events(tmp_path / "a") if "event" in e]
+    assert events == [f"reconstruction anchor weight 0 -> 2, a new encoder from {tmp_path / 'g'}"], events
+    last = json.loads((tmp_path / "a" / sg.LOG).read_text().splitlines()[-1])
+    assert last["step"] == 2 and np.isfinite(last["rec"])
+    run(tmp_path / "a", 3, recon_weight=0.0)
+    t, meta = ckpt_tensors(tmp_path / "a")
+    assert meta["cfg"]["recon_weight"] == 0.0 and not any(k.startswith("E.") for k in t)
+    assert "reconstruction anchor weight 2 -> 0 (encoder dropped)" in [e.get("event") for e in _events(tmp_path / "a")]

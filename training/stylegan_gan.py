@@ -272,6 +272,32 @@ def with_new_discriminator(state: GANState, d_cfg: dict, device: torch.device | 
                     E=state.E, opt_e=state.opt_e)
 
 
+def with_anchor(state: GANState, weight: float, init_from: Path | None = None,
+                device: torch.device | str = "cpu") -> str:
+    """A resumed run given another reconstruction-anchor weight: the weight changes; a run without an encoder
+    gets a fresh one (its weights from `init_from`'s encoder when that folder ships one) and its optimiser; a
+    weight of 0 drops the encoder. Returns the change, for the log."""
+    from safetensors.torch import load_file
+
+    old, state.cfg.recon_weight = state.cfg.recon_weight, float(weight)
+    change = f"reconstruction anchor weight {old:g} -> {weight:g}"
+    if weight <= 0:
+        state.E = state.opt_e = None
+        return change + " (encoder dropped)"
+    if state.E is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(state.cfg.seed + 2 + state.step)
+            state.E = Encoder(state.cfg.g_cfg()).to(device)
+        enc = Path(init_from) / "encoder.safetensors" if init_from is not None else None
+        if enc is not None and enc.is_file():
+            state.E.load_state_dict({k: v.float() for k, v in load_file(str(enc)).items()})
+            change += f", a new encoder from {init_from}"
+        else:
+            change += ", a new encoder"
+        state.opt_e = torch.optim.Adam(state.E.parameters(), lr=state.cfg.lr, betas=state.cfg.betas, eps=1e-8)
+    return change
+
+
 # ---------------------------------------------------------------------------------------------- augmentation
 AUGMENTS = ("xflip", "translation", "cutout")
 
@@ -555,13 +581,15 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
           ckpt_every_s: float = 600.0, log_every: int = 10, quality_every: int = 250,
           quality: Callable[[torch.Tensor], dict] | None = default_quality, accelerator=None,
           handle_signals: bool = True, log=print, augment: str | None = None,
-          discriminator: dict | None = None, r1_gamma: float | None = None, batch: int | None = None) -> dict:
+          discriminator: dict | None = None, r1_gamma: float | None = None, batch: int | None = None,
+          recon_weight: float | None = None) -> dict:
     """Train until `deadline` (epoch s), `max_steps` (total) or SIGTERM / SIGINT; resumes from
     run_dir/checkpoint.safetensors, else from `resume_from`'s checkpoint (a snapshot folder), else fresh from
     `cfg` (G and G_ema warm-started from the generator folder `init_from` when given). `data` needs only
     `len(data)` and `data.batch(idx) -> (B, 3, H, W)` in [-1, 1]. A resumed run takes `augment` (ops),
-    `discriminator` (a D config: a fresh D of that size, G and G_ema kept), `r1_gamma` and `batch` (pictures per
-    step: a machine with an accelerator takes more; the learning rates stay) when given; a fresh one takes cfg's."""
+    `discriminator` (a D config: a fresh D of that size, G and G_ema kept), `r1_gamma`, `batch` (pictures per
+    step: a machine with an accelerator takes more; the learning rates stay) and `recon_weight` (the anchor; a new
+    encoder from `init_from`'s when the run had none) when given; a fresh one takes cfg's."""
     if accelerator is None:
         from accelerate import Accelerator
 
@@ -594,6 +622,8 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
         if discriminator is not None and DiscriminatorConfig(**discriminator) != s.cfg.d_cfg():
             s = with_new_discriminator(s, discriminator, device)
             changes.append(f"a fresh D {discriminator}, {sum(p.numel() for p in s.D.parameters()) / 1e6:.3f} M parameters")
+        if recon_weight is not None and recon_weight != s.cfg.recon_weight:
+            changes.append(with_anchor(s, recon_weight, init_from, device))
     elif src is not None:
         raise FileNotFoundError(f"no checkpoint in {resume_from}")
     else:
@@ -762,7 +792,7 @@ def config_from_args(a: argparse.Namespace) -> tuple[GANTrainConfig, dict | None
     """A fresh run's config from the command line, and the D config given there (None: the default D)."""
     cfg = GANTrainConfig(batch=a.batch or GANTrainConfig.batch, bf16=a.bf16, seed=a.seed, augment=a.augment or "",
                          r1_gamma=GANTrainConfig.r1_gamma if a.r1_gamma is None else a.r1_gamma,
-                         g_lr_scale=a.g_lr_scale, recon_weight=a.recon_weight)
+                         g_lr_scale=a.g_lr_scale, recon_weight=a.recon_weight or 0.0)
     if a.init_from is not None:
         cfg.generator = json.loads(load_generator(a.init_from)[0].cfg.to_json())
     d_cfg = None
@@ -805,9 +835,10 @@ def parser() -> argparse.ArgumentParser:
                                                    "goes on with a fresh D")
     p.add_argument("--g-lr-scale", type=float, default=1.0, help="train, fresh run: G's learning rate over D's "
                                                                     "(e.g. 0.25 to fine-tune a warm-started G)")
-    p.add_argument("--recon-weight", type=float, default=0.0,
-                   help="train, fresh run: the reconstruction anchor's weight (an encoder trained beside G redraws "
-                        "the real pictures through G; with --init-from, E starts from that folder's encoder); 0: off")
+    p.add_argument("--recon-weight", type=float, default=None,
+                   help="train: the reconstruction anchor's weight (an encoder trained beside G redraws the real "
+                        "pictures through G; with --init-from, E starts from that folder's encoder); 0 or none: off. "
+                        "A resumed run given it takes it (an encoder is added, from --init-from's when given)")
     p.add_argument("--ckpt-minutes", type=float, default=10.0)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--quality-every", type=int, default=250)
@@ -830,7 +861,8 @@ def main(argv=None) -> None:
         res = train(a.run_dir, cfg, deadline_from(a.until, a.minutes), a.max_steps, resume_from=a.resume_from,
                     init_from=a.init_from, ckpt_every_s=60 * a.ckpt_minutes, log_every=a.log_every,
                     quality_every=a.quality_every, quality=resolve_quality(a.quality), log=log,
-                    augment=a.augment, discriminator=d_cfg, r1_gamma=a.r1_gamma, batch=a.batch)
+                    augment=a.augment, discriminator=d_cfg, r1_gamma=a.r1_gamma, batch=a.batch,
+                    recon_weight=a.recon_weight)
     elif a.command == "snapshot":
         res = snapshot(a.run_dir, a.out or GAN_CHECKPOINT)
     else:
