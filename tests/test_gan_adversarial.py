@@ -291,7 +291,7 @@ def test_the_reconstruction_anchor_trains_an_encoder_resumes_bit_for_bit_and_exp
     from nets.encoder import Encoder
     from nets.stylegan import Generator, save_generator
 
-    cfg = tiny_cfg(recon_weight=1.0)
+    cfg = tiny_cfg(recon_weight=1.0, latent_weight=1.0)
     assert sg.build(tiny_cfg()).E is None  # off by default: the plain GAN
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(7)
@@ -307,7 +307,7 @@ def test_the_reconstruction_anchor_trains_an_encoder_resumes_bit_for_bit_and_exp
     stored = {k: v.float() for k, v in enc.half().state_dict().items()}
     assert any(not torch.equal(a[f"E.{k}"], v) for k, v in stored.items())  # warm-started, then trained
     assert {"step": 0, "event": f"G and G_ema and E warm-started from {tmp_path / 'g'}"} in _events(tmp_path / "split")
-    assert all("rec" in json.loads(ln) and np.isfinite(json.loads(ln)["rec"])
+    assert all(np.isfinite(json.loads(ln)["rec"]) and np.isfinite(json.loads(ln)["lat"])
                for ln in (tmp_path / "split" / sg.LOG).read_text().splitlines() if "event" not in ln)
     sg.export(tmp_path / "split", tmp_path / "gen")
     gan = load_gan(tmp_path / "gen")

@@ -119,6 +119,11 @@ class GANTrainConfig:
     # the mode collapse of the plain runs), as ALAE / VAE-GAN pair an encoder with a GAN. Pictures only: E sees
     # the same real pictures D sees, and nothing else.
     recon_weight: float = 0.0
+    # With the anchor: E also learns to give back the code of G's own samples (w known, no style mixing), with
+    # this weight on the squared error (E only; G gets no gradient from it), as pSp / e4e train an encoder on a
+    # generator's samples: E's codes of real pictures then lie where the mapping draws codes, so the pictures the
+    # anchor keeps drawable are the ones random seeds reach.
+    latent_weight: float = 0.0
     n_train: int = N_TRAIN
     train_seed: int = TRAIN_SEED
     generator: dict = field(default_factory=lambda: json.loads(StyleGANConfig().to_json()))
@@ -436,6 +441,15 @@ def train_step(s: GANState, real: torch.Tensor, gen: torch.Generator, red: Reduc
         total = total + cfg.recon_weight * loss_rec
         s.opt_e.zero_grad(set_to_none=True)
         out["rec"] = loss_rec.item()
+        if cfg.latent_weight > 0:  # E on G's own samples: their codes are known
+            with torch.no_grad():
+                w_own = G.mapping(torch.randn(b, G.cfg.z_dim, generator=gen).to(device))  # (B, w_dim)
+                with ac():
+                    own = G.synthesis(G.broadcast(w_own), noise=random_noise(G, b, gen, device))
+            with ac():
+                loss_lat = (s.E(own).float() - w_own).square().mean()
+            total = total + cfg.latent_weight * loss_lat
+            out["lat"] = loss_lat.item()
     s.opt_g.zero_grad(set_to_none=True)
     total.backward()
     red.grads(G.parameters())
@@ -582,14 +596,14 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
           quality: Callable[[torch.Tensor], dict] | None = default_quality, accelerator=None,
           handle_signals: bool = True, log=print, augment: str | None = None,
           discriminator: dict | None = None, r1_gamma: float | None = None, batch: int | None = None,
-          recon_weight: float | None = None) -> dict:
+          recon_weight: float | None = None, latent_weight: float | None = None) -> dict:
     """Train until `deadline` (epoch s), `max_steps` (total) or SIGTERM / SIGINT; resumes from
     run_dir/checkpoint.safetensors, else from `resume_from`'s checkpoint (a snapshot folder), else fresh from
     `cfg` (G and G_ema warm-started from the generator folder `init_from` when given). `data` needs only
     `len(data)` and `data.batch(idx) -> (B, 3, H, W)` in [-1, 1]. A resumed run takes `augment` (ops),
     `discriminator` (a D config: a fresh D of that size, G and G_ema kept), `r1_gamma`, `batch` (pictures per
     step: a machine with an accelerator takes more; the learning rates stay) and `recon_weight` (the anchor; a new
-    encoder from `init_from`'s when the run had none) when given; a fresh one takes cfg's."""
+    encoder from `init_from`'s when the run had none) and `latent_weight` when given; a fresh one takes cfg's."""
     if accelerator is None:
         from accelerate import Accelerator
 
@@ -624,6 +638,9 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
             changes.append(f"a fresh D {discriminator}, {sum(p.numel() for p in s.D.parameters()) / 1e6:.3f} M parameters")
         if recon_weight is not None and recon_weight != s.cfg.recon_weight:
             changes.append(with_anchor(s, recon_weight, init_from, device))
+        if latent_weight is not None and latent_weight != s.cfg.latent_weight:
+            changes.append(f"encoder's latent weight {s.cfg.latent_weight:g} -> {latent_weight:g}")
+            s.cfg.latent_weight = float(latent_weight)
     elif src is not None:
         raise FileNotFoundError(f"no checkpoint in {resume_from}")
     else:
@@ -792,7 +809,7 @@ def config_from_args(a: argparse.Namespace) -> tuple[GANTrainConfig, dict | None
     """A fresh run's config from the command line, and the D config given there (None: the default D)."""
     cfg = GANTrainConfig(batch=a.batch or GANTrainConfig.batch, bf16=a.bf16, seed=a.seed, augment=a.augment or "",
                          r1_gamma=GANTrainConfig.r1_gamma if a.r1_gamma is None else a.r1_gamma,
-                         g_lr_scale=a.g_lr_scale, recon_weight=a.recon_weight or 0.0)
+                         g_lr_scale=a.g_lr_scale, recon_weight=a.recon_weight or 0.0, latent_weight=a.latent_weight or 0.0)
     if a.init_from is not None:
         cfg.generator = json.loads(load_generator(a.init_from)[0].cfg.to_json())
     d_cfg = None
@@ -839,6 +856,9 @@ def parser() -> argparse.ArgumentParser:
                    help="train: the reconstruction anchor's weight (an encoder trained beside G redraws the real "
                         "pictures through G; with --init-from, E starts from that folder's encoder); 0 or none: off. "
                         "A resumed run given it takes it (an encoder is added, from --init-from's when given)")
+    p.add_argument("--latent-weight", type=float, default=None,
+                   help="train, with the anchor: the weight of E's error on the codes of G's own samples (pSp / "
+                        "e4e); a resumed run takes it when given")
     p.add_argument("--ckpt-minutes", type=float, default=10.0)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--quality-every", type=int, default=250)
@@ -862,7 +882,7 @@ def main(argv=None) -> None:
                     init_from=a.init_from, ckpt_every_s=60 * a.ckpt_minutes, log_every=a.log_every,
                     quality_every=a.quality_every, quality=resolve_quality(a.quality), log=log,
                     augment=a.augment, discriminator=d_cfg, r1_gamma=a.r1_gamma, batch=a.batch,
-                    recon_weight=a.recon_weight)
+                    recon_weight=a.recon_weight, latent_weight=a.latent_weight)
     elif a.command == "snapshot":
         res = snapshot(a.run_dir, a.out or GAN_CHECKPOINT)
     else:
