@@ -33,6 +33,10 @@ G, and each G step adds the weighted reconstruction loss of the step's real pict
 G.synthesis(E(x)): every kind of picture in the data must stay one that G can draw, against the mode collapse
 (to circles) of the plain runs, as ALAE and VAE-GAN pair an encoder with a GAN. E sees the pictures D sees and
 nothing else; with --init-from it starts from that folder's encoder, and the export ships it for inversion.
+`--latent-weight` also teaches E the codes of G's own samples (pSp / e4e), so that its codes of real pictures lie
+where the mapping draws codes; without it they drifted far from them and the anchor kept pictures drawable that
+no seed reaches. A resumed run takes both (an encoder is added when it had none). Measured in
+training/checkpoints/stylegan_gan/README.md.
 
 Cost on the shared 2-core CPU, one thread, batch 32, default networks (G 0.80 M, D 0.88 M parameters): 2.9-3.4 s
 per step in fp32 and 2.3-2.9 s with `--bf16` (autocast of the main passes; AMX / avx512_bf16), measured side by
@@ -784,7 +788,8 @@ def export(run_dir: Path, out: Path = EXPORT_DIR, n_w_avg: int = 10_000) -> dict
                         "non-saturating logistic loss, residual D with minibatch stddev, lazy R1, style mixing, "
                         "path-length regularisation, mapping lr x0.01, G_ema exported"
                         + (f"; with a reconstruction anchor (an encoder trained beside G redraws the real pictures "
-                           f"through G, weight {s.cfg.recon_weight:g}; shipped as encoder.safetensors)"
+                           f"through G, weight {s.cfg.recon_weight:g}, its latent term weight {s.cfg.latent_weight:g}; shipped as "
+                           f"encoder.safetensors)"
                            if s.E is not None else ""),
               "labels_used_in_training": False, "train_pictures": s.cfg.n_train, "steps": s.step,
               "kimg": round(s.nimg / 1000, 1), "wall_s": round(s.wall, 1),
