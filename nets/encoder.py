@@ -43,3 +43,17 @@ class Encoder(nn.Module):
     def forward(self, x):
         x = self.blocks(fused_lrelu(self.from_rgb(x)))  # (B, C, 4, 4)
         return self.fc2(self.fc1(fused_lrelu(self.final_conv(x)).flatten(1)))  # (B, w_dim)
+
+
+ENCODER_FILE = "encoder.safetensors"  # a generator folder's encoder (config.json's "encoder" names it)
+
+
+def save_encoder(E: nn.Module, folder) -> str:
+    """E's weights as fp16 safetensors in a generator folder; returns the file name for config.json's "encoder"."""
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().half().contiguous() for k, v in E.state_dict().items()}, str(Path(folder) / ENCODER_FILE),
+              metadata={"format": "imagination-potentiality/stylegan-encoder@1"})
+    return ENCODER_FILE

@@ -79,7 +79,7 @@ import torch
 import torch.nn.functional as F
 
 from nets.discriminator import Discriminator, DiscriminatorConfig
-from nets.encoder import Encoder
+from nets.encoder import ENCODER_FILE, Encoder, save_encoder
 from nets.stylegan import Generator, StyleGANConfig, load_generator, save_generator
 from toyworld.settings import GAN_CHECKPOINT, RUNS
 
@@ -177,25 +177,39 @@ def build(cfg: GANTrainConfig, device: torch.device | str = "cpu") -> GANState:
     G_ema = Generator(cfg.g_cfg())
     G_ema.load_state_dict(G.state_dict())
     G, G_ema, D = G.to(device), G_ema.to(device).eval().requires_grad_(False), D.to(device)
-    opt_e = None if E is None else torch.optim.Adam(E.parameters(), lr=cfg.lr, betas=cfg.betas, eps=1e-8)
+    opt_e = None if E is None else encoder_adam(E, cfg)
     return GANState(cfg, G, G_ema, D, lazy_adam(G.parameters(), cfg, cfg.pl_every, cfg.g_lr_scale),
                     lazy_adam(D.parameters(), cfg, cfg.r1_every), E=E, opt_e=opt_e)
+
+
+def encoder_adam(E: Encoder, cfg: GANTrainConfig) -> torch.optim.Adam:
+    return torch.optim.Adam(E.parameters(), lr=cfg.lr, betas=cfg.betas, eps=1e-8)
+
+
+def load_encoder_weights(E: Encoder, folder: Path | None) -> bool:
+    """The folder's encoder (a generator folder's, as edits.gan.load_gan finds it) into E; False when none."""
+    from safetensors.torch import load_file
+
+    if folder is None:
+        return False
+    cfg = Path(folder) / "config.json"
+    name = (json.loads(cfg.read_text()).get("encoder") if cfg.is_file() else None) or ENCODER_FILE
+    if not (Path(folder) / name).is_file():
+        return False
+    E.load_state_dict({k: v.float() for k, v in load_file(str(Path(folder) / name)).items()})
+    return True
 
 
 def warm_start(state: GANState, folder: Path) -> list[str]:
     """Copy a generator folder's weights (e.g. the label-free autoencoder's) into G and G_ema, and its encoder
     into E when the run has one and the folder ships one; D stays fresh. Returns what was copied."""
-    from safetensors.torch import load_file
-
-    g, extra = load_generator(folder)
+    g, _ = load_generator(folder)
     if g.cfg.to_json() != state.G.cfg.to_json():
         raise ValueError(f"{folder} holds a generator with another config; train with --init-from {folder}")
     for net in (state.G, state.G_ema):
         net.load_state_dict(g.state_dict())
     copied = ["G", "G_ema"]
-    enc = Path(folder) / str(extra.get("encoder") or "encoder.safetensors")
-    if state.E is not None and enc.is_file():
-        state.E.load_state_dict({k: v.float() for k, v in load_file(str(enc)).items()})
+    if state.E is not None and load_encoder_weights(state.E, folder):
         copied.append("E")
     return copied
 
@@ -286,8 +300,6 @@ def with_anchor(state: GANState, weight: float, init_from: Path | None = None,
     """A resumed run given another reconstruction-anchor weight: the weight changes; a run without an encoder
     gets a fresh one (its weights from `init_from`'s encoder when that folder ships one) and its optimiser; a
     weight of 0 drops the encoder. Returns the change, for the log."""
-    from safetensors.torch import load_file
-
     old, state.cfg.recon_weight = state.cfg.recon_weight, float(weight)
     change = f"reconstruction anchor weight {old:g} -> {weight:g}"
     if weight <= 0:
@@ -297,13 +309,8 @@ def with_anchor(state: GANState, weight: float, init_from: Path | None = None,
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(state.cfg.seed + 2 + state.step)
             state.E = Encoder(state.cfg.g_cfg()).to(device)
-        enc = Path(init_from) / "encoder.safetensors" if init_from is not None else None
-        if enc is not None and enc.is_file():
-            state.E.load_state_dict({k: v.float() for k, v in load_file(str(enc)).items()})
-            change += f", a new encoder from {init_from}"
-        else:
-            change += ", a new encoder"
-        state.opt_e = torch.optim.Adam(state.E.parameters(), lr=state.cfg.lr, betas=state.cfg.betas, eps=1e-8)
+        change += f", a new encoder from {init_from}" if load_encoder_weights(state.E, init_from) else ", a new encoder"
+        state.opt_e = encoder_adam(state.E, state.cfg)
     return change
 
 
@@ -777,13 +784,10 @@ def export(run_dir: Path, out: Path = EXPORT_DIR, n_w_avg: int = 10_000) -> dict
     out = Path(out)
     extra = {"label_free": True, "adversarial": True}
     if s.E is not None:  # the reconstruction anchor's encoder: edits.gan.load_gan's picture -> w
-        from safetensors.torch import save_file
-
-        extra["encoder"] = "encoder.safetensors"
+        extra["encoder"] = ENCODER_FILE
     save_generator(G, out, extra=extra)
     if s.E is not None:
-        save_file({k: v.detach().half().contiguous() for k, v in s.E.state_dict().items()}, str(out / "encoder.safetensors"),
-                  metadata={"format": "imagination-potentiality/stylegan-encoder@1"})
+        save_encoder(s.E, out)
     record = {"recipe": "StyleGAN2 trained adversarially on toy-world pictures alone (training/stylegan_gan.py): "
                         "non-saturating logistic loss, residual D with minibatch stddev, lazy R1, style mixing, "
                         "path-length regularisation, mapping lr x0.01, G_ema exported"

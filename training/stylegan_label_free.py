@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nets.encoder import Encoder
+from nets.encoder import ENCODER_FILE, Encoder, save_encoder
 from nets.stylegan import Generator, StyleGANConfig, save_generator
 from toyworld.settings import LABEL_FREE_GAN
 
@@ -194,8 +194,6 @@ def export(run_dir: Path, out: Path = OUT, mapping_steps: int = 6000, n_mlp: int
            data: ImagesOnly | None = None, log=print) -> dict:
     """Stage 2 on the last checkpoint's EMA networks (a GAN in W against the codes of the first `n_codes`
     training pictures), then the files in `out`."""
-    from safetensors.torch import save_file
-
     G_syn, E, info = ema_models(run_dir)
     t0 = time.time()
     data = data or ImagesOnly()
@@ -206,9 +204,8 @@ def export(run_dir: Path, out: Path = OUT, mapping_steps: int = 6000, n_mlp: int
     G.requires_grad_(False)
     stage2 = train_mapping(codes, G, mapping_steps, log=log)  # GAN in W against the codes: no labels
     out.mkdir(parents=True, exist_ok=True)
-    save_generator(G.eval(), out, extra={"label_free": True, "encoder": "encoder.safetensors"})
-    save_file({k: v.detach().half().contiguous() for k, v in E.state_dict().items()}, str(out / "encoder.safetensors"),
-              metadata={"format": "imagination-potentiality/stylegan-encoder@1"})
+    save_generator(G.eval(), out, extra={"label_free": True, "encoder": ENCODER_FILE})
+    save_encoder(E, out)
     record = {"recipe": "label-free: reconstruction autoencoder (encoder + StyleGAN2 synthesis) with code noise, "
                         "then the mapping MLP as a GAN in W against the encoder's codes",
               "labels_used_in_training": False, "train_pictures": len(data), "mapping_codes": len(codes), "stage1_steps": info["step"],
