@@ -141,14 +141,11 @@ def directions_folder(folder: str | Path | None = None) -> Path:
 
 
 def _load_encoder(folder: Path, cfg, extra: dict) -> torch.nn.Module | None:
-    from safetensors.torch import load_file
+    from nets.encoder import Encoder, load_encoder_weights
 
-    from nets.encoder import Encoder
-
-    if not extra.get("encoder") or not (folder / extra["encoder"]).is_file():
-        return None
     e = Encoder(cfg)
-    e.load_state_dict({k: v.float() for k, v in load_file(str(folder / extra["encoder"])).items()})
+    if not extra.get("encoder") or not load_encoder_weights(e, folder, extra["encoder"]):
+        return None
     return e.eval().requires_grad_(False)
 
 

@@ -48,7 +48,7 @@ class Encoder(nn.Module):
 ENCODER_FILE = "encoder.safetensors"  # a generator folder's encoder (config.json's "encoder" names it)
 
 
-def save_encoder(E: nn.Module, folder) -> str:
+def save_encoder_weights(E: nn.Module, folder) -> str:
     """E's weights as fp16 safetensors in a generator folder; returns the file name for config.json's "encoder"."""
     from pathlib import Path
 
@@ -57,3 +57,23 @@ def save_encoder(E: nn.Module, folder) -> str:
     save_file({k: v.detach().half().contiguous() for k, v in E.state_dict().items()}, str(Path(folder) / ENCODER_FILE),
               metadata={"format": "imagination-potentiality/stylegan-encoder@1"})
     return ENCODER_FILE
+
+
+def load_encoder_weights(E: nn.Module, folder, name: str | None = None) -> bool:
+    """A generator folder's encoder file into E (fp32); `name` defaults to the one config.json names, else
+    ENCODER_FILE. False, E untouched, when the folder has none."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    if folder is None:
+        return False
+    folder = Path(folder)
+    if name is None:
+        cfg = folder / "config.json"
+        name = (json.loads(cfg.read_text()).get("encoder") if cfg.is_file() else None) or ENCODER_FILE
+    if not (folder / name).is_file():
+        return False
+    E.load_state_dict({k: v.float() for k, v in load_file(str(folder / name)).items()})
+    return True

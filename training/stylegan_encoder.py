@@ -26,10 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nets.encoder import Encoder
+from nets.encoder import ENCODER_FILE, Encoder, load_encoder_weights, save_encoder_weights
 from nets.stylegan import load_generator
-
-ENCODER_FILE = "encoder.safetensors"
 
 
 @dataclass
@@ -96,11 +94,8 @@ def train_encoder(G, pictures, cfg: EncoderTrainConfig | None = None, E: Encoder
 
 def save_encoder(E: Encoder, folder: Path, record: dict) -> Path:
     """encoder.safetensors (fp16) in the generator folder, named in its config.json, with the training record."""
-    from safetensors.torch import save_file
-
     folder = Path(folder)
-    save_file({k: v.detach().half().contiguous() for k, v in E.state_dict().items()}, str(folder / ENCODER_FILE),
-              metadata={"format": "imagination-potentiality/stylegan-encoder@1"})
+    save_encoder_weights(E, folder)
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "encoder": ENCODER_FILE}, indent=1))
     (folder / "encoder_training.json").write_text(json.dumps(record, indent=1))
@@ -167,10 +162,9 @@ def main(argv=None) -> None:
     out = a.out or a.gan
     E, before = None, []
     if a.resume:
-        from safetensors.torch import load_file
-
         E = Encoder(G.cfg)
-        E.load_state_dict({k: v.float() for k, v in load_file(str(Path(out) / ENCODER_FILE)).items()})
+        if not load_encoder_weights(E, out, ENCODER_FILE):
+            raise FileNotFoundError(f"--resume: no {ENCODER_FILE} in {out}")
         earlier = json.loads((Path(out) / "encoder_training.json").read_text())
         before = earlier.get("runs", [earlier])  # (a record of one run, or of every run so far)
         cfg.seed = sum(r["config"]["steps"] for r in before)  # other batches than the runs before drew

@@ -79,7 +79,7 @@ import torch
 import torch.nn.functional as F
 
 from nets.discriminator import Discriminator, DiscriminatorConfig
-from nets.encoder import ENCODER_FILE, Encoder, save_encoder
+from nets.encoder import ENCODER_FILE, Encoder, load_encoder_weights, save_encoder_weights
 from nets.stylegan import Generator, StyleGANConfig, load_generator, save_generator
 from toyworld.settings import GAN_CHECKPOINT, RUNS
 
@@ -184,20 +184,6 @@ def build(cfg: GANTrainConfig, device: torch.device | str = "cpu") -> GANState:
 
 def encoder_adam(E: Encoder, cfg: GANTrainConfig) -> torch.optim.Adam:
     return torch.optim.Adam(E.parameters(), lr=cfg.lr, betas=cfg.betas, eps=1e-8)
-
-
-def load_encoder_weights(E: Encoder, folder: Path | None) -> bool:
-    """The folder's encoder (a generator folder's, as edits.gan.load_gan finds it) into E; False when none."""
-    from safetensors.torch import load_file
-
-    if folder is None:
-        return False
-    cfg = Path(folder) / "config.json"
-    name = (json.loads(cfg.read_text()).get("encoder") if cfg.is_file() else None) or ENCODER_FILE
-    if not (Path(folder) / name).is_file():
-        return False
-    E.load_state_dict({k: v.float() for k, v in load_file(str(Path(folder) / name)).items()})
-    return True
 
 
 def warm_start(state: GANState, folder: Path) -> list[str]:
@@ -787,13 +773,13 @@ def export(run_dir: Path, out: Path = EXPORT_DIR, n_w_avg: int = 10_000) -> dict
         extra["encoder"] = ENCODER_FILE
     save_generator(G, out, extra=extra)
     if s.E is not None:
-        save_encoder(s.E, out)
+        save_encoder_weights(s.E, out)
     record = {"recipe": "StyleGAN2 trained adversarially on toy-world pictures alone (training/stylegan_gan.py): "
                         "non-saturating logistic loss, residual D with minibatch stddev, lazy R1, style mixing, "
                         "path-length regularisation, mapping lr x0.01, G_ema exported"
                         + (f"; with a reconstruction anchor (an encoder trained beside G redraws the real pictures "
                            f"through G, weight {s.cfg.recon_weight:g}, its latent term weight {s.cfg.latent_weight:g}; shipped as "
-                           f"encoder.safetensors)"
+                           f"{ENCODER_FILE})"
                            if s.E is not None else ""),
               "labels_used_in_training": False, "train_pictures": s.cfg.n_train, "steps": s.step,
               "kimg": round(s.nimg / 1000, 1), "wall_s": round(s.wall, 1),

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nets.encoder import ENCODER_FILE, Encoder, save_encoder
+from nets.encoder import ENCODER_FILE, Encoder, load_encoder_weights, save_encoder_weights
 from nets.stylegan import Generator, StyleGANConfig, save_generator
 from toyworld.settings import LABEL_FREE_GAN
 
@@ -75,11 +75,11 @@ def _load_init(G: Generator, E: Encoder, init: Path, log) -> tuple[int, float] |
     wall seconds those weights had already trained (from their training.json), so the count goes on."""
     from safetensors.torch import load_file
 
-    if not ((init / "generator.safetensors").is_file() and (init / "encoder.safetensors").is_file()):
+    if not ((init / "generator.safetensors").is_file() and (init / ENCODER_FILE).is_file()):
         return None
     state = load_file(str(init / "generator.safetensors"))  # the mapping is retrained in stage 2: not loaded
     G.load_state_dict({k: v.float() for k, v in state.items() if not k.startswith("style.")}, strict=False)
-    E.load_state_dict({k: v.float() for k, v in load_file(str(init / "encoder.safetensors")).items()})
+    load_encoder_weights(E, init, ENCODER_FILE)
     done = json.loads((init / "training.json").read_text()) if (init / "training.json").is_file() else {}
     steps, wall = int(done.get("stage1_steps", 0)), float(done.get("stage1_wall_s", 0.0))
     log(f"label-free: no checkpoint; starting from the exported weights in {init} after {steps} steps "
@@ -205,7 +205,7 @@ def export(run_dir: Path, out: Path = OUT, mapping_steps: int = 6000, n_mlp: int
     stage2 = train_mapping(codes, G, mapping_steps, log=log)  # GAN in W against the codes: no labels
     out.mkdir(parents=True, exist_ok=True)
     save_generator(G.eval(), out, extra={"label_free": True, "encoder": ENCODER_FILE})
-    save_encoder(E, out)
+    save_encoder_weights(E, out)
     record = {"recipe": "label-free: reconstruction autoencoder (encoder + StyleGAN2 synthesis) with code noise, "
                         "then the mapping MLP as a GAN in W against the encoder's codes",
               "labels_used_in_training": False, "train_pictures": len(data), "mapping_codes": len(codes), "stage1_steps": info["step"],
