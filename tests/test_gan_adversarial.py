@@ -291,7 +291,7 @@ def test_the_reconstruction_anchor_trains_an_encoder_resumes_bit_for_bit_and_exp
     from nets.encoder import Encoder
     from nets.stylegan import Generator, save_generator
 
-    cfg = tiny_cfg(recon_weight=1.0, latent_weight=1.0)
+    cfg = tiny_cfg(recon_weight=1.0, latent_weight=1.0, recon_adv=1.0)  # (D judging the redrawings too)
     assert sg.build(tiny_cfg()).E is None  # off by default: the plain GAN
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(7)
@@ -307,7 +307,7 @@ def test_the_reconstruction_anchor_trains_an_encoder_resumes_bit_for_bit_and_exp
     stored = {k: v.float() for k, v in enc.half().state_dict().items()}
     assert any(not torch.equal(a[f"E.{k}"], v) for k, v in stored.items())  # warm-started, then trained
     assert {"step": 0, "event": f"G and G_ema and E warm-started from {tmp_path / 'g'}"} in _events(tmp_path / "split")
-    assert all(np.isfinite(json.loads(ln)["rec"]) and np.isfinite(json.loads(ln)["lat"])
+    assert all(all(np.isfinite(json.loads(ln)[k]) for k in ("rec", "lat", "logit_rec", "loss_g_rec"))
                for ln in (tmp_path / "split" / sg.LOG).read_text().splitlines() if "event" not in ln)
     sg.export(tmp_path / "split", tmp_path / "gen")
     gan = load_gan(tmp_path / "gen")
@@ -316,6 +316,7 @@ def test_the_reconstruction_anchor_trains_an_encoder_resumes_bit_for_bit_and_exp
 
 
 def test_a_resumed_run_given_an_anchor_weight_gets_an_encoder_and_can_drop_it(tmp_path):
+    """A resumed run takes --recon-weight (an encoder added, or dropped at 0) and --recon-adv."""
     from safetensors.torch import save_file
 
     from nets.encoder import Encoder
@@ -336,7 +337,11 @@ def test_a_resumed_run_given_an_anchor_weight_gets_an_encoder_and_can_drop_it(tm
     assert events == [f"reconstruction anchor weight 0 -> 2, a new encoder from {tmp_path / 'g'}"], events
     last = json.loads((tmp_path / "a" / sg.LOG).read_text().splitlines()[-1])
     assert last["step"] == 2 and np.isfinite(last["rec"])
-    run(tmp_path / "a", 3, recon_weight=0.0)
+    run(tmp_path / "a", 3, recon_adv=0.5)  # D judges the redrawn pictures from here on
+    assert [e for e in _events(tmp_path / "a") if "event" in e][-1] == {"step": 2, "event": "D judges the redrawn pictures: weight 0 -> 0.5"}
+    last = json.loads((tmp_path / "a" / sg.LOG).read_text().splitlines()[-1])
+    assert last["step"] == 3 and np.isfinite(last["loss_g_rec"]) and np.isfinite(last["logit_rec"])
+    run(tmp_path / "a", 4, recon_weight=0.0)
     t, meta = ckpt_tensors(tmp_path / "a")
     assert meta["cfg"]["recon_weight"] == 0.0 and not any(k.startswith("E.") for k in t)
     assert "reconstruction anchor weight 2 -> 0 (encoder dropped)" in [e.get("event") for e in _events(tmp_path / "a")]

@@ -128,6 +128,11 @@ class GANTrainConfig:
     # generator's samples: E's codes of real pictures then lie where the mapping draws codes, so the pictures the
     # anchor keeps drawable are the ones random seeds reach.
     latent_weight: float = 0.0
+    # With the anchor: D also judges the redrawn real pictures, as fakes (VAE-GAN, Larsen et al. 2016), and G and
+    # E are also trained to make them pass, with this weight on both sides. A pixel loss alone lets a square come
+    # back as a round blob (seen: every shape but the circle redrawn as one); D tells a blob from the square it
+    # should have been. 0 = off.
+    recon_adv: float = 0.0
     n_train: int = N_TRAIN
     train_seed: int = TRAIN_SEED
     generator: dict = field(default_factory=lambda: json.loads(StyleGANConfig().to_json()))
@@ -407,6 +412,13 @@ def train_step(s: GANState, real: torch.Tensor, gen: torch.Generator, red: Reduc
         fake = G.synthesis(ws, noise=noise)  # (B, C, R, R)
         logit_fake, logit_real = D(aug(fake.detach())).float(), D(aug(real)).float()  # (B, 1)
     loss_d = F.softplus(logit_fake).mean() + F.softplus(-logit_real).mean()
+    if s.E is not None and cfg.recon_adv > 0:  # the redrawn real pictures are fakes too (VAE-GAN)
+        with torch.no_grad(), ac():
+            rec_d = G.synthesis(G.broadcast(s.E(real)), noise=random_noise(G, b, gen, device))
+        with ac():
+            logit_rec = D(aug(rec_d)).float()
+        loss_d = loss_d + cfg.recon_adv * F.softplus(logit_rec).mean()
+        out["logit_rec"] = logit_rec.mean().item()
     s.opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     red.grads(D.parameters())
@@ -436,6 +448,11 @@ def train_step(s: GANState, real: torch.Tensor, gen: torch.Generator, red: Reduc
             rec = G.synthesis(G.broadcast(s.E(real)), noise=random_noise(G, b, gen, device))  # (B, C, R, R)
         loss_rec = reconstruction_loss(rec.float(), real)
         total = total + cfg.recon_weight * loss_rec
+        if cfg.recon_adv > 0:  # ... and they should pass D as real pictures
+            with ac():
+                loss_g_rec = F.softplus(-D(aug(rec)).float()).mean()
+            total = total + cfg.recon_adv * loss_g_rec
+            out["loss_g_rec"] = loss_g_rec.item()
         s.opt_e.zero_grad(set_to_none=True)
         out["rec"] = loss_rec.item()
         if cfg.latent_weight > 0:  # E on G's own samples: their codes are known
@@ -593,14 +610,16 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
           quality: Callable[[torch.Tensor], dict] | None = default_quality, accelerator=None,
           handle_signals: bool = True, log=print, augment: str | None = None,
           discriminator: dict | None = None, r1_gamma: float | None = None, batch: int | None = None,
-          recon_weight: float | None = None, latent_weight: float | None = None) -> dict:
+          recon_weight: float | None = None, latent_weight: float | None = None,
+          recon_adv: float | None = None) -> dict:
     """Train until `deadline` (epoch s), `max_steps` (total) or SIGTERM / SIGINT; resumes from
     run_dir/checkpoint.safetensors, else from `resume_from`'s checkpoint (a snapshot folder), else fresh from
     `cfg` (G and G_ema warm-started from the generator folder `init_from` when given). `data` needs only
     `len(data)` and `data.batch(idx) -> (B, 3, H, W)` in [-1, 1]. A resumed run takes `augment` (ops),
     `discriminator` (a D config: a fresh D of that size, G and G_ema kept), `r1_gamma`, `batch` (pictures per
     step: a machine with an accelerator takes more; the learning rates stay) and `recon_weight` (the anchor; a new
-    encoder from `init_from`'s when the run had none) and `latent_weight` when given; a fresh one takes cfg's."""
+    encoder from `init_from`'s when the run had none), `latent_weight` and `recon_adv` when given; a fresh one
+    takes cfg's."""
     if accelerator is None:
         from accelerate import Accelerator
 
@@ -638,6 +657,9 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
         if latent_weight is not None and latent_weight != s.cfg.latent_weight:
             changes.append(f"encoder's latent weight {s.cfg.latent_weight:g} -> {latent_weight:g}")
             s.cfg.latent_weight = float(latent_weight)
+        if recon_adv is not None and recon_adv != s.cfg.recon_adv:
+            changes.append(f"D judges the redrawn pictures: weight {s.cfg.recon_adv:g} -> {recon_adv:g}")
+            s.cfg.recon_adv = float(recon_adv)
     elif src is not None:
         raise FileNotFoundError(f"no checkpoint in {resume_from}")
     else:
@@ -779,7 +801,9 @@ def export(run_dir: Path, out: Path = EXPORT_DIR, n_w_avg: int = 10_000) -> dict
                         "path-length regularisation, mapping lr x0.01, G_ema exported"
                         + (f"; with a reconstruction anchor (an encoder trained beside G redraws the real pictures "
                            f"through G, weight {s.cfg.recon_weight:g}, its latent term weight {s.cfg.latent_weight:g}; shipped as "
-                           f"{ENCODER_FILE})"
+                           f"{ENCODER_FILE}"
+                           + (f"; D also judged the redrawn pictures, weight {s.cfg.recon_adv:g}" if s.cfg.recon_adv > 0 else "")
+                           + ")"
                            if s.E is not None else ""),
               "labels_used_in_training": False, "train_pictures": s.cfg.n_train, "steps": s.step,
               "kimg": round(s.nimg / 1000, 1), "wall_s": round(s.wall, 1),
@@ -804,7 +828,8 @@ def config_from_args(a: argparse.Namespace) -> tuple[GANTrainConfig, dict | None
     """A fresh run's config from the command line, and the D config given there (None: the default D)."""
     cfg = GANTrainConfig(batch=a.batch or GANTrainConfig.batch, bf16=a.bf16, seed=a.seed, augment=a.augment or "",
                          r1_gamma=GANTrainConfig.r1_gamma if a.r1_gamma is None else a.r1_gamma,
-                         g_lr_scale=a.g_lr_scale, recon_weight=a.recon_weight or 0.0, latent_weight=a.latent_weight or 0.0)
+                         g_lr_scale=a.g_lr_scale, recon_weight=a.recon_weight or 0.0, latent_weight=a.latent_weight or 0.0,
+                         recon_adv=a.recon_adv or 0.0)
     if a.init_from is not None:
         cfg.generator = json.loads(load_generator(a.init_from)[0].cfg.to_json())
     d_cfg = None
@@ -854,6 +879,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--latent-weight", type=float, default=None,
                    help="train, with the anchor: the weight of E's error on the codes of G's own samples (pSp / "
                         "e4e); a resumed run takes it when given")
+    p.add_argument("--recon-adv", type=float, default=None,
+                   help="train, with the anchor: D also judges the redrawn real pictures as fakes and G and E learn "
+                        "to make them pass (VAE-GAN), with this weight; a resumed run takes it when given")
     p.add_argument("--ckpt-minutes", type=float, default=10.0)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--quality-every", type=int, default=250)
@@ -877,7 +905,7 @@ def main(argv=None) -> None:
                     init_from=a.init_from, ckpt_every_s=60 * a.ckpt_minutes, log_every=a.log_every,
                     quality_every=a.quality_every, quality=resolve_quality(a.quality), log=log,
                     augment=a.augment, discriminator=d_cfg, r1_gamma=a.r1_gamma, batch=a.batch,
-                    recon_weight=a.recon_weight, latent_weight=a.latent_weight)
+                    recon_weight=a.recon_weight, latent_weight=a.latent_weight, recon_adv=a.recon_adv)
     elif a.command == "snapshot":
         res = snapshot(a.run_dir, a.out or GAN_CHECKPOINT)
     else:
