@@ -62,6 +62,25 @@ def test_training_brings_the_generators_pictures_back_to_their_codes(tmp_path):
     assert got.shape == w.shape and torch.isfinite(got).all()
 
 
+def test_evaluate_reads_the_redrawings_by_shape(tmp_path):
+    """`evaluate`'s per-shape reading adds up to its overall one (a random tiny generator keeps next to nothing)."""
+    from nets.encoder import Encoder
+    from toyworld.world import FACTORS
+
+    torch.manual_seed(0)
+    G = Generator(StyleGANConfig(**TINY_GAN)).eval()
+    folder = save_generator(G, tmp_path / "gan", dtype=torch.float32)
+    se.save_encoder(Encoder(G.cfg), folder, {"labels_used_in_training": False})
+    r = se.evaluate(folder, n=24)
+    assert set(r["picture_fidelity_by_shape"]) == set(r["valid_pictures_by_shape"]) == set(FACTORS["shape"])
+    assert sum(r["valid_pictures_by_shape"].values()) == r["valid_pictures"] > 0
+    assert sum(r["valid_samples_by_shape"].values()) == r["valid_samples"]
+    kept = sum((f or 0) * r["valid_pictures_by_shape"][sh] for sh, f in r["picture_fidelity_by_shape"].items())
+    assert abs(kept - r["picture_fidelity"] * r["valid_pictures"]) < 1e-3 * r["valid_pictures"]
+    assert all(f is None if r["valid_pictures_by_shape"][sh] == 0 else 0 <= f <= 1
+               for sh, f in r["picture_fidelity_by_shape"].items())
+
+
 def test_closeness_is_zero_inside_ws_spread_and_grows_outside():
     mu, sd, g = torch.zeros(8), torch.ones(8), torch.Generator().manual_seed(0)
     assert float(se.closeness(torch.randn(4096, 8, generator=g) * 0.7, mu, sd)) < 0.01

@@ -105,20 +105,25 @@ def save_encoder(E: Encoder, folder: Path, record: dict) -> Path:
 def evaluate(gan_folder: Path, n: int = 300, seed: int = 20_261_204) -> dict:
     """The judge's reading of toy-world pictures the encoder never saw (a held-out seed) against their redrawings
     through E and G: the fraction of valid pictures whose redrawing is read with the same colour, shape, size and
-    background; and the same for the generator's own samples (w known)."""
+    background; and the same for the generator's own samples (w known). By shape too: the fraction of each
+    shape's valid pictures redrawn with every factor kept (a generator that draws only circles keeps none of the
+    others), and how many of the generator's samples the judge reads as valid scenes of each shape."""
     from edits.judge import read
     from edits.pipeline import to_uint8
     from edits.wspace import invert, load_gan
     from toyworld.data import make_dataset
+    from toyworld.world import FACTORS
 
     gan = load_gan(gan_folder)
     if gan.encoder is None:
         raise SystemExit(f"{gan_folder} has no encoder")
     pictures = make_dataset(n, seed)["images"]
 
-    def same(a, b) -> list[bool | None]:
+    def same(a, b, shapes=None) -> list[bool | None]:
         out = []
         for ra, rb in zip(read(a), read(b)):
+            if shapes is not None:
+                shapes.append(ra.shape if ra.valid else None)
             if not ra.valid:
                 out.append(None)
             else:
@@ -131,15 +136,25 @@ def evaluate(gan_folder: Path, n: int = 300, seed: int = 20_261_204) -> dict:
             y = gan.generator.synthesis(gan.generator.broadcast(w))
         return to_uint8((y.clamp(-1, 1).permute(0, 2, 3, 1).numpy() + 1) / 2)
 
-    kept = same(pictures, redraw(pictures))
+    shapes: list[str | None] = []
+    kept = same(pictures, redraw(pictures), shapes)
     with torch.no_grad():
         z = torch.randn(n, gan.generator.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
         samples = to_uint8((gan.generator(z).clamp(-1, 1).permute(0, 2, 3, 1).numpy() + 1) / 2)
-    kept_s = same(samples, redraw(samples))
-    rate = lambda v: round(sum(bool(k) for k in v if k is not None) / max(1, sum(k is not None for k in v)), 4)
+    sample_shapes: list[str | None] = []
+    kept_s = same(samples, redraw(samples), sample_shapes)
+
+    def rate(v) -> float | None:  # None: no valid picture to keep
+        n_valid = sum(k is not None for k in v)
+        return round(sum(bool(k) for k in v if k is not None) / n_valid, 4) if n_valid else None
+
     return {"gan": str(gan_folder), "pictures": n, "valid_pictures": sum(k is not None for k in kept),
             "picture_fidelity": rate(kept), "valid_samples": sum(k is not None for k in kept_s),
-            "sample_fidelity": rate(kept_s)}
+            "sample_fidelity": rate(kept_s),
+            "valid_pictures_by_shape": {sh: shapes.count(sh) for sh in FACTORS["shape"]},
+            "picture_fidelity_by_shape": {sh: rate([k for k, t in zip(kept, shapes) if t == sh])
+                                          for sh in FACTORS["shape"]},
+            "valid_samples_by_shape": {sh: sample_shapes.count(sh) for sh in FACTORS["shape"]}}
 
 
 def main(argv=None) -> None:
