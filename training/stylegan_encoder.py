@@ -163,7 +163,8 @@ def main(argv=None) -> None:
     p.add_argument("--out", type=Path, help="folder to write the encoder into (default: --gan itself)")
     p.add_argument("--steps", type=int, default=EncoderTrainConfig.steps)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--resume", action="store_true", help="start from the encoder already in the --out (or --gan) folder")
+    p.add_argument("--resume", action="store_true", help="start from the encoder already in the --out (or --gan) folder "
+                                                         "(one of its runs, or the one an adversarial run trained beside G)")
     p.add_argument("--evaluate", action="store_true", help="only measure the folder's encoder")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -180,7 +181,8 @@ def main(argv=None) -> None:
         E = Encoder(G.cfg)
         if not load_encoder_weights(E, out, ENCODER_FILE):
             raise FileNotFoundError(f"--resume: no {ENCODER_FILE} in {out}")
-        earlier = json.loads((Path(out) / "encoder_training.json").read_text())
+        record_path = Path(out) / "encoder_training.json"  # absent: an encoder trained elsewhere (beside G)
+        earlier = json.loads(record_path.read_text()) if record_path.exists() else {"runs": []}
         before = earlier.get("runs", [earlier])  # (a record of one run, or of every run so far)
         cfg.seed = sum(r["config"]["steps"] for r in before)  # other batches than the runs before drew
     E, record = train_encoder(G.float(), ImagesOnly(cfg.n_pictures), cfg, E=E)
