@@ -35,8 +35,9 @@ G.synthesis(E(x)): every kind of picture in the data must stay one that G can dr
 nothing else; with --init-from it starts from that folder's encoder, and the export ships it for inversion.
 `--latent-weight` also teaches E the codes of G's own samples (pSp / e4e), so that its codes of real pictures lie
 where the mapping draws codes; without it they drifted far from them and the anchor kept pictures drawable that
-no seed reaches. A resumed run takes both (an encoder is added when it had none). Measured in
-training/checkpoints/stylegan_gan/README.md.
+no seed reaches. `--recon-adv` also has D judge the redrawn pictures (fakes to D; G and E learn to make them
+pass, as VAE-GAN does): a pixel loss alone let squares, triangles and stars come back as round blobs. A resumed
+run takes all three (an encoder is added when it had none). Measured in training/checkpoints/stylegan_gan/README.md.
 
 Cost on the shared 2-core CPU, one thread, batch 32, default networks (G 0.80 M, D 0.88 M parameters): 2.9-3.4 s
 per step in fp32 and 2.3-2.9 s with `--bf16` (autocast of the main passes; AMX / avx512_bf16), measured side by
