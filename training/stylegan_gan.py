@@ -287,6 +287,15 @@ def with_new_discriminator(state: GANState, d_cfg: dict, device: torch.device | 
                     E=state.E, opt_e=state.opt_e)
 
 
+def take_setting(cfg: GANTrainConfig, key: str, value, what: str, changes: list[str]) -> None:
+    """A resumed run given another value of one plain setting of its config: the value is taken (as the config's
+    type) and the change noted in `changes` ("<what> old -> new"). None or the same value: nothing."""
+    old = getattr(cfg, key)
+    if value is not None and value != old:
+        setattr(cfg, key, type(old)(value))
+        changes.append(f"{what} {old:g} -> {value:g}")
+
+
 def with_anchor(state: GANState, weight: float, init_from: Path | None = None,
                 device: torch.device | str = "cpu") -> str:
     """A resumed run given another reconstruction-anchor weight: the weight changes; a run without an encoder
@@ -644,23 +653,15 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
             parse_augment(augment)
             changes.append(f"augmentation {s.cfg.augment or 'none'} -> {augment or 'none'} (p = {s.aug_p:.3f})")
             s.cfg.augment = augment
-        if r1_gamma is not None and r1_gamma != s.cfg.r1_gamma:
-            changes.append(f"R1 gamma {s.cfg.r1_gamma:g} -> {r1_gamma:g}")
-            s.cfg.r1_gamma = float(r1_gamma)
-        if batch is not None and batch != s.cfg.batch:
-            changes.append(f"batch {s.cfg.batch} -> {batch}")
-            s.cfg.batch = int(batch)
+        take_setting(s.cfg, "r1_gamma", r1_gamma, "R1 gamma", changes)
+        take_setting(s.cfg, "batch", batch, "batch", changes)
         if discriminator is not None and DiscriminatorConfig(**discriminator) != s.cfg.d_cfg():
             s = with_new_discriminator(s, discriminator, device)
             changes.append(f"a fresh D {discriminator}, {sum(p.numel() for p in s.D.parameters()) / 1e6:.3f} M parameters")
         if recon_weight is not None and recon_weight != s.cfg.recon_weight:
             changes.append(with_anchor(s, recon_weight, init_from, device))
-        if latent_weight is not None and latent_weight != s.cfg.latent_weight:
-            changes.append(f"encoder's latent weight {s.cfg.latent_weight:g} -> {latent_weight:g}")
-            s.cfg.latent_weight = float(latent_weight)
-        if recon_adv is not None and recon_adv != s.cfg.recon_adv:
-            changes.append(f"D judges the redrawn pictures: weight {s.cfg.recon_adv:g} -> {recon_adv:g}")
-            s.cfg.recon_adv = float(recon_adv)
+        take_setting(s.cfg, "latent_weight", latent_weight, "encoder's latent weight", changes)
+        take_setting(s.cfg, "recon_adv", recon_adv, "D judges the redrawn pictures: weight", changes)
     elif src is not None:
         raise FileNotFoundError(f"no checkpoint in {resume_from}")
     else:
