@@ -285,10 +285,8 @@ def test_the_reconstruction_anchor_trains_an_encoder_resumes_bit_for_bit_and_exp
     """--recon-weight: E (picture -> w) is trained beside G on the real pictures only, its weights and optimiser
     travel in the checkpoint (a split run ends where a straight one does), a warm start copies a folder's encoder,
     and the export ships it where edits.gan.load_gan finds it."""
-    from safetensors.torch import save_file
-
     from edits.gan import load_gan
-    from nets.encoder import Encoder
+    from nets.encoder import ENCODER_FILE, Encoder, save_encoder_weights
     from nets.stylegan import Generator, save_generator
 
     cfg = tiny_cfg(recon_weight=1.0, latent_weight=1.0, recon_adv=1.0)  # (D judging the redrawings too)
@@ -296,8 +294,8 @@ def test_the_reconstruction_anchor_trains_an_encoder_resumes_bit_for_bit_and_exp
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(7)
         source, enc = Generator(cfg.g_cfg()), Encoder(cfg.g_cfg())
-    save_generator(source, tmp_path / "g", extra={"encoder": "encoder.safetensors"})
-    save_file({k: v.half() for k, v in enc.state_dict().items()}, str(tmp_path / "g" / "encoder.safetensors"))
+    save_generator(source, tmp_path / "g", extra={"encoder": ENCODER_FILE})
+    save_encoder_weights(enc, tmp_path / "g")
     run(tmp_path / "straight", 3, cfg, init_from=tmp_path / "g")
     run(tmp_path / "split", 1, cfg, init_from=tmp_path / "g")
     run(tmp_path / "split", 3, cfg)
@@ -317,17 +315,15 @@ def test_the_reconstruction_anchor_trains_an_encoder_resumes_bit_for_bit_and_exp
 
 def test_a_resumed_run_given_an_anchor_weight_gets_an_encoder_and_can_drop_it(tmp_path):
     """A resumed run takes --recon-weight (an encoder added, or dropped at 0) and --recon-adv."""
-    from safetensors.torch import save_file
-
-    from nets.encoder import Encoder
+    from nets.encoder import ENCODER_FILE, Encoder, save_encoder_weights
     from nets.stylegan import Generator, save_generator
 
     cfg = tiny_cfg()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(7)
         enc = Encoder(cfg.g_cfg())
-    save_generator(Generator(cfg.g_cfg()), tmp_path / "g", extra={"encoder": "encoder.safetensors"})
-    save_file({k: v.half() for k, v in enc.state_dict().items()}, str(tmp_path / "g" / "encoder.safetensors"))
+    save_generator(Generator(cfg.g_cfg()), tmp_path / "g", extra={"encoder": ENCODER_FILE})
+    save_encoder_weights(enc, tmp_path / "g")
     run(tmp_path / "a", 1, cfg)
     assert not any(k.startswith("E.") for k in ckpt_tensors(tmp_path / "a")[0])
     run(tmp_path / "a", 2, recon_weight=2.0, init_from=tmp_path / "g")
