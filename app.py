@@ -85,18 +85,20 @@ def load_models(args: argparse.Namespace):
     for model in {id(m): m for m in (diffusion, h_model)}.values():
         model.default_steps = int(args.steps) if args.steps is not None else model.default_steps
     h_dirs = load_directions_for(h_directions_folder(args, h_model), "h", lambda k: h_shape(h_model, k))
-    gan, w_dirs = None, {}
+    gan, w_dirs, s_dirs = None, {}, {}
     try:
+        from edits.stylespace import style_dims
         from edits.wspace import directions_folder, load_gan
 
         gan = load_gan(args.gan)
-        if directions_folder(gan.folder).is_dir():  # each generator folder ships its own W directions
+        if directions_folder(gan.folder).is_dir():  # each generator folder ships its own W (and S) directions
             w_dirs = load_directions_for(directions_folder(gan.folder), "w", lambda k: (gan.w_dim,))
+            s_dirs = load_directions_for(directions_folder(gan.folder), "s", lambda k: (style_dims(gan.generator),))
     except ModelLoadError as e:
         if args.gan is not None:
             raise
         logging.getLogger("app").warning("W-space tab disabled: %s", e)
-    return Models(diffusion=diffusion, h_directions=h_dirs, gan=gan, w_directions=w_dirs,
+    return Models(diffusion=diffusion, h_directions=h_dirs, gan=gan, w_directions=w_dirs, s_directions=s_dirs,
                   h_diffusion=None if h_model is diffusion else h_model)
 
 

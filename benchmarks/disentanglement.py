@@ -36,6 +36,9 @@ from edits.gan import load_gan
 from edits.stylespace import style_codes
 
 FACTOR_NAMES = ("colour", "shape", "size", "background")
+# Published beside ours (not measured here): DCI disentanglement of StyleGAN2 on FFHQ faces in W and in S
+# (Wu, Lischinski and Shechtman, "StyleSpace analysis", CVPR 2021, Table 1).
+STYLESPACE_PUBLISHED = {"w": 0.54, "s": 0.75}
 TARGET_VALID, MAX_SAMPLED = 1000, 20_000  # full run: about 50 ms per code (render + judge, one busy thread)
 QUICK_VALID, QUICK_SAMPLED = 60, 600
 FIRST_SEED = 3_000_000  # not the seeds the directions were fitted or the edits scored on

@@ -40,7 +40,9 @@ STATUS_ROWS = (("conditioning", "prompt rewritten (imagination)"),
 
 def status(folder: Path = MEASURED) -> str:
     im, cmp, hs, ws = (load(n, folder) for n in ("imagination", "compare", "hspace", "wspace"))
-    wl = load("wspace.toy-stylegan-labelled", folder)
+    wl, wa = load("wspace.toy-stylegan-labelled", folder), _maybe("wspace.toy-stylegan-label-free", folder)
+    ae = (f"; the autoencoder learnt from the same pictures, {f2(wa['clean_edit_rate'])}{ci(wa['clean_edit_ci'])} and "
+          f"{f2(wa.get('shape_clean_edit_rate'))} (`wspace.toy-stylegan-label-free.json`)") if wa else ""
     rows = "\n".join(
         f"| {label} | **{f2(cmp[m]['clean_edit_rate'])}**{ci(cmp[m]['clean_edit_ci'])} | {f2(cmp[m]['reached'])} | "
         f"{f2(cmp[m]['kept'])} | {f2(cmp[m]['control_clean_edit_rate'])} | {f2(cmp[m]['do_nothing_clean_edit_rate'])} | "
@@ -75,13 +77,13 @@ the labellers agree on colour in {f2(agree['colour'])} of the pictures, on shape
 benchmarks: h-space colour edits are clean in {f2(hs['clean_edit_rate'])}{ci(hs['clean_edit_ci'])} of \
 {hs['colour']['n']} (random readouts:
 {f2(hs['control_clean_edit_rate'])}), shape edits in {f2(hs.get('shape_clean_edit_rate'))} (`hspace.json`); the default
-W generator's colour swaps from its own seeds in {f2(ws['clean_edit_rate'])}{ci(ws['clean_edit_ci'])} (a random W move:
-{f2(ws['control_clean_edit_rate'])}), its shape swaps in {f2(ws.get('shape_clean_edit_rate'))} (`wspace.json`); the
-label-built GAN, an upper bound that is never the default, {f2(wl['clean_edit_rate'])} (random move
+W generator (a GAN learnt from pictures alone) swaps colours from its own seeds cleanly in \
+{f2(ws['clean_edit_rate'])}{ci(ws['clean_edit_ci'])} (a random W move: {f2(ws['control_clean_edit_rate'])}), shapes in \
+{f2(ws.get('shape_clean_edit_rate'))} (`wspace.json`){ae}; the label-built GAN, an upper bound that is never the default, {f2(wl['clean_edit_rate'])} (random move
 {f2(wl['control_clean_edit_rate'])}; `wspace.toy-stylegan-labelled.json`)."""
 
 
-# ------------------------------------------------------------------ the label-free GAN's card
+# ------------------------------------------------------------------ the label-free W models' cards
 def _line(m: dict) -> str:
     return json.dumps({k: v for k, v in m.items() if k not in ("sweep", "source")})
 
@@ -94,10 +96,32 @@ def _versus(rate, control) -> str:
     return f"is no cleaner than a random move of its size ({f2(rate)} against {f2(control)})"
 
 
-def label_free_card(folder: Path = MEASURED) -> str:
-    ws, wl = load("wspace", folder), load("wspace.toy-stylegan-labelled", folder)
+# The W models learnt from pictures alone, each with its card: (results file, the card's name for it, the other one)
+W_CARDS = {
+    "gan": ("wspace", "the GAN (this)", "wspace.toy-stylegan-label-free", "the autoencoder (`../toy-stylegan-label-free`)"),
+    "label-free": ("wspace.toy-stylegan-label-free", "the autoencoder (this)", "wspace", "the GAN (`../toy-stylegan-gan`)"),
+}
+
+
+def _training_facts(folder: Path) -> str:
+    """The GAN's training as its export recorded it (training.json beside the weights)."""
+    t = json.loads((folder / "training.json").read_text())
+    c = t.get("config", {})
+    return f"""## Training (`python -m training.stylegan_gan train`, resumable; as `training.json` records it)
+{t['steps']} steps at batch {c.get('batch')} ({t['kimg']} k pictures seen), {f2(t['wall_s'] / 3600, 1)} h of training in
+all. Recipe: {t['recipe']}. At the end: Adam lr {c.get('lr')}, betas {c.get('betas')}; R1 gamma {c.get('r1_gamma')}
+every {c.get('r1_every')} D steps; path length weight {c.get('pl_weight')} every {c.get('pl_every')} G steps; style
+mixing {c.get('mixing_prob')}; G_ema half-life {c.get('ema_kimg')} k pictures; augmentation {c.get('augment')}."""
+
+
+def w_card(which: str, folder: Path = MEASURED) -> str:
+    """The measured block of a W model's card: its wspace file beside the other label-free model's and the
+    label-built upper bound's, and what the judge read."""
+    this, this_label, other, other_label = W_CARDS[which]
+    ws, wo, wl = load(this, folder), _maybe(other, folder), load("wspace.toy-stylegan-labelled", folder)
     c = ws["colour"]
     inv = ws.get("inverted")
+    default = this == "wspace"
     inversion = "" if inv is None else f"""
 ### Inversion (`edits.wspace.invert`: the encoder, no optimisation steps by default)
 
@@ -106,14 +130,19 @@ them valid scenes for the judge), the redrawing is a valid scene with the same c
 in **{f2(ws['inversion_kept'])}** of the valid ones (the labellers, on all: {f2(ws['inversion_fidelity'])}). Colour swaps that start from those codes, scored from the redrawings, are
 clean in {f2(inv['clean_edit_rate'])}{ci(inv['clean_edit_ci'])} of {inv['n']} (a random W move:
 {f2(inv['control_clean_edit_rate'])}). {f2(ws['inversion_ms'], 1)} ms a picture here (single picture, median)."""
-    return f"""## Measured (`python -m benchmarks wspace`, 1 torch thread, one run; rendered from `../measured/` by `python -m benchmarks.report`)
-This model is the app's **default W model** (`EMBEDDED_GAN` in `toyworld/settings.py`); the label-built one
-is kept beside it as an upper bound, never the default.
+    role = ("This model is the app's **default W model** (`EMBEDDED_GAN` in `toyworld/settings.py`): its colour swaps "
+            "are clean more often than the autoencoder's" if default else
+            "This model is the app's second label-free W model (`python app.py --gan assets/toy-stylegan-label-free`); "
+            "the GAN is the default, its colour swaps being clean more often than these")
+    other_row = f"| {other_label}, `../measured/{other}.json` | `{_line(wo)}` |\n" if wo else ""
+    facts = _training_facts(ROOT / "assets" / "toy-stylegan-gan") + "\n\n" if which == "gan" else ""
+    return f"""{facts}## Measured (`python -m benchmarks wspace`, 1 torch thread, one run; rendered from `../measured/` by `python -m benchmarks.report`)
+{role}; the label-built one is kept as an upper bound, never the default.
 
 | model | last line |
 |---|---|
-| label-free (this, `../measured/wspace.json`) | `{_line(ws)}` |
-| label-built upper bound (`../toy-stylegan-labelled`, `../measured/wspace.toy-stylegan-labelled.json`) | `{_line(wl)}` |
+| {this_label}, `../measured/{this}.json` | `{_line(ws)}` |
+{other_row}| label-built upper bound (`../toy-stylegan-labelled`, `../measured/wspace.toy-stylegan-labelled.json`) | `{_line(wl)}` |
 
 ### What this says about InterFaceGAN's premise (so far)
 
@@ -124,15 +153,24 @@ background kept, on the same edit) in **{f2(c['clean_edit_rate'])}**{ci(c['clean
 {f2(c['reached'])} and keeps the rest in {f2(c['kept'])} ({f2(c['kept_given_reached'])} when it reaches it). The swap
 {_versus(c['clean_edit_rate'], c['control_clean_edit_rate'])}: a random direction drawn from W's own spread, moved as
 far on the same style layers; doing nothing scores {f2(c['do_nothing_clean_edit_rate'])}. Shape swaps are clean in
-{f2(ws.get('shape_clean_edit_rate'))} (random move: {f2(ws.get('shape_control_clean_edit_rate'))}). On the label-built
-model the colour swap is clean in {f2(wl['clean_edit_rate'])} against {f2(wl['control_clean_edit_rate'])} for the
-same control.
+{f2(ws.get('shape_clean_edit_rate'))} (random move: {f2(ws.get('shape_control_clean_edit_rate'))}).{
+    f" {other_label[0].upper() + other_label[1:]} swaps colours cleanly in {f2(wo['clean_edit_rate'])}{ci(wo['clean_edit_ci'])}." if wo else ""}
+On the label-built model the colour swap is clean in {f2(wl['clean_edit_rate'])} against {f2(wl['control_clean_edit_rate'])}
+for the same control.
 
 The samples: the judge reads {f2(ws['valid_scene_fraction'])} of 1000 samples (ψ = 1) as a valid scene (one object, one
 colour, a shape); colours and shapes come out at {f2(ws['coverage_min_ratio'])}–{f2(ws['coverage_max_ratio'])}× their
-training frequencies; the classifier is confident (≥ 0.9 on every factor) on {f2(ws['confident_fraction'], 3)} of them
-(the label-built model: {f2(wl['confident_fraction'], 3)}).
+training frequencies (rarest: {ws.get('coverage_worst')}, commonest: {ws.get('coverage_most')}); the classifier is
+confident (≥ 0.9 on every factor) on {f2(ws['confident_fraction'], 3)} of them (the label-built model: {f2(wl['confident_fraction'], 3)}).
 {inversion}"""
+
+
+def gan_card(folder: Path = MEASURED) -> str:
+    return w_card("gan", folder)
+
+
+def label_free_card(folder: Path = MEASURED) -> str:
+    return w_card("label-free", folder)
 
 
 # ------------------------------------------------------------------ README: the archive and unseen pairs
@@ -190,6 +228,7 @@ starting picture the judge reads as one clean scene not already showing the targ
 def structure_block(folder: Path = MEASURED) -> str:
     dl, ss = _maybe("disentanglement", folder), _maybe("stylespace", folder)
     dll = _maybe("disentanglement.toy-stylegan-labelled", folder)
+    dla = _maybe("disentanglement.toy-stylegan-label-free", folder)
     if not dl:
         return "Not measured yet: `python -m benchmarks disentanglement`."
 
@@ -198,21 +237,26 @@ def structure_block(folder: Path = MEASURED) -> str:
                            for k in ("z", "w", "s", "w_random_expansion"))
         return f"| {label} ({m['n_valid']} valid of {m['n_sampled']} samples) | {cells} |"
 
-    rows = [row(dl, dl["model"])] + ([row(dll, dll["model"])] if dll else [])
+    from benchmarks.disentanglement import STYLESPACE_PUBLISHED
+
+    rows = [row(m, m["model"]) for m in (dl, dla, dll) if m]
     out = f"""**How the GANs' spaces are organised** (`disentanglement.json`; DCI disentanglement / MIG against the four
 factors the judge reads, over samples it reads as valid scenes; the last column is w through a random matrix to as many
 dimensions as s: s is affine in w, so it only wins by its axes when it beats that control):
 
 | generator | z | w | s (StyleSpace) | w, randomly expanded |
 |---|---|---|---|---|
-""" + "\n".join(rows)
-    if ss:
-        out += (f"\n\nStyleSpace edits of {ss['model']} (`stylespace.json`, {ss['judged_seeds']} valid starting codes, "
-                f"{ss['channels'][0]} channels per class): colour swaps clean in "
-                f"{f2(ss['stylespace_clean_edit_rate'], 3)}{ci(ss['stylespace_clean_edit_ci'])} (random channels "
-                f"{f2(ss['stylespace_control_clean_edit_rate'], 3)}), shape swaps "
-                f"{f2(ss['stylespace_shape_clean_edit_rate'], 3)}; the W swaps of the same codes "
-                f"{f2(ss['w_clean_edit_rate'], 3)} and {f2(ss['w_shape_clean_edit_rate'], 3)}.")
+""" + "\n".join(rows) + (f"\n\nPublished for StyleGAN2 on faces (FFHQ; Wu et al., StyleSpace, CVPR 2021), DCI "
+                          f"disentanglement: W {f2(STYLESPACE_PUBLISHED['w'])}, S {f2(STYLESPACE_PUBLISHED['s'])}.")
+    for m, name in ((ss, "stylespace.json"), (_maybe("stylespace.toy-stylegan-label-free", folder),
+                                              "stylespace.toy-stylegan-label-free.json")):
+        if m:
+            out += (f"\n\nStyleSpace edits of {m['model']} (`{name}`, {m['judged_seeds']} valid starting codes, "
+                    f"{m['channels'][0]} channels per class): colour swaps clean in "
+                    f"{f2(m['stylespace_clean_edit_rate'], 3)}{ci(m['stylespace_clean_edit_ci'])} (random channels "
+                    f"{f2(m['stylespace_control_clean_edit_rate'], 3)}), shape swaps "
+                    f"{f2(m['stylespace_shape_clean_edit_rate'], 3)}; the W swaps of the same codes "
+                    f"{f2(m['w_clean_edit_rate'], 3)} and {f2(m['w_shape_clean_edit_rate'], 3)}.")
     return out
 
 
@@ -261,6 +305,7 @@ BLOCKS = {  # name: (document, renderer)
     "archive": ("README.md", archive_block),
     "structure": ("README.md", structure_block),
     "serving": ("README.md", serving_block),
+    "gan": ("assets/toy-stylegan-gan/README.md", gan_card),
     "label-free": ("assets/toy-stylegan-label-free/README.md", label_free_card),
 }
 

@@ -68,6 +68,7 @@ class Models:
     h_directions: dict = field(default_factory=dict)  # "attribute: class" -> Direction (h-space)
     gan: object | None = None  # edits.gan.GANModel, or None when not installed
     w_directions: dict = field(default_factory=dict)  # "attribute: class" -> Direction (W space)
+    s_directions: dict = field(default_factory=dict)  # "attribute: class" -> Direction (StyleSpace channels)
     h_diffusion: DiffusionModel | None = None  # the model of the h-space edits, when not `diffusion`
 
     @property

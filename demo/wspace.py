@@ -5,14 +5,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
+import numpy as np
 
 from edits.directions import merged
 from edits.labelers import FACTORS
-from edits.pipeline import InputError, check_name, check_number
+from edits.pipeline import InputError, check_name, check_number, check_seed
+from edits.stylespace import edit_in_s
 from edits.uploads import read_upload
 from edits.wspace import (DEFAULT_PSI, DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, directions_for, edit_image,
-                          edit_pair, fit_labelled, make_edit, recommended_layers, traversal)
-from toyworld.settings import EMBEDDED_GAN, LABEL_FREE_GAN, LABELLED_GAN, MAX_W_FIT_SAMPLES, ROOT, TRAVERSAL_FRAMES
+                          edit_pair, fit_labelled, invert, make_edit, recommended_layers, traversal)
+from toyworld.settings import ADVERSARIAL_GAN, EMBEDDED_GAN, LABEL_FREE_GAN, LABELLED_GAN, MAX_W_FIT_SAMPLES, ROOT, TRAVERSAL_FRAMES
 
 from .common import (FIT_LABELLERS, chosen_labeller, Models, Own, Slider, card_of, docs_line, explain, friendly, image_out, lead,
                      measured, session_files_state, session_folder, signed, strip_out)
@@ -25,6 +27,7 @@ NO_DIRECTIONS = (" No labelled direction ships with this generator: the unsuperv
 SEED_NOTE = {"nvlabs": ", drawn as NVlabs' `generate.py --seeds` draws them"}
 N_COMPONENTS = 4
 NONE = "—"
+W_SPACE, S_SPACE = "W: a direction (InterFaceGAN)", "S: style channels (StyleSpace)"
 STRENGTH_RANGE = (-1.0, 3.0)  # 1 is a full class swap (the measured default); more overshoots
 API_STRENGTH = (-MAX_STRENGTH / 2, MAX_STRENGTH / 2)  # what scripts may pass
 
@@ -42,22 +45,65 @@ line above the picture says how often that holds here, next to a random move of 
 0 is the original, between 0 and 1 it slides, above 1 it overshoots, and negative values push away.
 The strip underneath shows the same edit from −strength to +strength.
 
+*Edit in S* moves the **style channels** instead (StyleSpace, Wu et al. 2021): each layer of the network turns w
+into one scale per channel, and this edit moves only the few channels whose values differ most between, say,
+the blue pictures and all the others, leaving every other channel as it was.
+
 Under *More settings*: the network draws the picture in **layers**, coarse layout first and fine detail
 last, and an edit can be limited to some of them; *keep the other attributes* also holds shape, size and
 background fixed; *variety* (truncation) pulls w towards the average picture. The **unsupervised**
 sliders move along directions nobody labelled — the main ways in which w varies. *Start from your own
-picture* brings a PNG or JPEG into W through the generator's encoder (the generator learnt from pictures alone
-has one) and applies the edit to it.
+picture* brings a PNG or JPEG into W through the generator's encoder (the two learnt from pictures alone
+have one) and applies the edit to it.
 """
 
 
 def _summary(folder) -> dict | None:
     """The wspace benchmark's last full run for a generator folder (assets/measured/wspace.json for the default
     generator, wspace.NAME.json for another one, as `python -m benchmarks wspace --model` records it)."""
+    return _measured_for("wspace", folder) or None
+
+
+def _measured_for(benchmark: str, folder) -> dict:
+    """A benchmark's last full run for a generator folder (NAME.json for the default one, NAME.FOLDER.json else)."""
     if folder is None:
-        return None
-    name = "wspace" if Path(folder).resolve() == Path(EMBEDDED_GAN).resolve() else f"wspace.{Path(folder).name}"
-    return measured(name) or None
+        return {}
+    return measured(benchmark if Path(folder).resolve() == Path(EMBEDDED_GAN).resolve()
+                    else f"{benchmark}.{Path(folder).name}")
+
+
+SPACES = (("z", "z (the seed's noise)"), ("w", "W"), ("w_plus", "W+ (one w per layer)"), ("s", "S (style channels)"),
+          ("w_random_expansion", "control: w through a random matrix as wide as S"))
+
+
+def structure_note(gan) -> str:
+    """How disentangled this generator's spaces are (`python -m benchmarks disentanglement`), beside StyleSpace's
+    published FFHQ figures, and how its StyleSpace edits score (`python -m benchmarks stylespace`); empty when
+    neither was measured for it."""
+    from benchmarks.disentanglement import STYLESPACE_PUBLISHED
+
+    d, st = _measured_for("disentanglement", gan.folder), _measured_for("stylespace", gan.folder)
+    out = []
+    if d:
+        rows = "\n".join(f"| {label} | {d[k]['dci_disentanglement']:.2f} | {d[k]['mig']:.2f} |"
+                         for k, label in SPACES if isinstance(d.get(k), dict))
+        out.append(f"""How disentangled each code is, measured against the four factors the independent judge reads on
+{d['n_valid']} of this generator's pictures (DCI disentanglement: 1 when each coordinate carries one factor; MIG:
+the gap between the two coordinates that say most about a factor):
+
+| space | DCI disentanglement | MIG |
+|---|---|---|
+{rows}
+
+Published for StyleGAN2 on faces (FFHQ; Wu et al., *StyleSpace*, 2021): W {STYLESPACE_PUBLISHED['w']:.2f}, S \
+{STYLESPACE_PUBLISHED['s']:.2f}. S is computed from w, so it only wins by its axes where it beats the control row.""")
+    if st:
+        out.append(f"Edits in S ({st['channels'][0] if st.get('channels') else '?'} channels per class) swap colours "
+                   f"cleanly in {_pct(st['stylespace_clean_edit_rate'])} of {st['judged_seeds']} valid starting "
+                   f"pictures (random channels: {_pct(st['stylespace_control_clean_edit_rate'])}), shapes in "
+                   f"{_pct(st['stylespace_shape_clean_edit_rate'])}; the W directions on the same pictures: "
+                   f"{_pct(st['w_clean_edit_rate'])} and {_pct(st['w_shape_clean_edit_rate'])}.")
+    return "\n\n".join(out)
 
 
 def _pct(x: float) -> str:
@@ -67,7 +113,7 @@ def _pct(x: float) -> str:
 
 def training_note(gan) -> str:
     """Two plain sentences: how this generator learnt W, and what the measurement found, beside the other model."""
-    ours = {Path(f).resolve() for f in (LABEL_FREE_GAN, LABELLED_GAN)}
+    ours = {Path(f).resolve() for f in (ADVERSARIAL_GAN, LABEL_FREE_GAN, LABELLED_GAN)}
     if gan.folder is None or Path(gan.folder).resolve() not in ours:
         source = (gan.converted_from or {}).get("file")
         how = (f"This StyleGAN, *{gan.name}*, " + (f"converted from NVlabs' {source}, " if source else "")
@@ -77,13 +123,18 @@ def training_note(gan) -> str:
         s = _summary(gan.folder)
         return how + (f" A colour swap reaches its colour in {_pct(s['colour_edit_success'])} of measured edits."
                       if s and s.get("colour_edit_success") is not None else "")
-    if gan.label_free:
-        how = "This StyleGAN learnt W from pictures alone, without any label."
-        other, other_name = LABELLED_GAN, "one trained with labels"
+    if gan.label_free and gan.adversarial:
+        how = ("This StyleGAN learnt W from pictures alone, as a GAN: a discriminator judged its pictures against the "
+               "toy world's, and an encoder trained beside it redrew the real ones; no label reached its training.")
+        other, other_name = LABEL_FREE_GAN, "the autoencoder learnt from the same pictures"
+    elif gan.label_free:
+        how = ("This StyleGAN learnt W from pictures alone by redrawing them through an encoder (an autoencoder: "
+               "no discriminator and no label reached its training).")
+        other, other_name = ADVERSARIAL_GAN, "the GAN learnt from the same pictures"
     else:
         how = ("This StyleGAN was trained with the scene labels built in, so its W is organised by construction "
                "(an upper bound, not a test of InterFaceGAN's premise).")
-        other, other_name = LABEL_FREE_GAN, "the one trained from pictures alone"
+        other, other_name = EMBEDDED_GAN, "the GAN learnt from pictures alone"
     s, o = _summary(gan.folder), _summary(other)
     if s is None or s.get("clean_edit_rate") is None:
         return how
@@ -99,14 +150,14 @@ def training_note(gan) -> str:
 def create_tab(models: Models, seed: gr.Number, own: Own | None = None) -> dict:
     """The W-space tab: its components (`_layout`), its handlers (`_handlers`), their events (`_wire`); the
     visitor's own W directions (`own.w`) are seen over the shipped ones."""
-    gan, dirs = models.gan, models.w_directions
+    gan, dirs, sdirs = models.gan, models.w_directions, models.s_directions
     if gan is None:
         gr.Markdown("The StyleGAN generator is not installed on this server (its folder in assets/ is missing).")
         return {"refresh": None}
     lead(training_note(gan) + ("" if dirs else NO_DIRECTIONS))
-    ui = _layout(gan, dirs)
+    ui = _layout(gan, dirs, sdirs)
     mine = (own or Own.states()).w
-    out = _wire(gan, dirs, ui, seed, mine, _handlers(gan, dirs, ui.extra, ui.comps))
+    out = _wire(gan, dirs, ui, seed, mine, _handlers(gan, dirs, sdirs, ui.extra, ui.comps))
     _wire_fit(ui, mine, _fit_handler(gan, dirs))
     return out
 
@@ -116,7 +167,7 @@ def _targets(dirs: dict, attribute, with_none=False) -> list[str]:
     return ([NONE] if with_none else []) + names
 
 
-def _layout(gan, dirs: dict) -> SimpleNamespace:
+def _layout(gan, dirs: dict, sdirs: dict | None = None) -> SimpleNamespace:
     """The controls (with the accordions of `_extra_sliders`, `_settings`, `_component_sliders`), the original
     and edited pictures, the strip and the explanations. `extra`: (attribute, target, strength) of the other
     attributes' sliders; `comps`: ((method, index), slider) of the unsupervised ones."""
@@ -131,6 +182,8 @@ def _layout(gan, dirs: dict) -> SimpleNamespace:
                                      value="blue" if "blue" in first_targets else (first_targets or [None])[0])
             strength = Slider(*STRENGTH_RANGE, api_range=API_STRENGTH, value=DEFAULT_STRENGTH, step=0.1, label="Strength",
                                  info="1 = swap to the target class (default), 0 = the original, negative = away")
+            space = gr.Radio([W_SPACE, S_SPACE], value=W_SPACE, label="Edit in", visible=bool(sdirs),
+                             info="S moves only the style channels that differ most between the classes")
             with gr.Row():
                 button = gr.Button("Edit", variant="primary", scale=2)
                 reset = gr.Button("Reset the sliders", scale=1)
@@ -147,8 +200,12 @@ def _layout(gan, dirs: dict) -> SimpleNamespace:
                 edited = image_out("Edited in W")
     strip = strip_out("The first edit from −strength to +strength")
     explain(EXPLAIN)
+    note = structure_note(gan)
+    if note:
+        with gr.Accordion("How disentangled are W and S? (measured)", open=False):
+            gr.Markdown(note)
     gr.Markdown(docs_line(str(FINDINGS.relative_to(ROOT)) if FINDINGS.is_file() else None, card_of(gan)))
-    return SimpleNamespace(attribute=attribute, target=target, strength=strength, button=button, reset=reset,
+    return SimpleNamespace(attribute=attribute, target=target, strength=strength, space=space, button=button, reset=reset,
                            fit=fit, extra=extra, conditional=conditional, first_layer=first_layer,
                            last_layer=last_layer, psi=psi, comps=comps, upload=upload, invert_button=invert_button,
                            original=original, edited=edited, strip=strip)
@@ -253,9 +310,17 @@ def _wire_fit(ui: SimpleNamespace, mine: gr.State, fit) -> None:
                    concurrency_limit=CONCURRENCY[LONG], show_progress="full")
 
 
-def _handlers(gan, dirs: dict, extra: list[tuple], comps: list[tuple]) -> SimpleNamespace:
-    """edit (/edit_w), strip_fn, edit_upload (/edit_w_upload), refresh_targets and show (the first view)."""
+def _handlers(gan, dirs: dict, sdirs: dict, extra: list[tuple], comps: list[tuple]) -> SimpleNamespace:
+    """edit (/edit_w), strip_fn, edit_upload (/edit_w_upload), refresh_targets and show (the first view). With
+    "Edit in" at S, the main edit moves StyleSpace channels (sdirs); the other sliders stay W edits."""
     L = gan.n_latent
+
+    def style_direction(attribute, target):
+        d = sdirs.get(f"{check_name(attribute, 'attribute')}: {check_name(target, 'target')}")
+        if d is None:
+            raise InputError(f"No style channels were found for {attribute}: {target} on this generator; edit it in "
+                             "W, or find them with `python -m edits.stylespace`.")
+        return d
 
     def build_edits(dirs, attribute, target, strength, conditional, extras, layers=None):
         """The main edit on the chosen style layers; the extra sliders' on their directions' own."""
@@ -267,25 +332,44 @@ def _handlers(gan, dirs: dict, extra: list[tuple], comps: list[tuple]) -> Simple
         return edits
 
     def unpack(args):
-        """(conditional, layers, extra edits, component values, the directions seen) from the inputs after the
-        strength; the last input is the visitor's own directions."""
-        *args, mine = args
+        """(conditional, layers, extra edits, component values, the directions seen, the space) from the inputs
+        after the strength; the last two inputs are the space and the visitor's own directions."""
+        *args, space, mine = args
         n_extra = len(extra)
         conditional, lo, hi = args[0], args[1], args[2]
         ex = [(extra[i][0], args[3 + 2 * i], check_number(args[4 + 2 * i], f"The {extra[i][0]} strength",
                                                           -MAX_STRENGTH, MAX_STRENGTH)) for i in range(n_extra)]
         values = args[3 + 2 * n_extra:]
-        return conditional, (lo, hi), ex, {k: v for (k, _), v in zip(comps, values) if v}, merged(dirs, mine)
+        return (conditional, (lo, hi), ex, {k: v for (k, _), v in zip(comps, values) if v}, merged(dirs, mine),
+                space == S_SPACE)
+
+    def in_s(w, attribute, target, strengths, seen, conditional, ex, comp_values, layers):
+        """Pictures of w (1, w_dim) with the main edit in S at each strength, the other sliders in W."""
+        d = style_direction(attribute, target)
+        w_edits = build_edits(seen, attribute, NONE, 0.0, conditional, ex, layers)
+        return [edit_in_s(gan, w, d, s, w_edits, comp_values, layers)[0] for s in strengths]
 
     @friendly
     def edit(seed, truncation_psi, attribute, target, strength, *rest):
-        conditional, layers, ex, comp_values, seen = unpack(rest) if rest else (False, None, [], {}, dirs)
+        conditional, layers, ex, comp_values, seen, s = unpack(rest) if rest else (False, None, [], {}, dirs, False)
+        if s:
+            strength = check_number(strength, "Strength", -MAX_STRENGTH, MAX_STRENGTH)
+            w = gan.w_from_seed(check_seed(seed), check_number(truncation_psi, "Truncation ψ", 0.0, 1.5))
+            return gan.render(w)[0], in_s(w, attribute, target, [strength], seen, conditional, ex, comp_values,
+                                          layers)[0]
         e = build_edits(seen, attribute, target, strength, conditional, ex, layers)
         return edit_pair(gan, seed, e, truncation_psi, comp_values, layers)
 
     @friendly
     def strip_fn(seed, truncation_psi, attribute, target, strength, *rest):
-        conditional, layers, ex, _, seen = unpack(rest)
+        conditional, layers, ex, _, seen, s = unpack(rest)
+        if s:
+            strength = check_number(strength, "Strength", -MAX_STRENGTH, MAX_STRENGTH)
+            w = gan.w_from_seed(check_seed(seed), check_number(truncation_psi, "Truncation ψ", 0.0, 1.5))
+            top = max(1.0, abs(strength))
+            strengths = [float(x) for x in np.linspace(-top, top, TRAVERSAL_FRAMES)]
+            return [(f, signed(x)) for x, f in zip(strengths, in_s(w, attribute, target, strengths, seen, conditional,
+                                                                    ex, {}, layers))]
         e = build_edits(seen, attribute, target, strength, conditional, ex, layers)
         if not e:
             return []
@@ -294,9 +378,17 @@ def _handlers(gan, dirs: dict, extra: list[tuple], comps: list[tuple]) -> Simple
 
     @friendly
     def edit_upload(path, attribute, target, strength, *rest):
-        conditional, layers, ex, comp_values, seen = unpack(rest)
-        e = build_edits(seen, attribute, target, strength, conditional, ex, layers)
+        conditional, layers, ex, comp_values, seen, s = unpack(rest)
         image = read_upload(path, gan.generator.cfg.resolution)
+        if s:
+            strength = check_number(strength, "Strength", -MAX_STRENGTH, MAX_STRENGTH)
+            style_direction(attribute, target)  # a clear message before the encoder runs
+            if gan.encoder is None:
+                return edit_image(gan, image, [])  # its sentence: this generator cannot bring a picture into W
+            w = invert(gan, image)
+            return gan.render(w)[0], in_s(w, attribute, target, [strength], seen, conditional, ex, comp_values,
+                                          layers)[0]
+        e = build_edits(seen, attribute, target, strength, conditional, ex, layers)
         return edit_image(gan, image, e, comp_values, layers)
 
     def refresh_targets(attribute, mine):
@@ -319,9 +411,9 @@ def _wire(gan, dirs: dict, ui: SimpleNamespace, seed: gr.Number, mine: gr.State,
     edit, strip_fn = h.edit, h.strip_fn
     original, edited, strip = ui.original, ui.edited, ui.strip
     inputs = [seed, ui.psi, ui.attribute, ui.target, ui.strength, ui.conditional, ui.first_layer, ui.last_layer,
-              *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps], mine]
+              *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps], ui.space, mine]
     live = [ui.psi.input, ui.strength.input, ui.target.change, ui.conditional.change, ui.first_layer.input,
-            ui.last_layer.input, seed.submit, *[s.input for _, _, s in extra], *[t.change for _, t, _ in extra],
+            ui.last_layer.input, ui.space.change, seed.submit, *[s.input for _, _, s in extra], *[t.change for _, t, _ in extra],
             *[s.input for _, s in comps]]
     ev = gr.on(live, edit, inputs, [original, edited], api_name="edit_w", concurrency_id=GAN,
                concurrency_limit=CONCURRENCY[GAN], show_progress="hidden", trigger_mode="always_last")
@@ -336,9 +428,10 @@ def _wire(gan, dirs: dict, ui: SimpleNamespace, seed: gr.Number, mine: gr.State,
     ui.invert_button.click(h.edit_upload, [ui.upload, *inputs[2:]], [original, edited], api_name="edit_w_upload",
                            concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN])
     ui.reset.click(lambda a, m: [DEFAULT_STRENGTH, False, *recommended_layers(merged(dirs, m), a, L),
-                                 *[NONE, DEFAULT_STRENGTH] * len(extra), *[0] * len(comps)],
+                                 *[NONE, DEFAULT_STRENGTH] * len(extra), *[0] * len(comps), W_SPACE],
                    [ui.attribute, mine], [ui.strength, ui.conditional, ui.first_layer, ui.last_layer,
-                                          *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps]],
+                                          *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps],
+                                          ui.space],
                    api_name=False, queue=False).then(
         edit, inputs, [original, edited], api_name=False, concurrency_id=GAN, concurrency_limit=CONCURRENCY[GAN])
     return {"refresh": (h.show, inputs, [original, edited, strip])}

@@ -36,6 +36,7 @@ class GANModel:
     sefa: "Components | None" = None
     encoder: torch.nn.Module | None = None  # image -> w (training/stylegan_label_free.py), when shipped
     label_free: bool = False  # True when no factor label reached its training
+    adversarial: bool = False  # True when a discriminator judged its pictures in training (a GAN, not an autoencoder)
     folder: Path | None = None  # where it was loaded from; its W directions are in folder/directions
     converted_from: dict | None = None  # what `python -m edits.convert` read (config.json), for a converted one
     # how a seed becomes z: "torch" (the embedded models: a CPU torch.Generator), or "nvlabs" (a converted generator:
@@ -101,7 +102,8 @@ def load_gan(folder: str | Path | None = None) -> GANModel:
                              "says.") from None
     converted = extra.get("converted_from") if isinstance(extra.get("converted_from"), dict) else None
     gan = GANModel(g, decoder, float(extra.get("latent_scale", 1.0)), name=folder.name, encoder=encoder,
-                   label_free=bool(extra.get("label_free", False)), folder=folder, converted_from=converted,
+                   label_free=bool(extra.get("label_free", False)),
+                   adversarial=bool(extra.get("adversarial", False)), folder=folder, converted_from=converted,
                    seed_convention=extra.get("seed_convention") or ("nvlabs" if converted else "torch"))
     gan.pca = ganspace(gan)
     gan.sefa = sefa(gan)

@@ -144,6 +144,11 @@ class shifted_styles:
         self.hooks = []
 
 
+def style_dims(generator: Generator) -> int:
+    """How many style channels S has (the length of a StyleSpace direction's vector for this generator)."""
+    return sum(layer.channels for layer in style_layers(generator))
+
+
 def style_delta(direction, strength: float) -> torch.Tensor:
     """The move in S (S,) of one style direction at a strength (kept channels' standard deviations)."""
     if direction.meta.get("space") != "s":
@@ -162,6 +167,18 @@ def render_shifted(gan, w: torch.Tensor, delta: torch.Tensor, batch_size: int = 
         with shifted_styles(gan.generator, d):
             out.append(gan.render(w[i:i + batch_size], batch_size=batch_size))
     return np.concatenate(out)
+
+
+@torch.no_grad()
+def edit_in_s(gan, w: torch.Tensor, direction, strength: float, w_edits=(), components=None,
+              layers=None) -> "np.ndarray":
+    """The W tab's StyleSpace edit: pictures (B, H, W, 3) of codes w (B, w_dim), moved first by any W edits and
+    unsupervised components (edits.wspace.apply_edits), then in S by `strength` x DEFAULT_STYLE_STRENGTH of each
+    kept channel's standard deviation (strength 1 is the move `python -m benchmarks stylespace` measures)."""
+    from .wspace import apply_edits
+
+    return render_shifted(gan, apply_edits(gan, w, list(w_edits), components, layers),
+                          style_delta(direction, strength * DEFAULT_STYLE_STRENGTH))
 
 
 def random_channels_like(delta: torch.Tensor, std: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:

@@ -101,7 +101,8 @@ def edit_image(gan: GANModel, image: np.ndarray, edits: list["WEdit"], component
     """(the generator's redrawing of the picture, the edited redrawing): the W tab's uploaded picture."""
     if gan.encoder is None:
         raise InputError(f"The generator {gan.name} has no encoder, so it cannot bring a picture into W; "
-                         "the label-free model (assets/toy-stylegan-label-free) can.")
+                         "the embedded models learnt from pictures alone (assets/toy-stylegan-gan, "
+                         "assets/toy-stylegan-label-free) can.")
     w = invert(gan, image, steps)
     imgs = gan.render(torch.cat([gan.generator.broadcast(w), apply_edits(gan, w, edits, components, layers)]))
     return imgs[0], imgs[1]

@@ -185,6 +185,21 @@ def random_w_directions(w_dim: int, seed: int = 0) -> dict:
     return out
 
 
+def random_s_directions(gan, seed: int = 0, channels: int = 8) -> dict:
+    """StyleSpace directions moving a few random style channels for two colours (for UI tests)."""
+    from edits.directions import Direction
+    from edits.stylespace import style_dims
+
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for c in ("blue", "red"):
+        v = torch.zeros(1, style_dims(gan.generator))
+        v[0, torch.randperm(v.shape[1], generator=g)[:channels]] = torch.randn(channels, generator=g)
+        out[f"colour: {c}"] = Direction(v, torch.ones(1), torch.zeros(1), {
+            "space": "s", "attribute": "colour", "class": c, "timesteps": [0]})
+    return out
+
+
 def random_h_directions(model, classes=(("colour", ("blue", "red")),), seed: int = 0) -> dict:
     """Unit random h-space directions, one per denoising step, with random readouts (for UI tests)."""
     from edits.directions import Direction
@@ -211,6 +226,7 @@ def tiny_full_app(tiny_model, tiny_gan):
     import demo
 
     models = demo.Models(diffusion=tiny_model, gan=tiny_gan, w_directions=random_w_directions(tiny_gan.w_dim),
+                         s_directions=random_s_directions(tiny_gan),
                          h_directions=random_h_directions(tiny_model, (("colour", ("blue", "red")),
                                                                        ("shape", ("star",)))))
     blocks = demo.build(models)

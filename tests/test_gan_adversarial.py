@@ -341,3 +341,23 @@ def test_a_resumed_run_given_an_anchor_weight_gets_an_encoder_and_can_drop_it(tm
     t, meta = ckpt_tensors(tmp_path / "a")
     assert meta["cfg"]["recon_weight"] == 0.0 and not any(k.startswith("E.") for k in t)
     assert "reconstruction anchor weight 2 -> 0 (encoder dropped)" in [e.get("event") for e in _events(tmp_path / "a")]
+
+
+def test_the_curve_is_drawn_from_the_log_and_the_judges_readings(tmp_path):
+    """`python -m training.stylegan_gan curve`: every quality reading of the log, one mark per step with events
+    (events of the same step together), and only the judge's readings of this log."""
+    from PIL import Image
+
+    q = {"sure": 0.2, "conf": 0.7, "spread_colour": 0.9, "spread_shape": 0.5, "spread_size": 0.9,
+         "spread_background": 0.99, "mean": 0.1, "std": 0.6, "tv": 0.01}
+    lines = [{"step": s, "kimg": s * 0.032, "loss_d": 1.0, "quality": q} for s in (250, 500, 750)]
+    lines[1:1] = [{"step": 300, "kimg": 9.6, "loss_d": 1.0}, {"step": 300, "event": "R1 gamma 1 -> 10"},
+                  {"step": 300, "event": "batch 32 -> 64"}]
+    (tmp_path / sg.LOG).write_text("".join(json.dumps(x) + "\n" for x in lines))
+    readings = tmp_path / "judge-readings.jsonl"
+    readings.write_text(json.dumps({"run": f"{sg.LOG} (this run)", "kimg": 24.0, "valid_scene_fraction": 0.3}) + "\n"
+                        + json.dumps({"run": "another-log.jsonl", "kimg": 20.0, "valid_scene_fraction": 0.1}) + "\n")
+    res = sg.plot_curve(tmp_path, tmp_path / "curve.png", readings)
+    assert res["readings"] == 3 and res["judge_readings"] == 1
+    assert res["events"] == ["1: step 300, R1 gamma 1 -> 10; batch 32 -> 64"]
+    assert Image.open(tmp_path / "curve.png").size[0] > 500

@@ -19,7 +19,7 @@ from toyworld.world import HELDOUT
 # per model folder, the results files (assets/measured/NAME.json) its card quotes, in order
 CARD_BENCHMARKS = {
     "toy-diffusion": ("imagination", "speed", "compare", "atlas"),
-    "toy-stylegan-labelled": ("wspace.toy-stylegan-labelled",),  # the default W model is the label-free one
+    "toy-stylegan-labelled": ("wspace.toy-stylegan-labelled",),  # the label-free ones: benchmarks.report
 }
 MEASURED_HEADER = """## Measured (`python -m benchmarks ...`, this 2-core CPU; the files in `../measured/`)
 | benchmark | last line |
@@ -126,11 +126,12 @@ def _gan_architecture(t: dict, cfg: dict) -> str:
     arch = ", ".join(f"{k}={cfg[k]}" for k in sorted(defaults) if k in cfg)
     return f"""# toy-stylegan-labelled: a StyleGAN2-style generator of the toy world, labels used in training (an upper bound)
 
-**Not the label-free model.** The scene labels are built into this generator's training (scene pairs that
+**Not a label-free model.** The scene labels are built into this generator's training (scene pairs that
 differ in one known factor shape W; the mapping network regresses codes from one-hot labels and a z decoded
 by hand into a scene). Its W-space scores therefore show what the construction achieves, not that a
-disentangled W emerged: it is kept as an upper bound beside `../toy-stylegan-label-free`, which is the app's
-default W model (`EMBEDDED_GAN` in `toyworld/settings.py`); `python app.py --gan assets/toy-stylegan-labelled` shows this one.
+disentangled W emerged: it is kept as an upper bound beside the two learnt from pictures alone,
+`../toy-stylegan-gan` (a GAN, the app's default W model: `EMBEDDED_GAN` in `toyworld/settings.py`) and
+`../toy-stylegan-label-free` (an autoencoder); `python app.py --gan assets/toy-stylegan-labelled` shows this one.
 
 `nets/stylegan.py` in plain PyTorch (no custom ops): a mapping network z → w ({cfg['n_mlp']} layers, learning-rate
 multiplier {cfg['lr_mlp']}, tracked `w_avg`), synthesis from a learned 4×4 constant through modulated /
@@ -228,7 +229,12 @@ Final loss (mean of the last 50 steps): {t.get('final_loss_50')}.{t.get('note', 
 
 
 def write_adversarial_gan_card(folder: Path) -> str:
-    """A stub card for a generator exported by training/stylegan_gan.py (not a shipped model yet)."""
+    """A stub card for a generator exported by training/stylegan_gan.py to a run's folder. A shipped one
+    (assets/toy-stylegan-gan) has its own card, whose measured block `python -m benchmarks.report` renders: that
+    card is left as it is."""
+    card = folder / "README.md"
+    if card.is_file() and "<!-- measured:" in card.read_text():
+        return card.read_text()
     t = json.loads((folder / "training.json").read_text())
     c = t.get("config", {})
     q = t.get("last_quality", {})

@@ -826,6 +826,51 @@ def export(run_dir: Path, out: Path = EXPORT_DIR, n_w_avg: int = 10_000) -> dict
     return {"out": str(out), "steps": s.step}
 
 
+def plot_curve(run_dir: Path, out: Path, readings: Path | None = None) -> dict:
+    """The run's curve as a PNG: the periodic quality readings of G_ema in its log (the toy classifier's share of
+    samples it is sure of, and its spread over the shapes and colours) against the pictures seen, the log's events
+    as numbered marks, and, when `readings` (judge-readings.jsonl) holds lines for this log, the judge's share of
+    valid scenes among 1000 samples."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines = [json.loads(ln) for ln in (Path(run_dir) / LOG).read_text().splitlines() if ln.strip()]
+    q = [ln for ln in lines if "quality" in ln and "kimg" in ln]
+    kimg_at = {ln["step"]: ln["kimg"] for ln in lines if "kimg" in ln}
+    events = [ln for ln in lines if "event" in ln]
+    judge = []
+    if readings is not None and Path(readings).is_file():
+        judge = [r for r in (json.loads(ln) for ln in Path(readings).read_text().splitlines() if ln.strip())
+                 if str(r.get("run", "")).startswith(LOG) and r.get("valid_scene_fraction") is not None]
+    fig, ax = plt.subplots(figsize=(9, 4.2), dpi=110)
+    x = [ln["kimg"] for ln in q]
+    for key, label in (("sure", "classifier sure of every factor"), ("spread_shape", "spread over the 4 shapes"),
+                       ("spread_colour", "spread over the 8 colours")):
+        ax.plot(x, [ln["quality"][key] for ln in q], label=label, lw=1.4)
+    if judge:
+        ax.plot([r["kimg"] for r in judge], [r["valid_scene_fraction"] for r in judge], "ko", ms=5,
+                label="judge: valid scenes (1000 samples)")
+    marks, steps = [], sorted({e["step"] for e in events})
+    for i, step in enumerate(steps, 1):
+        k = kimg_at.get(step) or min(kimg_at.items(), key=lambda kv: abs(kv[0] - step))[1]
+        ax.axvline(k, color="0.6", lw=0.8, ls=":")
+        ax.text(k, 1.01, str(i), ha="center", va="bottom", fontsize=8, transform=ax.get_xaxis_transform())
+        marks.append(f"{i}: step {step}, " + "; ".join(e["event"] for e in events if e["step"] == step))
+    ax.set_xlabel("k pictures seen")
+    ax.set_ylim(0, 1.05)
+    fig.suptitle("G_ema's samples during training (256 a reading; spread 1 = every class equally often; "
+                 "dotted: changes of the recipe)", fontsize=9)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return {"out": str(out), "readings": len(q), "events": marks, "judge_readings": len(judge)}
+
+
 def config_from_args(a: argparse.Namespace) -> tuple[GANTrainConfig, dict | None]:
     """A fresh run's config from the command line, and the D config given there (None: the default D)."""
     cfg = GANTrainConfig(batch=a.batch or GANTrainConfig.batch, bf16=a.bf16, seed=a.seed, augment=a.augment or "",
@@ -848,7 +893,7 @@ def config_from_args(a: argparse.Namespace) -> tuple[GANTrainConfig, dict | None
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m training.stylegan_gan", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["train", "snapshot", "export"])
+    p.add_argument("command", choices=["train", "snapshot", "export", "curve"])
     p.add_argument("--run-dir", type=Path, default=RUNS / "gan")
     p.add_argument("--until", help="train: stop at this UTC time (HH:MM, the next one; or 2026-12-03T09:05)")
     p.add_argument("--minutes", type=float, help="train: stop after this many minutes")
@@ -910,6 +955,8 @@ def main(argv=None) -> None:
                     recon_weight=a.recon_weight, latent_weight=a.latent_weight, recon_adv=a.recon_adv)
     elif a.command == "snapshot":
         res = snapshot(a.run_dir, a.out or GAN_CHECKPOINT)
+    elif a.command == "curve":
+        res = plot_curve(a.run_dir, a.out or Path(a.run_dir) / "curve.png", Path(a.run_dir) / "judge-readings.jsonl")
     else:
         res = export(a.run_dir, a.out or EXPORT_DIR)
     print(json.dumps(res))
