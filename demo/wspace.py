@@ -77,26 +77,37 @@ SPACES = (("z", "z (the seed's noise)"), ("w", "W"), ("w_plus", "W+ (one w per l
 
 
 def structure_note(gan) -> str:
-    """How disentangled this generator's spaces are (`python -m benchmarks disentanglement`), beside StyleSpace's
-    published FFHQ figures, and how its StyleSpace edits score (`python -m benchmarks stylespace`); empty when
-    neither was measured for it."""
+    """How disentangled the generators' spaces are (`python -m benchmarks disentanglement`): this one's, beside the
+    other embedded generators' and StyleSpace's published FFHQ figures; and how this one's StyleSpace edits score
+    (`python -m benchmarks stylespace`). Empty when neither was measured for it."""
     from benchmarks.disentanglement import STYLESPACE_PUBLISHED
 
     d, st = _measured_for("disentanglement", gan.folder), _measured_for("stylespace", gan.folder)
     out = []
     if d:
-        rows = "\n".join(f"| {label} | {d[k]['dci_disentanglement']:.2f} | {d[k]['mig']:.2f} |"
-                         for k, label in SPACES if isinstance(d.get(k), dict))
-        out.append(f"""How disentangled each code is, measured against the four factors the independent judge reads on
-{d['n_valid']} of this generator's pictures (DCI disentanglement: 1 when each coordinate carries one factor; MIG:
-the gap between the two coordinates that say most about a factor):
+        here = Path(gan.folder).resolve()
+        others = [(m, name) for f, name in ((ADVERSARIAL_GAN, "the GAN"), (LABEL_FREE_GAN, "the autoencoder"),
+                                            (LABELLED_GAN, "label-built (upper bound)"))
+                  if Path(f).resolve() != here and (m := _measured_for("disentanglement", f))]
+        cols = [(d, "this generator")] + others
+        head = " | ".join(name for _, name in cols)
 
-| space | DCI disentanglement | MIG |
-|---|---|---|
+        def cell(m, k):
+            return f"{m[k]['dci_disentanglement']:.2f} / {m[k]['mig']:.2f}" if isinstance(m.get(k), dict) else "—"
+
+        published = {k: f"{v:.2f}" for k, v in STYLESPACE_PUBLISHED.items()}
+        rows = "\n".join(f"| {label} | " + " | ".join(cell(m, k) for m, _ in cols) + f" | {published.get(k, '—')} |"
+                         for k, label in SPACES if isinstance(d.get(k), dict))
+        out.append(f"""How disentangled each code is: DCI disentanglement / MIG against the four factors the independent judge
+reads, over pictures it reads as valid scenes ({d['n_valid']} of this generator's). DCI disentanglement is 1 when
+each coordinate carries one factor; MIG is the gap between the two coordinates that say most about a factor.
+
+| space | {head} | StyleGAN2 on faces (published, DCI) |
+|---|{'---|' * len(cols)}---|
 {rows}
 
-Published for StyleGAN2 on faces (FFHQ; Wu et al., *StyleSpace*, 2021): W {STYLESPACE_PUBLISHED['w']:.2f}, S \
-{STYLESPACE_PUBLISHED['s']:.2f}. S is computed from w, so it only wins by its axes where it beats the control row.""")
+The published column: FFHQ, Wu et al., *StyleSpace*, 2021. S is computed from w, so it only wins by its axes where
+it beats the control row.""")
     if st:
         out.append(f"Edits in S ({st['channels'][0] if st.get('channels') else '?'} channels per class) swap colours "
                    f"cleanly in {_pct(st['stylespace_clean_edit_rate'])} of {st['judged_seeds']} valid starting "
@@ -197,7 +208,7 @@ def _layout(gan, dirs: dict, sdirs: dict | None = None) -> SimpleNamespace:
         with gr.Column(scale=2):
             with gr.Row():
                 original = image_out("Original (same seed)")
-                edited = image_out("Edited in W")
+                edited = image_out("Edited")
     strip = strip_out("The first edit from −strength to +strength")
     explain(EXPLAIN)
     note = structure_note(gan)
@@ -368,8 +379,8 @@ def _handlers(gan, dirs: dict, sdirs: dict, extra: list[tuple], comps: list[tupl
             w = gan.w_from_seed(check_seed(seed), check_number(truncation_psi, "Truncation ψ", 0.0, 1.5))
             top = max(1.0, abs(strength))
             strengths = [float(x) for x in np.linspace(-top, top, TRAVERSAL_FRAMES)]
-            return [(f, signed(x)) for x, f in zip(strengths, in_s(w, attribute, target, strengths, seen, conditional,
-                                                                    ex, {}, layers))]
+            frames = in_s(w, attribute, target, strengths, seen, conditional, [], {}, layers)  # as W's: the main edit
+            return [(f, signed(x)) for x, f in zip(strengths, frames)]
         e = build_edits(seen, attribute, target, strength, conditional, ex, layers)
         if not e:
             return []
