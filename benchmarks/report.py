@@ -107,11 +107,16 @@ def _training_facts(folder: Path) -> str:
     """The GAN's training as its export recorded it (training.json beside the weights)."""
     t = json.loads((folder / "training.json").read_text())
     c = t.get("config", {})
+    enc = folder / "encoder_training.json"
+    after = json.loads(enc.read_text()) if enc.is_file() else None
+    encoder = (f"\nThen, with G frozen, its encoder trained {after['steps']} more steps ({f2(after['wall_s'] / 60, 1)} min; "
+               "`python -m training.stylegan_encoder --resume`, `encoder_training.json`) on G's own samples and on "
+               "the training pictures, for inversion." if after else "")
     return f"""## Training (`python -m training.stylegan_gan train`, resumable; as `training.json` records it)
-{t['steps']} steps at batch {c.get('batch')} ({t['kimg']} k pictures seen), {f2(t['wall_s'] / 3600, 1)} h of training in
-all. Recipe: {t['recipe']}. At the end: Adam lr {c.get('lr')}, betas {c.get('betas')}; R1 gamma {c.get('r1_gamma')}
+{t['steps']} steps ({t['kimg']} k pictures seen; batch {c.get('batch')} at the end), {f2(t['wall_s'] / 3600, 1)} h of
+training in all. Recipe: {t['recipe']}. At the end: Adam lr {c.get('lr')}, betas {c.get('betas')}; R1 gamma {c.get('r1_gamma')}
 every {c.get('r1_every')} D steps; path length weight {c.get('pl_weight')} every {c.get('pl_every')} G steps; style
-mixing {c.get('mixing_prob')}; G_ema half-life {c.get('ema_kimg')} k pictures; augmentation {c.get('augment')}."""
+mixing {c.get('mixing_prob')}; G_ema half-life {c.get('ema_kimg')} k pictures; augmentation {c.get('augment')}.{encoder}"""
 
 
 def w_card(which: str, folder: Path = MEASURED) -> str:

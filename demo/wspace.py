@@ -14,7 +14,8 @@ from edits.stylespace import edit_in_s
 from edits.uploads import read_upload
 from edits.wspace import (DEFAULT_PSI, DEFAULT_STRENGTH, MAX_COMPONENT, MAX_STRENGTH, directions_for, edit_image,
                           edit_pair, fit_labelled, invert, make_edit, recommended_layers, traversal)
-from toyworld.settings import ADVERSARIAL_GAN, EMBEDDED_GAN, LABEL_FREE_GAN, LABELLED_GAN, MAX_W_FIT_SAMPLES, ROOT, TRAVERSAL_FRAMES
+from toyworld.settings import (ADVERSARIAL_GAN, EMBEDDED_GAN, LABEL_FREE_GAN, LABELLED_GAN, MAX_W_FIT_SAMPLES, ROOT,
+                               TRAVERSAL_FRAMES)
 
 from .common import (FIT_LABELLERS, chosen_labeller, Models, Own, Slider, card_of, docs_line, explain, friendly, image_out, lead,
                      measured, session_files_state, session_folder, signed, strip_out)
@@ -72,42 +73,39 @@ def _measured_for(benchmark: str, folder) -> dict:
                     else f"{benchmark}.{Path(folder).name}")
 
 
-SPACES = (("z", "z (the seed's noise)"), ("w", "W"), ("w_plus", "W+ (one w per layer)"), ("s", "S (style channels)"),
-          ("w_random_expansion", "control: w through a random matrix as wide as S"))
+SPACES = (("z", "z"), ("w", "W"), ("w_plus", "W+"), ("s", "S"), ("w_random_expansion", "W widened at random (control)"))
 
 
 def structure_note(gan) -> str:
-    """How disentangled the generators' spaces are (`python -m benchmarks disentanglement`): this one's, beside the
-    other embedded generators' and StyleSpace's published FFHQ figures; and how this one's StyleSpace edits score
-    (`python -m benchmarks stylespace`). Empty when neither was measured for it."""
+    """How disentangled the generators' spaces are (`python -m benchmarks disentanglement`): this one's DCI
+    disentanglement beside the other embedded generators' and StyleSpace's published FFHQ figures, its MIG; and how
+    its StyleSpace edits score (`python -m benchmarks stylespace`). Empty when neither was measured for it."""
     from benchmarks.disentanglement import STYLESPACE_PUBLISHED
 
     d, st = _measured_for("disentanglement", gan.folder), _measured_for("stylespace", gan.folder)
     out = []
     if d:
         here = Path(gan.folder).resolve()
-        others = [(m, name) for f, name in ((ADVERSARIAL_GAN, "the GAN"), (LABEL_FREE_GAN, "the autoencoder"),
-                                            (LABELLED_GAN, "label-built (upper bound)"))
-                  if Path(f).resolve() != here and (m := _measured_for("disentanglement", f))]
-        cols = [(d, "this generator")] + others
-        head = " | ".join(name for _, name in cols)
-
-        def cell(m, k):
-            return f"{m[k]['dci_disentanglement']:.2f} / {m[k]['mig']:.2f}" if isinstance(m.get(k), dict) else "—"
-
+        ours = ((ADVERSARIAL_GAN, "GAN"), (LABEL_FREE_GAN, "autoencoder"), (LABELLED_GAN, "label-built"))
+        shown = next((f"{name} (shown)" for f, name in ours if Path(f).resolve() == here), "this one")
+        cols = [(d, shown)] + [(m, name) for f, name in ours
+                               if Path(f).resolve() != here and (m := _measured_for("disentanglement", f))]
         published = {k: f"{v:.2f}" for k, v in STYLESPACE_PUBLISHED.items()}
-        rows = "\n".join(f"| {label} | " + " | ".join(cell(m, k) for m, _ in cols) + f" | {published.get(k, '—')} |"
-                         for k, label in SPACES if isinstance(d.get(k), dict))
-        out.append(f"""How disentangled each code is: DCI disentanglement / MIG against the four factors the independent judge
-reads, over pictures it reads as valid scenes ({d['n_valid']} of this generator's). DCI disentanglement is 1 when
-each coordinate carries one factor; MIG is the gap between the two coordinates that say most about a factor.
+        spaces = [(k, label) for k, label in SPACES if isinstance(d.get(k), dict)]
+        rows = "\n".join(f"| {label} | " + " | ".join(f"{m[k]['dci_disentanglement']:.2f}" if isinstance(m.get(k), dict)
+                                                      else "—" for m, _ in cols) + f" | {published.get(k, '—')} |"
+                         for k, label in spaces)
+        migs = ", ".join(f"{label} {d[k]['mig']:.2f}" for k, label in spaces)
+        out.append(f"""**DCI disentanglement** of each code (1 when each coordinate carries one factor), against the four
+factors the independent judge reads, over pictures it reads as valid scenes ({d['n_valid']} of this generator's):
 
-| space | {head} | StyleGAN2 on faces (published, DCI) |
+| space | {' | '.join(name for _, name in cols)} | faces, published |
 |---|{'---|' * len(cols)}---|
 {rows}
 
-The published column: FFHQ, Wu et al., *StyleSpace*, 2021. S is computed from w, so it only wins by its axes where
-it beats the control row.""")
+*Faces, published*: StyleGAN2 on FFHQ (Wu et al., *StyleSpace*, 2021). S is computed from w, so it only wins by its
+axes where it beats the control row. This generator's MIG (the gap between the two coordinates that say most about a
+factor): {migs}.""")
     if st:
         out.append(f"Edits in S ({st['channels'][0] if st.get('channels') else '?'} channels per class) swap colours "
                    f"cleanly in {_pct(st['stylespace_clean_edit_rate'])} of {st['judged_seeds']} valid starting "
@@ -216,7 +214,8 @@ def _layout(gan, dirs: dict, sdirs: dict | None = None) -> SimpleNamespace:
         with gr.Accordion("How disentangled are W and S? (measured)", open=False):
             gr.Markdown(note)
     gr.Markdown(docs_line(str(FINDINGS.relative_to(ROOT)) if FINDINGS.is_file() else None, card_of(gan)))
-    return SimpleNamespace(attribute=attribute, target=target, strength=strength, space=space, button=button, reset=reset,
+    return SimpleNamespace(attribute=attribute, target=target, strength=strength, space=space, button=button,
+                           reset=reset,
                            fit=fit, extra=extra, conditional=conditional, first_layer=first_layer,
                            last_layer=last_layer, psi=psi, comps=comps, upload=upload, invert_button=invert_button,
                            original=original, edited=edited, strip=strip)
@@ -424,7 +423,8 @@ def _wire(gan, dirs: dict, ui: SimpleNamespace, seed: gr.Number, mine: gr.State,
     inputs = [seed, ui.psi, ui.attribute, ui.target, ui.strength, ui.conditional, ui.first_layer, ui.last_layer,
               *[c for _, t, s in extra for c in (t, s)], *[s for _, s in comps], ui.space, mine]
     live = [ui.psi.input, ui.strength.input, ui.target.change, ui.conditional.change, ui.first_layer.input,
-            ui.last_layer.input, ui.space.change, seed.submit, *[s.input for _, _, s in extra], *[t.change for _, t, _ in extra],
+            ui.last_layer.input, ui.space.change, seed.submit, *[s.input for _, _, s in extra],
+            *[t.change for _, t, _ in extra],
             *[s.input for _, s in comps]]
     ev = gr.on(live, edit, inputs, [original, edited], api_name="edit_w", concurrency_id=GAN,
                concurrency_limit=CONCURRENCY[GAN], show_progress="hidden", trigger_mode="always_last")

@@ -77,12 +77,13 @@ def style_codes(generator: Generator, w: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------ attribute-specific channels and edits
 CHANNELS = 32  # style channels kept per class (of 1088 on the embedded generator; see DEFAULT_STYLE_STRENGTH)
 DEFAULT_STYLE_STRENGTH = 6.0  # standard deviations of each kept channel
-# How CHANNELS and the strength were chosen, with the fitting labellers only (never the judge): on the label-free
-# generator, the fraction of 60 seeds (700 000 on, not fitted on) that the labeller reads as the target after a swap
-# to every other class: colour, 8 channels 0.09 at strength 3 and 0.18 at 6; 32 channels 0.20 and 0.33; shape
-# (classifier), 8 channels 0.12 and 0.18; 32 channels 0.28 and 0.42. Counting a colour swap as clean by those
-# labellers too (target read by the colour labeller, shape, size and background kept by the classifier): 8 channels
-# 0.026, 0.031, 0.064 at strengths 1.5, 3, 6; 32 channels 0.043, 0.057, 0.076; 128 channels 0.076, 0.074, 0.021.
+# How CHANNELS and the strength were chosen, with the fitting labellers only (never the judge): on the autoencoder
+# (toy-stylegan-label-free, the default W model then), the fraction of 60 seeds (700 000 on, not fitted on) that
+# the labeller reads as the target after a swap to every other class: colour, 8 channels 0.09 at strength 3 and
+# 0.18 at 6; 32 channels 0.20 and 0.33; shape (classifier), 8 channels 0.12 and 0.18; 32 channels 0.28 and 0.42.
+# Counting a colour swap as clean by those labellers too (target read by the colour labeller, shape, size and
+# background kept by the classifier): 8 channels 0.026, 0.031, 0.064 at strengths 1.5, 3, 6; 32 channels 0.043,
+# 0.057, 0.076; 128 channels 0.076, 0.074, 0.021.
 # 32 channels at 6 is at the top of that table (tied with 128 at 1.5 and 3), the setting kept.
 METHOD = "mean-difference-over-std"
 
