@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-from toyworld.settings import MEASURED, ROOT
+from toyworld.settings import ADVERSARIAL_GAN, MEASURED, ROOT
 
 
 def load(name: str, folder: Path = MEASURED) -> dict:
@@ -140,7 +140,9 @@ clean in {f2(inv['clean_edit_rate'])}{ci(inv['clean_edit_ci'])} of {inv['n']} (a
             "This model is the app's second label-free W model (`python app.py --gan assets/toy-stylegan-label-free`); "
             "the GAN is the default, its colour swaps being clean more often than these")
     other_row = f"| {other_label}, `../measured/{other}.json` | `{_line(wo)}` |\n" if wo else ""
-    facts = _training_facts(ROOT / "assets" / "toy-stylegan-gan") + "\n\n" if which == "gan" else ""
+    facts = _training_facts(ADVERSARIAL_GAN) + "\n\n" if which == "gan" else ""
+    beside = (f" {other_label[0].upper()}{other_label[1:]} swaps colours cleanly in {f2(wo['clean_edit_rate'])}"
+              f"{ci(wo['clean_edit_ci'])}." if wo else "")
     return f"""{facts}## Measured (`python -m benchmarks wspace`, 1 torch thread, one run; rendered from `../measured/` by `python -m benchmarks.report`)
 {role}; the label-built one is kept as an upper bound, never the default.
 
@@ -158,8 +160,7 @@ background kept, on the same edit) in **{f2(c['clean_edit_rate'])}**{ci(c['clean
 {f2(c['reached'])} and keeps the rest in {f2(c['kept'])} ({f2(c['kept_given_reached'])} when it reaches it). The swap
 {_versus(c['clean_edit_rate'], c['control_clean_edit_rate'])}: a random direction drawn from W's own spread, moved as
 far on the same style layers; doing nothing scores {f2(c['do_nothing_clean_edit_rate'])}. Shape swaps are clean in
-{f2(ws.get('shape_clean_edit_rate'))} (random move: {f2(ws.get('shape_control_clean_edit_rate'))}).{
-    f" {other_label[0].upper() + other_label[1:]} swaps colours cleanly in {f2(wo['clean_edit_rate'])}{ci(wo['clean_edit_ci'])}." if wo else ""}
+{f2(ws.get('shape_clean_edit_rate'))} (random move: {f2(ws.get('shape_control_clean_edit_rate'))}).{beside}
 On the label-built model the colour swap is clean in {f2(wl['clean_edit_rate'])} against {f2(wl['control_clean_edit_rate'])}
 for the same control.
 

@@ -353,6 +353,11 @@ def _handlers(gan, dirs: dict, sdirs: dict, extra: list[tuple], comps: list[tupl
         return (conditional, (lo, hi), ex, {k: v for (k, _), v in zip(comps, values) if v}, merged(dirs, mine),
                 space == S_SPACE)
 
+    def seed_code(seed, truncation_psi, strength):
+        """(w (1, w_dim) of the seed, the checked strength) for an edit in S."""
+        w = gan.w_from_seed(check_seed(seed), check_number(truncation_psi, "Truncation ψ", 0.0, 1.5))
+        return w, check_number(strength, "Strength", -MAX_STRENGTH, MAX_STRENGTH)
+
     def in_s(w, attribute, target, strengths, seen, conditional, ex, comp_values, layers):
         """Pictures of w (1, w_dim) with the main edit in S at each strength, the other sliders in W."""
         d = style_direction(attribute, target)
@@ -363,8 +368,7 @@ def _handlers(gan, dirs: dict, sdirs: dict, extra: list[tuple], comps: list[tupl
     def edit(seed, truncation_psi, attribute, target, strength, *rest):
         conditional, layers, ex, comp_values, seen, s = unpack(rest) if rest else (False, None, [], {}, dirs, False)
         if s:
-            strength = check_number(strength, "Strength", -MAX_STRENGTH, MAX_STRENGTH)
-            w = gan.w_from_seed(check_seed(seed), check_number(truncation_psi, "Truncation ψ", 0.0, 1.5))
+            w, strength = seed_code(seed, truncation_psi, strength)
             return gan.render(w)[0], in_s(w, attribute, target, [strength], seen, conditional, ex, comp_values,
                                           layers)[0]
         e = build_edits(seen, attribute, target, strength, conditional, ex, layers)
@@ -374,8 +378,7 @@ def _handlers(gan, dirs: dict, sdirs: dict, extra: list[tuple], comps: list[tupl
     def strip_fn(seed, truncation_psi, attribute, target, strength, *rest):
         conditional, layers, ex, _, seen, s = unpack(rest)
         if s:
-            strength = check_number(strength, "Strength", -MAX_STRENGTH, MAX_STRENGTH)
-            w = gan.w_from_seed(check_seed(seed), check_number(truncation_psi, "Truncation ψ", 0.0, 1.5))
+            w, strength = seed_code(seed, truncation_psi, strength)
             top = max(1.0, abs(strength))
             strengths = [float(x) for x in np.linspace(-top, top, TRAVERSAL_FRAMES)]
             frames = in_s(w, attribute, target, strengths, seen, conditional, [], {}, layers)  # as W's: the main edit
