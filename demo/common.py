@@ -49,6 +49,10 @@ CSS = f"""
 /* an accordion's rows come out a few px wider than its box, which then shows a horizontal scrollbar */
 .gr-accordion {{ overflow-x: hidden !important; }}
 .note p {{ margin: 0; }}
+/* a measured table in a narrow column: numbers and words are never cut in two, cells stay tight */
+.measured-table table {{ font-size: .9em; }}
+.measured-table th, .measured-table td {{ word-break: normal !important; overflow-wrap: normal !important;
+                                         padding: 4px 6px !important; }}
 #header h1 {{ margin-bottom: 0; }}
 #header p {{ margin-top: .25em; }}
 .tabs .tab-container {{ flex-wrap: wrap; height: auto !important; row-gap: 2px; }}

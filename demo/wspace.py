@@ -86,7 +86,7 @@ def structure_note(gan) -> str:
     out = []
     if d:
         here = Path(gan.folder).resolve()
-        ours = ((ADVERSARIAL_GAN, "GAN"), (LABEL_FREE_GAN, "autoencoder"), (LABELLED_GAN, "label-built"))
+        ours = ((ADVERSARIAL_GAN, "GAN"), (LABEL_FREE_GAN, "auto\u00adencoder"), (LABELLED_GAN, "label-built"))
         shown = next((f"{name} (shown)" for f, name in ours if Path(f).resolve() == here), "this one")
         cols = [(d, shown)] + [(m, name) for f, name in ours
                                if Path(f).resolve() != here and (m := _measured_for("disentanglement", f))]
@@ -99,11 +99,11 @@ def structure_note(gan) -> str:
         out.append(f"""**DCI disentanglement** of each code (1 when each coordinate carries one factor), against the four
 factors the independent judge reads, over pictures it reads as valid scenes ({d['n_valid']} of this generator's):
 
-| space | {' | '.join(name for _, name in cols)} | faces, published |
+| space | {' | '.join(name for _, name in cols)} | faces |
 |---|{'---|' * len(cols)}---|
 {rows}
 
-*Faces, published*: StyleGAN2 on FFHQ (Wu et al., *StyleSpace*, 2021). S is computed from w, so it only wins by its
+*Faces*: StyleGAN2 on FFHQ, as published (Wu et al., *StyleSpace*, 2021). S is computed from w, so it only wins by its
 axes where it beats the control row. This generator's MIG (the gap between the two coordinates that say most about a
 factor): {migs}.""")
     if st:
@@ -212,7 +212,7 @@ def _layout(gan, dirs: dict, sdirs: dict | None = None) -> SimpleNamespace:
     note = structure_note(gan)
     if note:
         with gr.Accordion("How disentangled are W and S? (measured)", open=False):
-            gr.Markdown(note)
+            gr.Markdown(note, elem_classes=["measured-table"])
     gr.Markdown(docs_line(str(FINDINGS.relative_to(ROOT)) if FINDINGS.is_file() else None, card_of(gan)))
     return SimpleNamespace(attribute=attribute, target=target, strength=strength, space=space, button=button,
                            reset=reset,
