@@ -28,6 +28,10 @@ class DiscriminatorConfig:
     mbstd_group: int = 4  # samples per group of the minibatch-stddev feature (the batch must divide by it)
     mbstd_channels: int = 1  # stddev features appended at 4x4
     blur_kernel: tuple = (1, 3, 3, 1)
+    # PacGAN (Lin et al. 2018): D judges `pack` pictures at once, stacked on the channels, so a generator that draws
+    # the same kind of picture again and again is told apart from the varied real ones (against mode collapse).
+    # The batch must divide by pack x mbstd_group; D gives one logit per pack.
+    pack: int = 1
 
     def __post_init__(self):
         check_pyramid(self)
@@ -75,7 +79,7 @@ class Discriminator(nn.Module):
         super().__init__()
         self.cfg = cfg = cfg or DiscriminatorConfig()
         ch, r = cfg.channels, cfg.resolution
-        self.from_rgb = EqualConv2d(cfg.img_channels, ch[r], 1)
+        self.from_rgb = EqualConv2d(cfg.img_channels * cfg.pack, ch[r], 1)
         blocks = []
         while r > 4:
             blocks.append(ResBlock(ch[r], ch[r // 2], cfg.blur_kernel))
@@ -86,7 +90,11 @@ class Discriminator(nn.Module):
         self.out = EqualLinear(ch[4], 1)
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
-        x = self.blocks(fused_lrelu(self.from_rgb(img)))  # (B, C4, 4, 4)
+        b, c, h, w = img.shape
+        if b % self.cfg.pack:
+            raise ValueError(f"PacGAN: batch {b} is not a multiple of the pack {self.cfg.pack}")
+        img = img.reshape(b // self.cfg.pack, c * self.cfg.pack, h, w)  # consecutive pictures stacked on channels
+        x = self.blocks(fused_lrelu(self.from_rgb(img)))  # (B / pack, C4, 4, 4)
         x = minibatch_stddev(x, self.cfg.mbstd_group, self.cfg.mbstd_channels)  # (B, C4 + F, 4, 4)
         x = fused_lrelu(self.final_conv(x)).flatten(1)  # (B, C4 * 16)
-        return self.out(self.fc(x))  # (B, 1)
+        return self.out(self.fc(x))  # (B / pack, 1)

@@ -173,6 +173,30 @@ def test_minibatch_stddev_and_discriminator_shapes():
     assert d(torch.randn(4, 3, 16, 16)).shape == (4, 1)
 
 
+def test_a_packed_discriminator_judges_stacks_of_pictures(tmp_path):
+    """PacGAN: D with pack 2 gives one logit per two pictures, and that logit depends on both of them."""
+    # a group of 1: no minibatch-stddev feature links the packs, so each logit sees its own pack only
+    d = Discriminator(DiscriminatorConfig(resolution=16, channels={4: 8, 8: 8, 16: 8}, mbstd_group=1, pack=2))
+    x = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    y = d(x)
+    assert y.shape == (4, 1)
+    x2 = x.clone()
+    x2[1] = 3 * x2[1] + 1  # the second picture of the first pack only
+    y2 = d(x2)
+    assert (y[0] - y2[0]).abs().item() > 1e-4 and torch.equal(y[1:], y2[1:])
+    with pytest.raises(ValueError, match="pack"):
+        d(torch.randn(5, 3, 16, 16))
+    cfg = tiny_cfg()
+    cfg.discriminator = {**cfg.discriminator, "pack": 2}
+    run(tmp_path / "run", 3, cfg)  # batch 4 = 2 packs of 2, one minibatch-stddev group of 2
+    tensors, meta = ckpt_tensors(tmp_path / "run")
+    assert meta["step"] == 3 and tensors["D.from_rgb.weight"].shape[1] == 6
+    cfg.batch = 6  # 3 packs: the group of 2 cannot split them; refused before any picture
+    with pytest.raises(ValueError, match="group 2 .x pack 2"):
+        run(tmp_path / "other", 1, cfg)
+    assert not (tmp_path / "other" / sg.CKPT).exists()
+
+
 def test_non_finite_losses_reload_the_last_checkpoint_without_bf16(tmp_path, monkeypatch):
     real_step, calls = sg.train_step, []
 
@@ -279,6 +303,8 @@ def test_the_command_line_sets_the_discriminators_shape_and_gs_learning_rate():
     assert s.opt_d.param_groups[0]["lr"] == pytest.approx(s.cfg.lr * s.cfg.r1_every / (s.cfg.r1_every + 1))
     cfg, _ = config_from_args(parser().parse_args(["train", "--mbstd-group", "5"]))
     assert cfg.d_cfg().mbstd_group == 5
+    cfg, d = config_from_args(parser().parse_args(["train", "--d-pack", "2"]))
+    assert d["pack"] == 2 and cfg.d_cfg().pack == 2 and DiscriminatorConfig().pack == 1
 
 
 def test_the_reconstruction_anchor_trains_an_encoder_resumes_bit_for_bit_and_exports_it(tmp_path):

@@ -675,9 +675,12 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
     if cfg.batch % acc.num_processes:  # a fresh run's batch or the one a resumed run was given
         raise ValueError(f"batch {cfg.batch} does not split over {acc.num_processes} processes")
     b = cfg.batch // acc.num_processes
-    group = min(cfg.d_cfg().mbstd_group, b)  # as nets.discriminator.minibatch_stddev takes it; refused before any render
-    if b % group:
-        raise ValueError(f"batch {b} (a process's) is not a multiple of the minibatch-stddev group {group}")
+    pack = cfg.d_cfg().pack  # D judges b / pack stacks of pictures; refused before any render
+    if b % pack:
+        raise ValueError(f"batch {b} (a process's) is not a multiple of D's pack {pack}")
+    group = min(cfg.d_cfg().mbstd_group, b // pack)  # as nets.discriminator.minibatch_stddev takes it
+    if (b // pack) % group:
+        raise ValueError(f"batch {b} (a process's) is not a multiple of the minibatch-stddev group {group} (x pack {pack})")
     data = data if data is not None else ImagesOnly(cfg.n_train, cfg.train_seed)
     res = cfg.g_cfg().resolution
 
@@ -880,8 +883,10 @@ def config_from_args(a: argparse.Namespace) -> tuple[GANTrainConfig, dict | None
     if a.init_from is not None:
         cfg.generator = json.loads(load_generator(a.init_from)[0].cfg.to_json())
     d_cfg = None
-    if a.d_channels or a.mbstd_group:
+    if a.d_channels or a.mbstd_group or a.d_pack:
         d_cfg = dict(cfg.discriminator)
+        if a.d_pack:
+            d_cfg["pack"] = a.d_pack
         if a.d_channels:
             d_cfg["channels"] = {int(k): int(v) for k, v in (kv.split(":") for kv in a.d_channels.split(","))}
         if a.mbstd_group:
@@ -917,6 +922,9 @@ def parser() -> argparse.ArgumentParser:
                                                    f"(default {DiscriminatorConfig.mbstd_group}; larger groups see "
                                                    "more of the batch's variety); a resumed run given another "
                                                    "goes on with a fresh D")
+    p.add_argument("--d-pack", type=int, help="train: PacGAN, D judges this many pictures at once (stacked on its "
+                                              "input channels; default 1) against mode collapse; a resumed run given "
+                                              "another goes on with a fresh D")
     p.add_argument("--g-lr-scale", type=float, default=1.0, help="train, fresh run: G's learning rate over D's "
                                                                     "(e.g. 0.25 to fine-tune a warm-started G)")
     p.add_argument("--recon-weight", type=float, default=None,
