@@ -34,6 +34,9 @@ def main(argv=None) -> None:
                    help="load only: minutes of sustained mixed use (default 20; 2 with --quick)")
     p.add_argument("--move", default=None, help="hspace only: measure one move (guided, recurrent, causal) with the "
                    "judge on 200 seeds, beside its random control")
+    p.add_argument("--method", default=None, choices=["logistic", "logistic-raw", "mean-difference"],
+                   help="wspace only: fit the W directions afresh with this boundary (the cards' fit otherwise) and "
+                        "measure them; recorded as wspace.method-METHOD.json")
     p.add_argument("--no-record", action="store_true", help="do not write the result to assets/measured")
     a = p.parse_args(argv)
     t0 = time.perf_counter()
@@ -43,7 +46,7 @@ def main(argv=None) -> None:
     if a.name == "atlas":
         kwargs["directions"] = a.directions
     if a.name == "wspace":
-        kwargs.update(strength=a.strength, sweep=a.sweep, directions=a.directions)
+        kwargs.update(strength=a.strength, sweep=a.sweep, directions=a.directions, method=a.method)
     if a.name == "load":
         kwargs["minutes"] = a.minutes
     if a.name == "hspace":
@@ -64,6 +67,8 @@ def record_path(a: argparse.Namespace) -> Path | None:
         return MEASURED / f"{a.name}.{kind}-{a.move}{folder}.json"
     if a.no_record or a.quick or a.sweep or any(v is not None for v in (a.guidance, a.strength, a.mode, a.directions)):
         return None
+    if getattr(a, "method", None):  # the default W model's directions fitted another way: wspace.method-NAME.json
+        return None if a.model else MEASURED / f"{a.name}.method-{a.method}.json"
     return MEASURED / (f"{a.name}.json" if a.model is None else f"{a.name}.{Path(a.model.rstrip('/')).name}.json")
 
 

@@ -168,7 +168,41 @@ The samples: the judge reads {f2(ws['valid_scene_fraction'])} of 1000 samples (�
 colour, a shape); colours and shapes come out at {f2(ws['coverage_min_ratio'])}–{f2(ws['coverage_max_ratio'])}× their
 training frequencies (rarest: {ws.get('coverage_worst')}, commonest: {ws.get('coverage_most')}); the classifier is
 confident (≥ 0.9 on every factor) on {f2(ws['confident_fraction'], 3)} of them (the label-built model: {f2(wl['confident_fraction'], 3)}).
-{inversion}"""
+{inversion}{fit_methods_block(folder) if default else ""}"""
+
+
+FIT_METHODS = (("logistic-raw", "logistic regression on the raw codes (InterFaceGAN's linear classifier)"),
+               ("logistic", "logistic regression on standardised codes"))
+
+
+def fit_methods_block(folder: Path = MEASURED) -> str:
+    """Which boundary the default W model's directions use, and what the others measured
+    (`python -m benchmarks wspace --method M`); empty when none was measured."""
+    ws = load("wspace", folder)
+    rows = [(label, _maybe(f"wspace.method-{m}", folder)) for m, label in FIT_METHODS]
+    rows = [(label, r) for label, r in rows if r]
+    if not rows:
+        return ""
+    lines = "\n".join(
+        f"| {label} | **{f2(r['clean_edit_rate'])}**{ci(r['clean_edit_ci'])} | {f2(r['reached'])} | "
+        f"{f2(r['control_clean_edit_rate'])} | {f2(r['mean_boundary_accuracy'])} |" for label, r in rows)
+    return f"""
+### Which boundary (`python -m benchmarks wspace --method M`)
+
+The W directions here join the class means (`python -m edits.fit wspace --method mean-difference`, the project's
+default). InterFaceGAN takes the normal of a linear classifier instead; fitted that way on the same samples and
+measured the same way (the judge's clean colour swaps, the share that reaches the target colour, the random move,
+the mean held-out accuracy of the colour, shape and size boundaries):
+
+| boundary | colour swaps clean [95% CI] | reached | random move | mean held-out accuracy |
+|---|---|---|---|---|
+| difference of class means (shipped) | **{f2(ws['clean_edit_rate'])}**{ci(ws['clean_edit_ci'])} | {f2(ws['reached'])} | {f2(ws['control_clean_edit_rate'])} | {f2(ws['mean_boundary_accuracy'])} |
+{lines}
+
+A classifier's normal is the direction that best *separates* the classes, not the one that leads from the other
+classes' codes to the target's; the swap of the same strength along it reaches the target colour less often (the
+"reached" column).
+"""
 
 
 def gan_card(folder: Path = MEASURED) -> str:

@@ -4,6 +4,7 @@ benchmarks.report), and these tests fail when a quote drifts from its file or pr
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import json
 import re
 
@@ -108,6 +109,10 @@ def test_only_full_default_runs_are_recorded(tmp_path, capsys):
     assert record_path(_args(**hs, directions="/x/refit/")) == MEASURED / "hspace.move-recurrent.refit.json"
     for kw in (dict(quick=True), dict(no_record=True), dict(strength=2.0), dict(model="m")):
         assert record_path(_args(**hs, **kw)) is None, kw
+    # the default W model's directions fitted another way (which boundary moves a code best)
+    assert record_path(_args(name="wspace", method="logistic-raw")) == MEASURED / "wspace.method-logistic-raw.json"
+    for kw in (dict(quick=True), dict(no_record=True), dict(strength=2.0), dict(model="m"), dict(directions="x")):
+        assert record_path(_args(name="wspace", method="logistic", **kw)) is None, kw
     emit({"a": 1, "benchmark": "x"}, tmp_path / "m" / "x.json")
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(line) == {"a": 1, "benchmark": "x"} and (tmp_path / "m" / "x.json").read_text().strip() == line
@@ -120,3 +125,17 @@ def test_findings_quote_benchmark_lines_verbatim():
         for m in re.finditer(r"`\.\./measured/([\w.-]+\.json)`[^`]*?```\n(\{.*?\})\n```", text, re.S):
             name, line = m.group(1), m.group(2)
             assert json.loads(line) == json.loads((MEASURED / name).read_text()), f"{findings}: {name}"
+
+
+def test_wspace_method_refits_the_directions_that_way_then_measures_them(monkeypatch, tiny_gan):
+    """`benchmarks wspace --method M` fits the W directions afresh with M (the cards' attributes) into a folder of
+    its own and measures those, never the shipped ones."""
+    import benchmarks.wspace as bench
+
+    calls = []
+    monkeypatch.setattr(bench, "refit", lambda folder, method, out, samples: calls.append((folder, method, out, samples)))
+    with pytest.raises(SystemExit, match="No W-space colour directions"):  # the fake fit wrote none there
+        bench.run(quick=True, model_path=str(tiny_gan.folder), method="logistic-raw")
+    (folder, method, out, samples), = calls
+    assert (Path(folder), method, samples) == (tiny_gan.folder, "logistic-raw", 1000)
+    assert Path(out) != tiny_gan.folder / "directions" and not Path(out).exists()  # a temporary folder, gone
