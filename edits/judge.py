@@ -338,6 +338,15 @@ def read(images) -> list[Reading]:
     return [_read_frame(f, l) for f, l in zip(frames, lab)]
 
 
+def valid_shares(images) -> dict[str, float]:
+    """What share of pictures (as `read` takes them) the judge reads as a valid scene ("valid"), and as a valid
+    scene of each shape (one key per shape): a generator that draws nothing but circles shows it here."""
+    readings = read(images)
+    n = max(1, len(readings))
+    return {"valid": round(sum(r.valid for r in readings) / n, 4),
+            **{shape: round(sum(r.valid and r.shape == shape for r in readings) / n, 4) for shape in SHAPES}}
+
+
 def read_one(image) -> Reading:
     """The reading of one picture (PIL image or (H, W, 3) array)."""
     return read([image])[0]

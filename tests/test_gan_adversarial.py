@@ -384,6 +384,25 @@ def test_the_curve_is_drawn_from_the_log_and_the_judges_readings(tmp_path):
     readings.write_text(json.dumps({"run": f"{sg.LOG} (this run)", "kimg": 24.0, "valid_scene_fraction": 0.3}) + "\n"
                         + json.dumps({"run": "another-log.jsonl", "kimg": 20.0, "valid_scene_fraction": 0.1}) + "\n")
     res = sg.plot_curve(tmp_path, tmp_path / "curve.png", readings)
-    assert res["readings"] == 3 and res["judge_readings"] == 1
+    assert res["readings"] == 3 and res["judge_readings"] == 1 and res["judge_lines"] == 0
+    lines[-1]["quality"] = {**q, "judge_valid": 0.4}  # a log written since the periodic reading has the judge
+    (tmp_path / sg.LOG).write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert sg.plot_curve(tmp_path, tmp_path / "curve.png", readings)["judge_lines"] == 1
     assert res["events"] == ["1: step 300, R1 gamma 1 -> 10; batch 32 -> 64"]
     assert Image.open(tmp_path / "curve.png").size[0] > 500
+
+
+def test_the_periodic_reading_has_the_judges_valid_scenes_by_kind():
+    """default_quality adds the judge's share of valid scenes, in all and of each kind of object, to the classifier's
+    reading: the toy world's own pictures are all valid (each of one kind), noise none."""
+    from toyworld.world import render, sample_scene
+
+    rng = np.random.default_rng(0)
+    pictures = np.stack([render(sample_scene(rng), seed=i) for i in range(24)])  # (24, 64, 64, 3) uint8
+    x = torch.from_numpy(pictures).permute(0, 3, 1, 2).float() / 127.5 - 1  # (24, 3, 64, 64) in [-1, 1]
+    q = sg.default_quality(x)
+    kinds = {k: v for k, v in q.items() if k.startswith("judge_") and k != "judge_valid"}
+    assert q["judge_valid"] == 1.0 and len(kinds) == 4 and sum(kinds.values()) == pytest.approx(1.0)
+    assert "sure" in q and "spread_shape" in q
+    noise = sg.default_quality(torch.rand(8, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1)
+    assert noise["judge_valid"] == 0.0

@@ -57,8 +57,9 @@ Checkpoint (`checkpoint.safetensors` in the run folder, one file written atomica
 at the deadline and on SIGTERM / SIGINT): G, G_ema, D, both Adam states in fp32 (about 21 MB for the default
 networks) and, in its metadata, step, images seen, wall seconds, the path-length mean and the whole config.
 `log.jsonl` beside it: one JSON line every --log-every steps (step, wall_s, s_per_step, loss_d, loss_g, r1,
-pl, logits) and, every --quality-every steps, a cheap `quality` reading of G_ema's samples (`classifier_quality`:
-the toy classifier's confident fraction and the spread of its predictions; swap it with --quality module:function).
+pl, logits) and, every --quality-every steps, a `quality` reading of 1000 of G_ema's samples (`classifier_quality`:
+the toy classifier's confident fraction and the spread of its predictions; `judge_quality`: the judge's share of
+valid scenes, in all and by kind of object; swap it with --quality module:function).
 """
 from __future__ import annotations
 
@@ -564,12 +565,26 @@ def pixel_quality(images: torch.Tensor) -> dict:
     return {"mean": round(float(x.mean()), 4), "std": round(float(x.std()), 4), "tv": round(float(tv / 2), 4)}
 
 
+def judge_quality(images: torch.Tensor) -> dict:
+    """The judge's reading (edits/judge.py, which no direction, readout or edit is fitted on) of pictures (B, 3, R, R)
+    in [-1, 1]: `judge_valid`, the share it reads as a valid scene (one object, one palette colour, a shape), and
+    `judge_<kind>`, the share read as a valid scene of each kind of object (`edits.judge.valid_shares`).
+    Measurement only: nothing here reaches a loss."""
+    from edits.judge import valid_shares
+
+    u8 = ((to_unit(images) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()  # (B, 64, 64, 3)
+    return {f"judge_{k}": v for k, v in valid_shares(u8).items()}
+
+
+QUALITY_SAMPLES = 1000  # G_ema's samples a periodic reading looks at (the judge's 1000 of the issue)
+
+
 def default_quality(images: torch.Tensor) -> dict:
-    return {**classifier_quality(images), **pixel_quality(images)}
+    return {**classifier_quality(images), **pixel_quality(images), **judge_quality(images)}
 
 
 @torch.no_grad()
-def ema_samples(G_ema: Generator, n: int = 256, seed: int = 12345, batch: int = 64) -> torch.Tensor:
+def ema_samples(G_ema: Generator, n: int = QUALITY_SAMPLES, seed: int = 12345, batch: int = 64) -> torch.Tensor:
     """n pictures of G_ema from fixed z (no truncation, the fixed noise buffers), on the CPU."""
     z = torch.randn(n, G_ema.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
     dev = G_ema.w_avg.device
@@ -714,7 +729,7 @@ def train(run_dir: Path, cfg: GANTrainConfig | None = None, deadline: float = fl
         log(f"gan: {change}")
         write({"step": s.step, "event": change})
     if quality is not None and s.step == 0 and main:
-        real = _resize(data.batch(np.arange(min(256, len(data)))), res)
+        real = _resize(data.batch(np.arange(min(QUALITY_SAMPLES, len(data)))), res)
         write({"step": 0, "wall_s": 0.0, "quality_real": quality(real), "quality": quality(ema_samples(s.G_ema))})
         t_log = time.time()
 
@@ -831,9 +846,9 @@ def export(run_dir: Path, out: Path = EXPORT_DIR, n_w_avg: int = 10_000) -> dict
 
 def plot_curve(run_dir: Path, out: Path, readings: Path | None = None) -> dict:
     """The run's curve as a PNG: the periodic quality readings of G_ema in its log (the toy classifier's share of
-    samples it is sure of, and its spread over the shapes and colours) against the pictures seen, the log's events
-    as numbered marks, and, when `readings` (judge-readings.jsonl) holds lines for this log, the judge's share of
-    valid scenes among 1000 samples."""
+    samples it is sure of, its spread over the shapes and colours, and the judge's share of valid scenes where the
+    log has it) against the pictures seen, the log's events as numbered marks, and, when `readings`
+    (judge-readings.jsonl) holds lines for this log, the judge's share of valid scenes among 1000 samples."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -852,6 +867,10 @@ def plot_curve(run_dir: Path, out: Path, readings: Path | None = None) -> dict:
     for key, label in (("sure", "classifier sure of every factor"), ("spread_shape", "spread over the 4 shapes"),
                        ("spread_colour", "spread over the 8 colours")):
         ax.plot(x, [ln["quality"][key] for ln in q], label=label, lw=1.4)
+    jq = [ln for ln in q if "judge_valid" in ln["quality"]]
+    if jq:  # the periodic readings' own judge line (logs written since the judge joined them)
+        ax.plot([ln["kimg"] for ln in jq], [ln["quality"]["judge_valid"] for ln in jq], "k-", lw=1.4,
+                label="judge: valid scenes (the reading's samples)")
     if judge:
         ax.plot([r["kimg"] for r in judge], [r["valid_scene_fraction"] for r in judge], "ko", ms=5,
                 label="judge: valid scenes (1000 samples)")
@@ -863,15 +882,15 @@ def plot_curve(run_dir: Path, out: Path, readings: Path | None = None) -> dict:
         marks.append(f"{i}: step {step}, " + "; ".join(e["event"] for e in events if e["step"] == step))
     ax.set_xlabel("k pictures seen")
     ax.set_ylim(0, 1.05)
-    fig.suptitle("G_ema's samples during training (256 a reading; spread 1 = every class equally often; "
-                 "dotted: changes of the recipe)", fontsize=9)
+    fig.suptitle(f"G_ema's samples during training (256 a reading, {QUALITY_SAMPLES} in logs with the judge's line; "
+                 "spread 1 = every class equally often; dotted: changes of the recipe)", fontsize=9)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
     plt.close(fig)
-    return {"out": str(out), "readings": len(q), "events": marks, "judge_readings": len(judge)}
+    return {"out": str(out), "readings": len(q), "events": marks, "judge_readings": len(judge), "judge_lines": len(jq)}
 
 
 def config_from_args(a: argparse.Namespace) -> tuple[GANTrainConfig, dict | None]:
