@@ -864,13 +864,13 @@ def plot_curve(run_dir: Path, out: Path, readings: Path | None = None) -> dict:
                  if str(r.get("run", "")).startswith(LOG) and r.get("valid_scene_fraction") is not None]
     fig, ax = plt.subplots(figsize=(9, 4.2), dpi=110)
     x = [ln["kimg"] for ln in q]
-    for key, label in (("sure", "classifier sure of every factor"), ("spread_shape", "spread over the 4 shapes"),
-                       ("spread_colour", "spread over the 8 colours")):
+    for key, label in (("sure", "classifier sure of every factor (256, since session 10 1000 a reading)"),
+                       ("spread_shape", "spread over the 4 shapes"), ("spread_colour", "spread over the 8 colours")):
         ax.plot(x, [ln["quality"][key] for ln in q], label=label, lw=1.4)
     jq = [ln for ln in q if "judge_valid" in ln["quality"]]
     if jq:  # the periodic readings' own judge line (logs written since the judge joined them)
-        ax.plot([ln["kimg"] for ln in jq], [ln["quality"]["judge_valid"] for ln in jq], "k-", lw=1.4,
-                label="judge: valid scenes (the reading's samples)")
+        ax.plot([ln["kimg"] for ln in jq], [ln["quality"]["judge_valid"] for ln in jq], "k.-", lw=1.4, ms=4,
+                label=f"judge: valid scenes ({QUALITY_SAMPLES} a reading)")
     if judge:
         ax.plot([r["kimg"] for r in judge], [r["valid_scene_fraction"] for r in judge], "ko", ms=5,
                 label="judge: valid scenes (1000 samples)")
@@ -882,9 +882,9 @@ def plot_curve(run_dir: Path, out: Path, readings: Path | None = None) -> dict:
         marks.append(f"{i}: step {step}, " + "; ".join(e["event"] for e in events if e["step"] == step))
     ax.set_xlabel("k pictures seen")
     ax.set_ylim(0, 1.05)
-    fig.suptitle(f"G_ema's samples during training (256 a reading, {QUALITY_SAMPLES} in logs with the judge's line; "
-                 "spread 1 = every class equally often; dotted: changes of the recipe)", fontsize=9)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
+    fig.suptitle("G_ema's samples during training (spread 1 = every class equally often; dotted: changes of the "
+                 "recipe)", fontsize=9)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
