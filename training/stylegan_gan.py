@@ -870,10 +870,10 @@ def plot_curve(run_dir: Path, out: Path, readings: Path | None = None) -> dict:
     jq = [ln for ln in q if "judge_valid" in ln["quality"]]
     if jq:  # the periodic readings' own judge line (logs written since the judge joined them)
         ax.plot([ln["kimg"] for ln in jq], [ln["quality"]["judge_valid"] for ln in jq], "k.-", lw=1.4, ms=4,
-                label=f"judge: valid scenes ({QUALITY_SAMPLES} a reading)")
+                label=f"judge: valid scenes, periodic reading ({QUALITY_SAMPLES} samples)")
     if judge:
         ax.plot([r["kimg"] for r in judge], [r["valid_scene_fraction"] for r in judge], "ko", ms=5,
-                label="judge: valid scenes (1000 samples)")
+                label="judge: valid scenes, benchmark reading (1000 samples)")
     marks, steps = [], sorted({e["step"] for e in events})
     for i, step in enumerate(steps, 1):
         k = kimg_at.get(step) or min(kimg_at.items(), key=lambda kv: abs(kv[0] - step))[1]
@@ -884,7 +884,7 @@ def plot_curve(run_dir: Path, out: Path, readings: Path | None = None) -> dict:
     ax.set_ylim(0, 1.05)
     fig.suptitle("G_ema's samples during training (spread 1 = every class equally often; dotted: changes of the "
                  "recipe)", fontsize=9)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
