@@ -52,7 +52,7 @@ from edits.controls import random_w_move, w_spread
 from edits.directions import load_directions
 from edits.labelers import FACTORS, ColourLabeler, ToyClassifierLabeler
 from edits.scores import do_nothing, score_edits, scores_with_controls
-from edits.wspace import DEFAULT_PSI, DEFAULT_STRENGTH, apply_edits, directions_folder, load_gan, make_edit
+from edits.wspace import DEFAULT_PSI, DEFAULT_STRENGTH, EMBEDDED_GAN, apply_edits, directions_folder, load_gan, make_edit
 
 ROOT = Path(__file__).resolve().parent.parent
 KEEP = ("shape", "size", "background")
@@ -197,7 +197,7 @@ def evaluate_w(gan, dirs, w, strength, conditional, classifier, labeller, contro
 FIT_ATTRIBUTES = "colour,shape,size,background"  # what the cards' fit command fits (conditional edits hold the rest)
 
 
-def refit(gan_folder: str, method: str, out: str, samples: int) -> None:
+def refit(gan_folder: str | Path, method: str, out: str, samples: int) -> None:
     """The W directions fitted afresh with another boundary `method`, the cards' command otherwise
     (`python -m edits.fit wspace --attribute colour,shape,size,background --samples 6000`), into `out`."""
     from edits.fit import main as fit
@@ -210,14 +210,14 @@ def run(quick: bool = False, model_path: str | None = None, strength: float | No
         sweep: bool = False, directions: str | None = None, psi: float = DEFAULT_PSI, method: str | None = None) -> dict:
     """With `method` (logistic, logistic-raw, mean-difference), the directions are fitted afresh that way (6000
     samples, 1000 with `quick`) and measured like the shipped ones: which boundary moves a code best."""
-    gan = load_gan(model_path)
     if method is not None:
         import tempfile
 
+        samples = 1000 if quick else 6000
         with tempfile.TemporaryDirectory() as tmp:
-            refit(gan.folder, method, tmp, 1000 if quick else 6000)
-            res = run(quick, model_path, strength, sweep, tmp, psi)
-        return {**res, "method": method, "fit_samples": 1000 if quick else 6000}
+            refit(model_path or EMBEDDED_GAN, method, tmp, samples)
+            return {**run(quick, model_path, strength, sweep, tmp, psi), "method": method, "fit_samples": samples}
+    gan = load_gan(model_path)
     dirs = load_directions(directions or directions_folder(gan.folder), space="w")
     if not any(d.meta.get("attribute") == "colour" for d in dirs.values()):
         raise SystemExit("No W-space colour directions: fit them with `python -m edits.fit wspace ...` first.")
