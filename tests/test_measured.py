@@ -4,9 +4,9 @@ benchmarks.report), and these tests fail when a quote drifts from its file or pr
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 import json
 import re
+from pathlib import Path
 
 import pytest
 

@@ -571,8 +571,9 @@ def judge_quality(images: torch.Tensor) -> dict:
     `judge_<kind>`, the share read as a valid scene of each kind of object (`edits.judge.valid_shares`).
     Measurement only: nothing here reaches a loss."""
     from edits.judge import valid_shares
+    from edits.pipeline import to_uint8
 
-    u8 = ((to_unit(images) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()  # (B, 64, 64, 3)
+    u8 = to_uint8((to_unit(images).permute(0, 2, 3, 1).numpy() + 1) / 2)  # (B, 64, 64, 3)
     return {f"judge_{k}": v for k, v in valid_shares(u8).items()}
 
 
